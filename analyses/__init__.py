@@ -1,0 +1,1 @@
+"""Analyses, one module each (installed as gan_viz.analyses)."""

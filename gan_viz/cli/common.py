@@ -1,0 +1,97 @@
+"""Options and helpers shared by every command (--ckpt, --out, --seed, --device)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from ..io import run_record, write_json
+
+
+def add_ckpt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ckpt", default=None, metavar="CKPT",
+                   help="a gan-viz checkpoint or a PyTorch examples netG_/netD_epoch_N.pth "
+                        "(default: the bundled rooms DCGAN)")
+
+
+def add_out(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--out", required=required, metavar="DIR", help="output folder (created if missing)")
+
+
+def add_seed(p: argparse.ArgumentParser, default: int = 0) -> None:
+    p.add_argument("--seed", type=int, default=default, help=f"random seed (default: {default})")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to run (default: auto = cuda when available)")
+
+
+def add_common(p: argparse.ArgumentParser, ckpt: bool = True, seed: int | None = 0) -> None:
+    if ckpt:
+        add_ckpt(p)
+    add_out(p)
+    if seed is not None:
+        add_seed(p, seed)
+    add_device(p)
+
+
+def device_of(args: argparse.Namespace) -> torch.device:
+    choice = getattr(args, "device", "auto")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was given but no CUDA GPU is available; use --device cpu")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def prepare_out(args: argparse.Namespace, **fields) -> Path:
+    """Create the output folder and record how it was made (``run.json``)."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder; choose another path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the output folder {out} ({e.strerror}); choose another path") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"the output folder {out} is not writable; choose another path")
+    opts = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    write_json(out / "run.json", run_record(args.command, options=opts, **fields))
+    return out
+
+
+def parse_int_list(text: str, what: str, upper: int | None = None) -> list[int]:
+    """'0-5' / '1,4,7' / 'all' -> a list of ints (``all`` needs ``upper``)."""
+    text = text.strip()
+    if text == "all" and upper is not None:
+        return list(range(upper))
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part.strip()[1:]:
+                a, b = part.split("-", 1)
+                out += list(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not a list like 0-5, 1,4,7 or all") from None
+    bad = [i for i in out if i < 0 or (upper is not None and i >= upper)]
+    if bad or not out:
+        rng = f" (valid: 0-{upper - 1})" if upper is not None else ""
+        raise UserError(f"{what} {text!r} selects nothing valid{rng}")
+    return out
+
+
+def load_json(path: str | os.PathLike, what: str) -> object:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{what} {path} is not valid JSON ({e}); fix or regenerate it") from None

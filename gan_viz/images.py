@@ -1,0 +1,27 @@
+"""Conversions between model tensors in [-1, 1] and displayable uint8 images."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W, 3) uint8 RGB (grayscale is repeated)."""
+    x = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, np.float32)
+    x = np.clip((x + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return x
+
+
+def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile (N, H, W, 3) uint8 images into one (rows*(H+pad)+pad, ...) image."""
+    n, h, w, c = images.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / nrow))
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), fill, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = images[i]
+    return out

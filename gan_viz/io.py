@@ -1,0 +1,94 @@
+"""Atomic output writing: a crash or a bad input never leaves a half-written file.
+
+Every writer goes through :func:`atomic_path`: the data is written to a temporary
+file in the same folder and renamed over the target only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+    return Path(path)
+
+
+def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    return Path(path)
+
+
+def save_figure(fig, out_dir: str | os.PathLike, name: str, dpi: int = 150) -> list[Path]:
+    """Save ``fig`` as ``name.png`` and ``name.pdf`` in ``out_dir``; closes the figure."""
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for ext in ("png", "pdf"):
+        target = Path(out_dir) / f"{name}.{ext}"
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=ext)
+        paths.append(target)
+    plt.close(fig)
+    return paths
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write an (H, W) or (H, W, 3) uint8 RGB array as PNG."""
+    import cv2
+
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = image[:, :, ::-1]  # RGB -> BGR for OpenCV
+    with atomic_path(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(image)):
+            raise OSError(f"could not write {path}")
+    return Path(path)
+
+
+def run_record(command: str, **fields: Any) -> dict:
+    """What every output folder stores about how it was made."""
+    from . import __version__
+
+    return {"command": command, "argv": sys.argv, "gan_viz_version": __version__, **fields}

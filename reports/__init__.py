@@ -1,0 +1,1 @@
+"""Figure and report writing (installed as gan_viz.reports)."""
