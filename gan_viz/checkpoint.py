@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -98,7 +97,7 @@ def safe_load(path: str | Path) -> Any:
                             "only tensors and plain data are loaded. Re-save it as a state_dict") from None
         raise UserError(f"{path} is not a PyTorch checkpoint (it does not unpickle); "
                         "pass a .pt/.pth file written by gan-viz or torch.save") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as e:
+    except Exception as e:  # any parse failure of an untrusted file (KeyError, EOFError, zip errors...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{path} is truncated or not a PyTorch checkpoint ({first[:120]}); "
                         "pass a complete .pt/.pth file") from None

@@ -1,0 +1,113 @@
+"""gan-viz train: the paper's DCGAN recipe (or the vanilla MLP GAN), resumable."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import UserError
+from .common import device_of
+
+NAME = "train"
+HELP = "train a DCGAN (paper recipe) or the vanilla MLP GAN; resumable; torchrun for several processes"
+EXAMPLES = [
+    "gan-viz train --dataset rooms --image-size 32 --epochs 5 --out runs/rooms32",
+    "gan-viz train --resume --out runs/rooms32            # continue after a crash or kill",
+    "gan-viz train --dataset mnist --data-root ~/data --image-size 32 --max-steps 2000 --out runs/mnist",
+    "torchrun --nproc_per_node 2 -m gan_viz train --dataset rooms --max-steps 100 --out runs/ddp",
+]
+GRAY = {"mnist", "fashion-mnist", "digits"}
+
+
+def add_arguments(p):
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder")
+    p.add_argument("--dataset", default="rooms", help="rooms (default, built in), digits, fake, folder, mnist, "
+                   "fashion-mnist, cifar10, lsun, celeba")
+    p.add_argument("--data-root", default=None, help="where a real dataset lies (never downloaded unless --download)")
+    p.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    p.add_argument("--arch", default="dcgan", choices=["dcgan", "mlp"])
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--nc", type=int, default=None, help="image channels (default: the dataset's)")
+    p.add_argument("--nz", type=int, default=100)
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--ndf", type=int, default=64)
+    p.add_argument("--mlp-hidden", type=int, default=1024)
+    p.add_argument("--z-dist", default="uniform", choices=["uniform", "normal"],
+                   help="uniform in [-1, 1] (paper, default) or normal (PyTorch example)")
+    p.add_argument("--g-upsample", default="transposed", choices=["transposed", "nearest-conv"])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=128, help="global batch (split over torchrun processes)")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--beta1", type=float, default=0.5)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="bf16 = autocast; use it only where the hardware has bf16")
+    p.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
+    p.add_argument("--sample-every", type=int, default=250, metavar="STEPS")
+    p.add_argument("--log-every", type=int, default=10, metavar="STEPS")
+    p.add_argument("--dataset-size", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--no-quality", action="store_true", help="skip the per-epoch sample-quality figures")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+
+def _configs(args):
+    from ..training.config import TrainConfig
+
+    if args.resume:
+        from ..checkpoint import load_checkpoint
+
+        last = Path(args.out) / "checkpoints" / "last.pt"
+        if not last.exists():
+            raise UserError(f"--resume: {last} does not exist; start the run without --resume")
+        ck = load_checkpoint(last)
+        tcfg = TrainConfig.from_dict(ck.train_config or {})
+        overrides = {k: getattr(args, k) for k in ("epochs", "max_steps") if getattr(args, k) is not None}
+        return ck.config, tcfg.replace(**overrides) if overrides else tcfg
+    nc = args.nc if args.nc is not None else (1 if args.dataset in GRAY else 3)
+    mcfg = ModelConfig(arch=args.arch, image_size=args.image_size, nc=nc, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
+                       z_dist=args.z_dist, g_upsample=args.g_upsample, mlp_hidden=args.mlp_hidden)
+    tcfg = TrainConfig(dataset=args.dataset, data_root=args.data_root, batch_size=args.batch_size, lr=args.lr,
+                       beta1=args.beta1, epochs=args.epochs, max_steps=args.max_steps,
+                       checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
+                       log_every=args.log_every, quality_every_epoch=not args.no_quality, seed=args.seed,
+                       precision=args.precision, dataset_size=args.dataset_size)
+    return mcfg, tcfg
+
+
+def run(args) -> int:
+    from ..training import distributed
+    from ..training.hardware import check_precision
+    from ..training.quality import epoch_quality
+    from ..training.run import TrainingRun
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if not args.resume and (out / "checkpoints" / "last.pt").exists():
+        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    mcfg, tcfg = _configs(args)
+    device = device_of(args)
+    check_precision(tcfg.precision, device)
+    info = distributed.setup(device)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    try:
+        run_ = TrainingRun(mcfg, tcfg, out, device, info, quality=None if args.no_quality else epoch_quality)
+        if args.resume:
+            run_.resume()
+        run_.start_files(sys.argv)
+        t0 = time.time()
+        res = run_.fit()
+        if info.is_main:
+            print(f"trained {res['steps']} steps ({res['epochs']:.2f} epochs) in {time.time() - t0:.0f} s; "
+                  f"checkpoint: {out / 'checkpoints' / 'last.pt'}")
+    finally:
+        distributed.teardown(info)
+    return 0

@@ -1,0 +1,1 @@
+"""Training: configs, the loop, run folders, distributed plumbing, sample quality."""

@@ -1,0 +1,127 @@
+"""Per-epoch sample quality that needs no download.
+
+For any dataset: the nearest-neighbour distance (per-pixel RMS) of generated samples
+to held-out real images, beside the same distance from other held-out images (the
+paper's own code logged the former). For rooms, also the scene parser's class pixel
+fractions of samples vs real images and a Frechet distance in the parser's features.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import build_dataset
+from ..io import atomic_path, save_figure
+from ..models import sample_z
+from .loop import derived_seed, load_batch
+
+log = logging.getLogger("gan_viz.train")
+N_SAMPLES, N_REAL = 256, 512
+
+
+def nn_distance(a: torch.Tensor, b: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
+    """Per-pixel RMS distance of each row of ``a`` (N, ...) to its nearest row of ``b`` (M, ...)."""
+    a2, b2 = a.flatten(1).double(), b.flatten(1).double()
+    d = torch.cdist(a2, b2)
+    if exclude_self:
+        d.fill_diagonal_(float("inf"))
+    return d.min(1).values / a2.shape[1] ** 0.5
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, F)."""
+    from scipy import linalg
+
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+class _Reference:
+    """Held-out real images (and their parser statistics), computed once per run."""
+
+    def __init__(self, run):
+        t, m = run.tcfg, run.mcfg
+        data = build_dataset(t.dataset, m.image_size, m.nc, "test", t.data_root, seed=0)
+        n = min(N_REAL, len(data))
+        self.images = load_batch(data, torch.arange(n)).float()
+        self.parser = None
+        if t.dataset == "rooms":
+            try:
+                from ..parser import load_parser
+
+                self.parser = load_parser()
+            except Exception as e:  # the parser is optional for training; say why it is absent
+                log.warning("no scene parser for quality figures: %s", e)
+        if self.parser is not None:
+            self.fractions = self.parser.class_fractions(self.images).numpy()
+            self.features = self.parser.features(self.images).numpy()
+
+
+def epoch_quality(run, epoch: int) -> dict:
+    """Compute and record sample quality at the end of ``epoch`` (rank 0 only)."""
+    if not run.info.is_main:
+        return {}
+    if not hasattr(run, "_quality_ref"):
+        run._quality_ref = _Reference(run)
+    ref = run._quality_ref
+    G = run.nets.G
+    z = sample_z(run.mcfg, N_SAMPLES, torch.Generator().manual_seed(derived_seed(run.tcfg.seed, "quality")))
+    G.eval()
+    try:
+        with torch.no_grad():
+            fake = G(z.to(run.device)).float().cpu()
+    finally:
+        G.train()
+    half = len(ref.images) // 2
+    row = {"epoch": epoch, "step": run.step,
+           "nn_dist_fake_to_heldout": float(nn_distance(fake, ref.images).mean()),
+           "nn_dist_heldout_to_heldout": float(nn_distance(ref.images[:half], ref.images[half:]).mean())}
+    if ref.parser is not None:
+        from ..data.rooms import CLASSES
+
+        frac = ref.parser.class_fractions(fake).numpy()
+        row["frechet_parser"] = frechet_distance(ref.parser.features(fake).numpy(), ref.features)
+        for k, name in enumerate(CLASSES):
+            row[f"frac_{name}_fake"] = float(frac[:, k].mean())
+            row[f"frac_{name}_real"] = float(ref.fractions[:, k].mean())
+        _plot_fractions(run.out, epoch, CLASSES, frac.mean(0), ref.fractions.mean(0))
+    _append_row(run.out / "quality.csv", row)
+    log.info("epoch %d quality %s", epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+    return row
+
+
+def _append_row(path: Path, row: dict) -> None:
+    rows = []
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < row["epoch"]]
+    rows.append(row)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, list(row))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _plot_fractions(out: Path, epoch: int, classes, fake: np.ndarray, real: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    x = np.arange(len(classes))
+    ax.bar(x - 0.2, real, 0.4, label="real (held-out)")
+    ax.bar(x + 0.2, fake, 0.4, label="generated")
+    ax.set_xticks(x, classes, rotation=45, ha="right")
+    ax.set_ylabel("pixel fraction (scene parser)")
+    ax.set_title(f"Class pixel fractions, epoch {epoch}")
+    ax.legend()
+    save_figure(fig, out / "quality", f"epoch_{epoch:03d}")

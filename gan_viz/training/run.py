@@ -1,0 +1,199 @@
+"""A training run folder: config, metrics, logs, samples, checkpoints, resume.
+
+Layout of ``OUT``::
+
+    config.json            model + training config, command line, world size
+    train.log              human-readable log
+    metrics.csv            step, epoch, loss_D, loss_G, D(x), D(G(z)), images/s
+    samples/step_XXXXXXXX.png   a grid from a fixed z at every sample point
+    quality.csv, quality/  per-epoch sample quality (see gan_viz.training.quality)
+    checkpoints/last.pt, checkpoints/step_XXXXXXXX.pt
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..config import ModelConfig
+from ..data import build_dataset
+from ..errors import UserError
+from ..images import grid, to_uint8
+from ..io import atomic_path, run_record, save_png, write_json
+from ..models import sample_z
+from .config import TrainConfig
+from .distributed import DistInfo, any_across, mean_across
+from .loop import (Diverged, Prefetcher, autocast_for, build_nets, derived_seed, epoch_order,
+                   train_step, weights_finite)
+
+METRICS = ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "images_per_s"]
+log = logging.getLogger("gan_viz.train")
+
+
+def _setup_logging(out: Path) -> None:
+    handler = logging.FileHandler(out / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+class TrainingRun:
+    """Train ``mcfg`` with ``tcfg`` into ``out`` (``resume`` continues ``out``)."""
+
+    def __init__(self, mcfg: ModelConfig, tcfg: TrainConfig, out: Path, device: torch.device,
+                 info: DistInfo = DistInfo(), quality=None):
+        self.mcfg, self.tcfg, self.out, self.device, self.info = mcfg, tcfg, Path(out), device, info
+        self.quality = quality  # callable(run, epoch) -> dict, or None
+        self.data = build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0)
+        n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
+        self.n_data = n
+        if tcfg.batch_size % info.world:
+            raise UserError(f"--batch-size {tcfg.batch_size} must divide evenly over {info.world} processes")
+        self.steps_per_epoch = n // tcfg.batch_size
+        if self.steps_per_epoch < 1:
+            raise UserError(f"the dataset has {n} images, fewer than one batch of {tcfg.batch_size}; "
+                            "lower --batch-size")
+        limits = [tcfg.max_steps] if tcfg.max_steps else []
+        if tcfg.epochs:
+            limits.append(tcfg.epochs * self.steps_per_epoch)
+        self.total_steps = min(limits)
+        self.nets = build_nets(mcfg, tcfg, device, info)
+        self.step = 0
+        self.fixed_z = sample_z(mcfg, 64, torch.Generator().manual_seed(derived_seed(tcfg.seed, "fixed")), device)
+
+    # --- files --------------------------------------------------------------------
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.out / "checkpoints"
+
+    def start_files(self, argv: list[str]) -> None:
+        if not self.info.is_main:
+            return
+        for sub in ("checkpoints", "samples"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        _setup_logging(self.out)
+        write_json(self.out / "config.json", run_record(
+            "train", model=self.mcfg.to_dict(), train=self.tcfg.to_dict(), world_size=self.info.world,
+            global_batch=self.tcfg.batch_size, per_process_batch=self.tcfg.batch_size // self.info.world,
+            steps_per_epoch=self.steps_per_epoch, dataset_images=self.n_data, device=str(self.device)))
+        path = self.out / "metrics.csv"
+        rows = []
+        if path.exists():  # drop rows logged after the checkpoint we resume from
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, METRICS)
+            w.writeheader()
+            w.writerows(rows)
+        self.metrics_file = open(path, "a", newline="")
+        self.metrics = csv.DictWriter(self.metrics_file, METRICS)
+
+    def save(self) -> None:
+        if not self.info.is_main:
+            return
+        n = self.nets
+        payload = dict(opt_G=n.opt_G.state_dict(), opt_D=n.opt_D.state_dict(), step=self.step,
+                       epoch=self.step // self.steps_per_epoch, train_config=self.tcfg.to_dict(),
+                       rng={"torch": torch.get_rng_state()})
+        numbered = self.ckpt_dir / f"step_{self.step:08d}.pt"
+        save_checkpoint(numbered, self.mcfg, n.G, n.D, **payload)
+        save_checkpoint(self.ckpt_dir / "last.pt", self.mcfg, n.G, n.D, **payload)
+        log.info("checkpoint step %d -> %s", self.step, numbered)
+
+    def resume(self) -> None:
+        path = self.ckpt_dir / "last.pt"
+        if not path.exists():
+            raise UserError(f"--resume: {path} does not exist; start the run without --resume")
+        ck = load_checkpoint(path)
+        if ck.config != self.mcfg:
+            raise UserError(f"--resume: {path} holds a different model config; use a new --out")
+        n = self.nets
+        n.G.load_state_dict(ck.raw["G"])
+        n.D.load_state_dict(ck.raw["D"])
+        n.opt_G.load_state_dict(ck.raw["opt_G"])
+        n.opt_D.load_state_dict(ck.raw["opt_D"])
+        torch.set_rng_state(ck.raw["rng"]["torch"])
+        self.step = ck.step
+
+    @torch.no_grad()
+    def write_samples(self) -> None:
+        if not self.info.is_main:
+            return
+        G = self.nets.G
+        G.eval()
+        try:
+            pics = to_uint8(G(self.fixed_z))
+        finally:
+            G.train()
+        save_png(self.out / "samples" / f"step_{self.step:08d}.png", grid(pics, 8))
+
+    # --- the loop -------------------------------------------------------------------
+    def batch_indices(self, step: int) -> torch.Tensor:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        b = self.tcfg.batch_size
+        idx = epoch_order(self.n_data, self.tcfg.seed, epoch)[pos * b:(pos + 1) * b]
+        return idx[self.info.rank::self.info.world]
+
+    def noise(self, step: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(derived_seed(self.tcfg.seed, "z", step, self.info.rank))
+        return sample_z(self.mcfg, self.tcfg.batch_size // self.info.world, g, self.device)
+
+    def fit(self) -> dict:
+        t, amp = self.tcfg, autocast_for(self.tcfg.precision, self.device)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.info.is_main,
+                   desc="train", unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+        pre = Prefetcher(self.data)
+        acc = torch.zeros(4, device=self.device)
+        t0, last = time.perf_counter(), self.step
+        try:
+            while self.step < self.total_steps:
+                nxt = self.batch_indices(self.step + 1) if self.step + 1 < self.total_steps else None
+                x = pre.get(self.batch_indices(self.step), nxt).to(self.device, non_blocking=True)
+                acc += train_step(self.nets, x, self.noise(self.step), amp)
+                self.step += 1
+                bar.update(1)
+                if self.step % t.log_every == 0 or self.step == self.total_steps:
+                    acc, t0, last = self._log(acc, t0, last, bar)
+                if self.step % t.sample_every == 0:
+                    self.write_samples()
+                if self.step % t.checkpoint_every == 0 or self.step == self.total_steps:
+                    self._check_weights()
+                    self.save()
+                if self.step % self.steps_per_epoch == 0 and self.quality and t.quality_every_epoch:
+                    self.quality(self, self.step // self.steps_per_epoch)
+        finally:
+            pre.close()
+            bar.close()
+        self.write_samples()
+        return {"steps": self.step, "epochs": self.step / self.steps_per_epoch}
+
+    def _log(self, acc: torch.Tensor, t0: float, last: int, bar) -> tuple:
+        vals = mean_across(acc, self.info) / max(1, self.step - last)
+        vals = vals.tolist()  # the one host sync per log interval
+        now = time.perf_counter()
+        ips = (self.step - last) * self.tcfg.batch_size / max(now - t0, 1e-9)
+        bad = not all(map(lambda v: v == v and abs(v) != float("inf"), vals))
+        if any_across(bad, self.info, self.device):
+            raise Diverged(f"training diverged at step {self.step} (loss_D={vals[0]:.4g}, loss_G={vals[1]:.4g}); "
+                           f"the last good checkpoint is {self.ckpt_dir / 'last.pt'}; lower --lr or change --seed")
+        if self.info.is_main:
+            row = dict(zip(METRICS, [self.step, self.step // self.steps_per_epoch, *[f"{v:.5f}" for v in vals],
+                                     f"{ips:.1f}"]))
+            self.metrics.writerow(row)
+            self.metrics_file.flush()
+            bar.set_postfix(loss_D=f"{vals[0]:.3f}", loss_G=f"{vals[1]:.3f}", ips=f"{ips:.0f}")
+            log.info("step %d loss_D %.4f loss_G %.4f D(x) %.3f D(G(z)) %.3f %.1f img/s", self.step, *vals, ips)
+        return torch.zeros_like(acc), now, self.step
+
+    def _check_weights(self) -> None:
+        bad = not weights_finite(self.nets.G, self.nets.D)
+        if any_across(bad, self.info, self.device):
+            raise Diverged(f"training diverged at step {self.step}: non-finite weights; the last good "
+                           f"checkpoint {self.ckpt_dir / 'last.pt'} was kept; lower --lr or change --seed")

@@ -1,0 +1,70 @@
+"""CLI conventions: help with examples, version, layers, hooks left clean, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan_viz import __version__
+from gan_viz.errors import UserError
+from gan_viz.hooks import capture, count_hooks, edit_layer, resolve_layer
+from gan_viz.models import build_generator
+
+
+def test_help_and_version(cli):
+    code, out, _ = cli("--help")
+    assert code == 0 and "generate" in out and "layers" in out
+    code, out, _ = cli("generate", "--help")
+    assert code == 0 and "examples:" in out and "--ckpt" in out and "--device" in out
+    code, out, _ = cli("--version")
+    assert code == 0 and __version__ in out
+
+
+def test_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "gan_viz", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and __version__ in r.stdout
+
+
+def test_bad_option_one_line(cli):
+    code, _, err = cli("generate", "--n", "lots", "--out", "x")
+    assert code == 2 and err.count("\n") == 1 and "invalid int value" in err
+
+
+def test_layers_lists_shapes(cli):
+    code, out, _ = cli("layers", "--image-size", "64")
+    assert code == 0
+    assert "G.conv1       (512, 4, 4)" in out and "D.lrelu4      (512, 4, 4)" in out
+    assert "G.tanh        (3, 64, 64)" in out
+
+
+def test_unknown_layer_lists_valid(tiny_cfg):
+    G = build_generator(tiny_cfg)
+    with pytest.raises(UserError, match=r"valid layers are: G\.conv1, G\.bn1"):
+        resolve_layer(G, "G.conv9", prefix="G")
+    assert resolve_layer(G, "G.conv2", prefix="G") is G.conv2
+
+
+def test_hooks_removed_after_exception(tiny_cfg):
+    G = build_generator(tiny_cfg)
+    with pytest.raises(RuntimeError):
+        with capture(G, ["conv2", "relu1"]):
+            with edit_layer(G, "bn2", ablation=1.0):
+                assert count_hooks(G) == 3
+                raise RuntimeError("boom")
+    assert count_hooks(G) == 0
+
+
+def test_edit_rule(tiny_cfg):
+    G = build_generator(tiny_cfg).eval()
+    z = torch.randn(3, tiny_cfg.nz)
+    C = G.bn2.num_features
+    a = torch.zeros(C, 1, 1)
+    a[:2] = 1
+    with capture(G, ["relu2"]) as acts:
+        with edit_layer(G, "bn2", ablation=a, replacement=0.0):
+            G(z)
+    assert (acts["relu2"][:, :2] == 0).all() and (acts["relu2"][:, 2:] != 0).any()
+    with capture(G, ["relu2"]) as plain:
+        G(z)
+    assert torch.equal(plain["relu2"][:, 2:], acts["relu2"][:, 2:])
