@@ -99,7 +99,7 @@ def _render(seed: int, index: int, size: int, stream: int, meta: bool):
     regions = _rasterize(sc.quads, size, sc.camera)
     image = sc.colors[regions]  # (H, W, 3) uint8
     if not meta:
-        return image, None, None, None
+        return image, None, None, sc.attrs
     classmap = sc.classes[regions]
     return image, classmap, _boxes(regions, sc.instances, sc.classes), sc.attrs
 
@@ -185,8 +185,8 @@ class RoomsDataset(torch.utils.data.Dataset):
         return self.sample(i).classmap
 
     def __getitem__(self, i: int):
-        s = self.sample(i)
-        return to_tensor(s.image[None], self.nc)[0], int(s.attrs[LABEL])
+        image, _, _, attrs = _render(self.seed, self._index(i), self.image_size, self.stream, meta=False)
+        return to_tensor(image[None], self.nc)[0], int(attrs[LABEL])
 
     def get_batch(self, indices) -> torch.Tensor:
         """(N, nc, H, W) float32 in [-1, 1] for a sequence of item indices (no labels)."""
