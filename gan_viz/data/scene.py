@@ -71,7 +71,7 @@ class _Room:
         fw = r.uniform(0.52, 0.75)  # back wall width as a fraction of the image width
         self.f = fw * self.D / self.W
         self.u0 = 0.5 + r.uniform(-0.05, 0.05)
-        self.v0 = 0.5 + r.uniform(-0.06, 0.06)
+        self.v0 = r.uniform(0.36, 0.5)  # horizon height: the camera looks slightly down
         self.zn = 0.25
         # side walls enter the image from this depth on (left, right)
         self.zvis = (max(self.zn, self.f * (self.W / 2 + self.cx) / self.u0),
