@@ -1,0 +1,354 @@
+"""Guided backpropagation of the discriminator (paper Fig. 5), real on LeakyReLU networks.
+
+For each selected filter of a layer of D, the N scanned images are ranked by the
+filter's maximal spatial response; on each of the top K the guided-backprop map of that
+single maximal unit with respect to the image is computed. A freshly initialised D of
+the same architecture (the paper's init, seeded) is analysed the same way: the
+random-filter baseline.
+
+Backward rules through every rectifier (``nn.ReLU`` / ``nn.LeakyReLU``; the forward
+pass is never changed), with ``g`` the gradient arriving at the unit, ``x`` its input
+and ``a`` the module's negative slope (0.2 in a DCGAN D, 0 for ``nn.ReLU``):
+
+- ``leaky`` (default): ``max(g, 0) * (1 if x > 0 else a)``: only positive gradients
+  pass (Springenberg et al. 2015), times the activation's own local slope.
+- ``relu``: ``max(g, 0) * [x > 0]``: the units treated as ReLUs.
+- ``plain``: the ordinary gradient, for comparison.
+
+captum's GuidedBackprop rewires only ``nn.ReLU``: on a DCGAN discriminator (LeakyReLU
+only) it silently returns the plain gradient. :func:`guided_rule` installs the rule on
+both rectifier kinds (scoped forward hooks, removed in ``finally``) and captum's
+``NeuronGuidedBackprop`` then computes the maps, every batch row its own unit.
+
+Example:
+    >>> D = build_discriminator(ModelConfig(image_size=16, ndf=8)).eval()
+    >>> layer = default_layer(D)                       # "lrelu2": read after BN + LeakyReLU
+    >>> maps = guided_maps(D, layer, x, filters, positions)  # (R, C, H, W), one unit per row
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, check_layer, conv_layers,  # noqa: F401
+                                       dataset_source, default_layer, evaluating, forward_to,
+                                       generated_source, layer_channels, scan_top)
+from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
+from gan_viz.hooks import resolve_layer
+from gan_viz.models import build_discriminator, init_weights
+
+RULES = ("leaky", "relu", "plain")
+STRUCTURE = ("wall", "floor", "ceiling")  # room classes that are not objects
+
+
+# --- the backward rules ---------------------------------------------------------------
+
+class _GuidedRectifier(torch.autograd.Function):
+    """Identity on the rectifier's own output ``y``; backward ``max(g, 0) * slope(x)``."""
+
+    @staticmethod
+    def forward(ctx, x, y, neg_slope: float):
+        ctx.save_for_backward(x > 0)
+        ctx.neg_slope = neg_slope
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        (positive,) = ctx.saved_tensors
+        g = g.clamp(min=0)
+        return torch.where(positive, g, g * ctx.neg_slope), None, None
+
+
+@contextlib.contextmanager
+def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
+    """Apply a backward ``rule`` to every ``nn.ReLU`` / ``nn.LeakyReLU`` of ``net`` during the body.
+
+    In-place rectifiers are switched to out-of-place for the body (their inputs are
+    needed) and switched back afterwards; every hook is removed in ``finally``.
+
+    Args:
+        net: any module; its rectifiers may be nested.
+        rule: "leaky", "relu" or "plain" (plain installs nothing).
+    Raises:
+        UserError: unknown rule, or a guided rule on a network without rectifiers
+        (it would silently be the plain gradient).
+    """
+    if rule not in RULES:
+        raise UserError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    rects = [m for m in net.modules() if isinstance(m, RECTIFIERS)] if rule != "plain" else []
+    if rule != "plain" and not rects:
+        raise UserError(f"the network has no nn.ReLU / nn.LeakyReLU modules, so the {rule!r} rule would "
+                        "silently be the plain gradient; use --rule plain")
+    handles, switched = [], []
+    try:
+        for m in rects:
+            slope = float(getattr(m, "negative_slope", 0.0)) if rule == "leaky" else 0.0
+            if getattr(m, "inplace", False):
+                m.inplace = False
+                switched.append(m)
+
+            def hook(_m, inp, out, s=slope):
+                return _GuidedRectifier.apply(inp[0], out, s)
+
+            handles.append(m.register_forward_hook(hook))
+        yield net
+    finally:
+        for h in handles:
+            h.remove()
+        for m in switched:
+            m.inplace = True
+
+
+def random_discriminator(cfg: ModelConfig, seed: int) -> nn.Module:
+    """The random-filter baseline: D of ``cfg`` with the paper's init from ``torch.Generator(seed)``."""
+    net = build_discriminator(cfg)
+    init_weights(net, generator=torch.Generator().manual_seed(int(seed)))
+    return net.eval()
+
+
+# --- guided-backprop maps -------------------------------------------------------------
+
+def _attribution(net: nn.Module, layer: str, rule: str):
+    from captum.attr import NeuronGradient, NeuronGuidedBackprop
+
+    module = resolve_layer(net, layer, "D")
+    return NeuronGradient(net, module) if rule == "plain" else NeuronGuidedBackprop(net, module)
+
+
+def _unit_maps(attr, x: torch.Tensor, f: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """One captum call: row r's map is d out[r, f[r], i[r], j[r]] / d x[r]."""
+    x = x.detach().clone().requires_grad_(True)
+    rows = torch.arange(len(x), device=x.device)
+    f, i, j = (t.to(x.device) for t in (f, i, j))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+        return attr.attribute(x, neuron_selector=lambda out: out[rows, f, i, j]).detach()
+
+
+def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch.Tensor, positions: torch.Tensor,
+                rule: str = "leaky", batch_size: int = 256, device: torch.device | str = "cpu",
+                progress: bool = True) -> torch.Tensor:
+    """Guided backprop of one unit per row, all rows batched (``batch_size`` rows per backward pass).
+
+    Args:
+        images: (R, C, H, W) inputs. filters: (R,) channel of each row's unit.
+        positions: (R, 2) row/col of the unit in the layer's (h, w) map.
+    Returns:
+        (R, C, H, W) float32 maps on the CPU: d layer[r, filters[r], i, j] / d images[r].
+    """
+    out = torch.empty(images.shape, dtype=torch.float32)
+    attr = _attribution(net, layer, rule)
+    with evaluating(net), guided_rule(net, rule):
+        net.to(device)
+        for s in tqdm(range(0, len(images), batch_size), desc=f"guided backprop ({rule})", unit="batch",
+                      leave=False, disable=not progress):
+            e = min(len(images), s + batch_size)
+            out[s:e] = _unit_maps(attr, images[s:e].to(device), filters[s:e], positions[s:e, 0],
+                                  positions[s:e, 1]).float().cpu()
+    return out
+
+
+def guided_maps_per_filter(net: nn.Module, layer: str, images: torch.Tensor, filters: torch.Tensor,
+                           positions: torch.Tensor, rule: str = "leaky",
+                           device: torch.device | str = "cpu") -> torch.Tensor:
+    """The same maps as :func:`guided_maps` with one captum call per filter (the reference loop)."""
+    out = torch.empty(images.shape, dtype=torch.float32)
+    attr = _attribution(net, layer, rule)
+    with evaluating(net), guided_rule(net, rule):
+        net.to(device)
+        for f in torch.unique(filters).tolist():
+            rows = (filters == f).nonzero().squeeze(1)
+            out[rows] = _unit_maps(attr, images[rows].to(device), filters[rows], positions[rows, 0],
+                                   positions[rows, 1]).float().cpu()
+    return out
+
+
+# --- the whole analysis ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Panel:
+    """One network's block of Fig. 5: K rows per filter, filter-major (row = filter_i * K + k)."""
+
+    images: np.ndarray  # (R, C, H, W) float32 in [-1, 1]
+    filters: np.ndarray  # (R,) int64
+    image_index: np.ndarray  # (R,) index into the scanned images
+    positions: np.ndarray  # (R, 2) row, col of the maximal unit in the layer's map
+    activations: np.ndarray  # (R,) that unit's response
+    maps: np.ndarray  # (R, C, H, W) raw guided-backprop maps
+    scan_s: float = 0.0
+    backprop_s: float = 0.0
+
+
+def compute_panel(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[int], k: int,
+                  rule: str = "leaky", batch_size: int = 256, device: torch.device | str = "cpu",
+                  desc: str = "") -> Panel:
+    """Scan, keep each filter's top ``k`` images, and backprop each one's maximal unit."""
+    t0 = time.perf_counter()
+    top = scan_top(net, layer, source, filters, k, batch_size, device, desc=f"scan {desc}".strip())
+    t1 = time.perf_counter()
+    flat_idx = top.index.reshape(-1).numpy()  # (F*K,)
+    uniq, inverse = np.unique(flat_idx, return_inverse=True)
+    images = torch.cat([source.fetch(uniq[s:s + batch_size]) for s in range(0, len(uniq), batch_size)])[inverse]
+    rows_f = torch.as_tensor(np.repeat(np.asarray(filters, np.int64), k))
+    positions = top.positions.reshape(-1, 2)
+    maps = guided_maps(net, layer, images, rows_f, positions, rule, batch_size, device)
+    return Panel(images.numpy().astype(np.float32), rows_f.numpy(), flat_idx, positions.numpy(),
+                 top.values.reshape(-1).numpy(), maps.numpy(), t1 - t0, time.perf_counter() - t1)
+
+
+@dataclass(frozen=True)
+class GuidedBackpropResult:
+    """Fig. 5 for one layer: the random baseline and the trained D, plus class energies where masks exist."""
+
+    layer: str
+    rule: str
+    filters: tuple
+    k: int
+    n_images: int
+    source: str  # "real:rooms" or "generated"
+    random_seed: int
+    trained: Panel
+    random: Panel
+    class_names: tuple = ()
+    energy: dict = field(default_factory=dict)  # "trained"/"random" -> ClassEnergy (rooms only)
+
+
+def compute_guided_backprop(D: nn.Module, cfg: ModelConfig, layer: str, source: ImageSource,
+                            filters: Sequence[int], k: int, rule: str = "leaky", random_seed: int = 0,
+                            batch_size: int = 256, device: torch.device | str = "cpu") -> GuidedBackpropResult:
+    """Fig. 5: the trained ``D`` and a seeded random D of the same ``cfg``, analysed the same way."""
+    if k > source.n:
+        raise UserError(f"--top {k} is larger than the {source.n} images scanned; lower --top or raise --images")
+    panels = {}
+    for tag, net in (("trained", D), ("random", random_discriminator(cfg, random_seed))):
+        panels[tag] = compute_panel(net, layer, source, filters, k, rule, batch_size, device, desc=tag)
+    energy = {}
+    if source.classmaps is not None:
+        for tag, p in panels.items():
+            energy[tag] = class_energy(p, source.classmaps(p.image_index), source.class_names, k)
+    return GuidedBackpropResult(layer, rule, tuple(int(f) for f in filters), k, source.n,
+                                f"{source.kind}:{source.name}" if source.kind == "real" else "generated",
+                                int(random_seed), panels["trained"], panels["random"],
+                                tuple(source.class_names) if energy else (), energy)
+
+
+@dataclass(frozen=True)
+class ClassEnergy:
+    """Where a filter's guided-backprop energy (sum of squared map values) falls, per class.
+
+    energy: (F, n_classes) mean over the filter's K images of the energy fraction on each class.
+    pixels: (F, n_classes) mean pixel fraction of each class in those images.
+    lift: energy / pixels (1 = no preference; nan where the class is absent).
+    """
+
+    energy: np.ndarray
+    pixels: np.ndarray
+    lift: np.ndarray
+    object_energy: np.ndarray  # (F,) energy fraction on object classes (all but wall/floor/ceiling)
+    object_pixels: np.ndarray  # (F,) pixel fraction of object classes
+
+
+def class_energy(panel: Panel, classmaps: np.ndarray, class_names: Sequence[str], k: int) -> ClassEnergy:
+    """Per-filter class energy fractions of a panel's maps; classmaps (R, H, W) ids into class_names."""
+    n_cls = len(class_names)
+    e = (panel.maps.astype(np.float64) ** 2).sum(1)  # (R, H, W)
+    en = np.stack([np.bincount(c.ravel(), weights=w.ravel(), minlength=n_cls)[:n_cls] for c, w in zip(classmaps, e)])
+    px = np.stack([np.bincount(c.ravel(), minlength=n_cls)[:n_cls] for c in classmaps]).astype(np.float64)
+    en = en / np.maximum(en.sum(1, keepdims=True), 1e-30)  # (R, n_cls)
+    px = px / px.sum(1, keepdims=True)
+    en_f = en.reshape(-1, k, n_cls).mean(1)  # (F, n_cls)
+    px_f = px.reshape(-1, k, n_cls).mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(px_f > 0, en_f / px_f, np.nan)
+    obj = np.array([n not in STRUCTURE for n in class_names])
+    return ClassEnergy(en_f, px_f, lift, en_f[:, obj].sum(1), px_f[:, obj].sum(1))
+
+
+# --- display ---------------------------------------------------------------------------
+
+SCALES = {"map": "each map scaled by its own max |value|",
+          "shared": "one scale for all maps of both networks (99.5th percentile of |value|, clipped)"}
+
+
+def display_maps(maps: np.ndarray, scale: str = "map", ref: np.ndarray | None = None) -> np.ndarray:
+    """Raw maps (R, C, H, W) -> (R, H, W, 3) uint8: grey = 0, bright = positive, dark = negative.
+
+    Args:
+        scale: "map" (per-map max |value|) or "shared" (the 99.5th percentile of |value| over ``ref``).
+        ref: the maps that share the scale (default: ``maps``).
+    """
+    m = maps.astype(np.float64)
+    if scale == "map":
+        s = np.abs(m).reshape(len(m), -1).max(1).reshape(-1, 1, 1, 1)
+    else:
+        s = np.percentile(np.abs(m if ref is None else ref), 99.5)
+    v = 0.5 + 0.5 * np.clip(m / np.maximum(s, 1e-30), -1, 1)
+    out = np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    return np.repeat(out, 3, -1) if out.shape[-1] == 1 else out
+
+
+def plot_guided_backprop(result: GuidedBackpropResult, scale: str = "map", content: str = "maps"):
+    """The paper's layout: random filters left, trained right, a row per filter, K columns.
+
+    Args:
+        scale: display normalisation of the maps, "map" or "shared" (see ``SCALES``).
+        content: "maps" (guided backprop) or "images" (the inputs the maps belong to).
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from gan_viz.images import grid, to_uint8
+
+    nf, k = len(result.filters), result.k
+    ref = np.concatenate([result.random.maps, result.trained.maps])
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (0.75 * k + 0.4), 0.75 * nf + 1.2), squeeze=False)
+    for ax, tag in zip(axes[0], ("random", "trained")):
+        panel = getattr(result, tag)
+        cells = to_uint8(panel.images) if content == "images" else display_maps(panel.maps, scale, ref)
+        pad, h = 2, cells.shape[1]
+        ax.imshow(grid(cells, nrow=k, pad=pad))
+        ax.set_xticks([])
+        ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(nf)])
+        ax.set_yticklabels([f"filter {f}" for f in result.filters], fontsize=7)
+        name = f"random filters (init seed {result.random_seed})" if tag == "random" else "trained filters"
+        ax.set_title(name, fontsize=9)
+    what = ("guided backprop" if content == "maps" else "top images") + f" ({result.rule} rule)"
+    cap = (f"D.{result.layer}: {what}; each row a filter, its top {k} of {result.n_images} "
+           f"{result.source} images by maximal response")
+    if content == "maps":
+        cap += f"; display: {SCALES[scale]}; grey = 0"
+    fig.text(0.5, 0.01, cap, ha="center", va="bottom", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_class_energy(result: GuidedBackpropResult):
+    """Mean over filters of the energy fraction per class, random vs trained, beside the pixel fraction."""
+    import matplotlib.pyplot as plt
+
+    names = result.class_names
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(names)), 3.2))
+    pixels = (result.energy["trained"].pixels.mean(0) + result.energy["random"].pixels.mean(0)) / 2
+    ax.bar(x - 0.27, pixels, 0.27, color="0.7", label="pixel fraction (top images)")
+    ax.bar(x, result.energy["random"].energy.mean(0), 0.27, color="tab:blue", label="random D: energy")
+    ax.bar(x + 0.27, result.energy["trained"].energy.mean(0), 0.27, color="tab:red", label="trained D: energy")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=30, fontsize=8)
+    ax.set_ylabel("fraction")
+    ax.set_title(f"Where guided-backprop energy of D.{result.layer} falls ({len(result.filters)} filters, "
+                 f"top {result.k} images each)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
