@@ -66,6 +66,7 @@ class TrainingRun:
         self.total_steps = min(limits)
         self.nets = build_nets(mcfg, tcfg, device, info)
         self.step = 0
+        torch.manual_seed(derived_seed(tcfg.seed, "global"))  # any global-RNG use is seeded too
         self.fixed_z = sample_z(mcfg, 64, torch.Generator().manual_seed(derived_seed(tcfg.seed, "fixed")), device)
 
     # --- files --------------------------------------------------------------------
@@ -168,6 +169,7 @@ class TrainingRun:
                     self.save()
                 if self.step % self.steps_per_epoch == 0 and self.quality and t.quality_every_epoch:
                     self.quality(self, self.step // self.steps_per_epoch)
+                    t0 = time.perf_counter()  # images/s measures training only
         finally:
             pre.close()
             bar.close()
