@@ -125,3 +125,17 @@ def test_bad_options(tmp_path, cli, bad, msg):
     args = [a for a in TINY]
     code, _, err = cli("train", *args, *bad, "--out", tmp_path / "x")
     assert code == 2 and msg in err and "Traceback" not in err
+
+
+def test_export_slim_checkpoint_and_card(tmp_path, cli):
+    code, _, err = cli("train", *TINY[2:], "--dataset", "digits", "--nc", "3", "--max-steps", "4",
+                       "--out", tmp_path / "r")
+    assert code == 0, err
+    code, out, err = cli("export", "--ckpt", tmp_path / "r" / "checkpoints" / "last.pt", "--out", tmp_path / "m.pt")
+    assert code == 0, err
+    slim, full = load_checkpoint(tmp_path / "m.pt"), load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert "opt_G" not in slim.raw and slim.step == 4 and slim.dataset == "digits"
+    assert all(torch.equal(v, full.G.state_dict()[k]) for k, v in slim.G.state_dict().items())
+    assert (tmp_path / "m.pt").stat().st_size < (tmp_path / "r" / "checkpoints" / "last.pt").stat().st_size
+    card = (tmp_path / "m_card.json").read_text()
+    assert '"step": 4' in card and (tmp_path / "m_samples.png").exists()

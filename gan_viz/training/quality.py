@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data import build_dataset
+from ..errors import UserError
 from ..io import atomic_path, save_figure
 from ..models import sample_z
 from .loop import derived_seed, load_batch
@@ -58,7 +59,7 @@ class _Reference:
                 from ..parser import load_parser
 
                 self.parser = load_parser()
-            except Exception as e:  # the parser is optional for training; say why it is absent
+            except UserError as e:  # the parser is optional for training; say why it is absent
                 log.warning("no scene parser for quality figures: %s", e)
         if self.parser is not None:
             self.fractions = self.parser.class_fractions(self.images).numpy()
