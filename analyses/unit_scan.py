@@ -157,7 +157,6 @@ class TopUnits:
     positions: torch.Tensor
 
 
-@torch.no_grad()
 def scan_top(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[int], k: int,
              batch_size: int = 256, device: torch.device | str = "cpu", desc: str = "scan") -> TopUnits:
     """Rank the N images of ``source`` per filter by the filter's maximal spatial response; keep the top k.
@@ -169,7 +168,7 @@ def scan_top(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[
     idx = torch.empty(len(f), 0, dtype=torch.long)
     pos = torch.empty(len(f), 0, dtype=torch.long)
     width = None
-    with evaluating(net):
+    with evaluating(net), torch.inference_mode():
         net.to(device)
         for start in tqdm(range(0, source.n, batch_size), desc=desc, unit="batch", leave=False):
             rows = np.arange(start, min(source.n, start + batch_size))
@@ -181,6 +180,7 @@ def scan_top(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[
             pos = torch.cat([pos, p.cpu().T], 1)
             order = torch.sort(vals, dim=1, descending=True, stable=True).indices[:, :k]
             vals, idx, pos = vals.gather(1, order), idx.gather(1, order), pos.gather(1, order)
-    return TopUnits(vals, idx, torch.stack([pos // width, pos % width], -1))
+    pos = torch.stack([pos // width, pos % width], -1)
+    return TopUnits(vals.clone(), idx.clone(), pos.clone())  # clones outside inference mode: usable by autograd
 
 
