@@ -1,0 +1,312 @@
+"""Forgetting an object (Fig. 6): layer choice, the probe, selection, the edit hook, the CLI.
+
+The generators here have *planted* concept channels: the output convolution paints red
+only from filters 2 and 5 of the probed layer, and a fake scene parser calls red pixels
+"window", so the right answer is known.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gan_viz.analyses import forget as fg
+from gan_viz.analyses.boxes import parser_boxes
+from gan_viz.analyses.forget_probe import (Selection, check_layer, default_layer, fit_probe, parse_select,
+                                           select_filters)
+from gan_viz.checkpoint import save_checkpoint
+from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
+from gan_viz.hooks import count_hooks
+from gan_viz.models import build_generator, sample_z
+
+PLANTED = (2, 5)
+CLASSES = ("wall", "window", "bed")
+
+
+def planted_generator(cfg: ModelConfig, seed: int = 0) -> nn.Module:
+    """A G whose red channel comes only from filters PLANTED of its default layer."""
+    torch.manual_seed(seed)
+    G = build_generator(cfg)
+    out = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)][-1]
+    bns = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        w = torch.zeros_like(out.weight)  # (C, 3, 4, 4)
+        w[:, 0], w[:, 1] = -0.3, 0.4
+        for c in PLANTED:
+            w[c, 0], w[c, 1] = 1.5, -0.5
+            bns[-1].bias[c] = -0.7  # sparse: the "object" covers ~20% of pixels
+        out.weight.copy_(w)
+        G.train()
+        for m in bns:  # calibrate BatchNorm so eval-mode activations are normalised
+            m.reset_running_stats()
+            m.momentum = None
+        G(sample_z(cfg, 512, torch.Generator().manual_seed(seed)))
+    return G.eval()
+
+
+def fake_segment(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, H, W): window where red > 0.3, bed where green > 0.8, else wall."""
+    seg = torch.zeros(images.shape[0], *images.shape[2:], dtype=torch.long)
+    seg[images[:, 1] > 0.8] = 2
+    seg[images[:, 0] > 0.3] = 1
+    return seg
+
+
+def fake_fractions(images: torch.Tensor) -> torch.Tensor:
+    seg = fake_segment(images)
+    return torch.nn.functional.one_hot(seg.flatten(1), len(CLASSES)).float().mean(1)
+
+
+class FakeParser:
+    classes = CLASSES
+
+    def segment(self, images, batch_size=256):
+        return fake_segment(images)
+
+    def class_fractions(self, images, batch_size=256):
+        return fake_fractions(images)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions run faster on one thread on a shared machine; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def planted(tiny_cfg):
+    return planted_generator(tiny_cfg)
+
+
+def probe_set(G, cfg, n=40, seed=1, causal=False):
+    z = sample_z(cfg, n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        seg = fake_segment(G(z)).numpy()
+    cz = sample_z(cfg, 16, torch.Generator().manual_seed(seed + 100)) if causal else None
+    return fg.ProbeSet(z, parser_boxes(seg, 1), cz)
+
+
+# --- layers ------------------------------------------------------------------------------
+
+def test_default_layer_is_second_highest_conv_after_bn_relu(tiny_cfg):
+    assert default_layer(build_generator(tiny_cfg)) == "relu2"  # 16px: conv1, conv2, conv3 (output)
+    assert default_layer(build_generator(tiny_cfg.replace(image_size=64))) == "relu4"
+    assert default_layer(build_generator(tiny_cfg.replace(image_size=32, g_upsample="nearest-conv"))) == "relu3"
+    with pytest.raises(UserError, match="MLP"):
+        default_layer(build_generator(tiny_cfg.replace(arch="mlp", mlp_hidden=16)))
+
+
+def test_check_layer(tiny_cfg):
+    G = build_generator(tiny_cfg)
+    assert check_layer(G, None, tiny_cfg.nz) == ("relu2", (8, 8, 8))
+    assert check_layer(G, "G.bn2", tiny_cfg.nz)[0] == "bn2"
+    for bad, msg in (("D.lrelu2", "generator"), ("conv9", "valid layers"), ("tanh", "hidden"), ("conv3", "hidden")):
+        with pytest.raises(UserError, match=msg):
+            check_layer(G, bad, tiny_cfg.nz)
+
+
+# --- probe and selection -----------------------------------------------------------------
+
+def test_probe_recovers_planted_channels_from_features():
+    rng = np.random.default_rng(0)
+    n, C, h = 30, 12, 8
+    feats = rng.normal(size=(n, C, h, h)).astype(np.float32)
+    cells = np.zeros((n, h, h), bool)
+    for i in range(n):
+        y, x = rng.integers(0, h - 3, 2)
+        cells[i, y:y + 3, x:x + 3] = True
+    feats[:, 3] += 2.0 * cells  # the object's filters fire on its cells
+    feats[:, 7] += 1.5 * cells
+    fit = fit_probe(feats, cells, seed=0)
+    assert set(select_filters(fit.weights, Selection("top", 2)).tolist()) == {3, 7}
+    assert {3, 7} <= set(select_filters(fit.weights, Selection("positive")).tolist())
+    assert fit.auc > 0.9 and fit.accuracy > 0.8
+    assert fit.n_pos == fit.n_neg > 0
+
+
+def test_probe_needs_two_boxed_samples():
+    cells = np.zeros((5, 4, 4), bool)
+    cells[0, 1, 1] = True
+    with pytest.raises(UserError, match="at least 2 samples"):
+        fit_probe(np.zeros((5, 3, 4, 4), np.float32), cells)
+
+
+def test_parse_and_select():
+    assert parse_select("positive", 8) == Selection("positive")
+    assert parse_select(" TOP-3 ", 8) == Selection("top", 3)
+    assert str(parse_select("causal-8", 8)) == "causal-8"
+    for bad in ("top-0", "top-9", "best", "top3", "causal-"):
+        with pytest.raises(UserError, match="--select"):
+            parse_select(bad, 8)
+    scores = np.array([0.1, -1.0, 3.0, 0.0, 2.0])
+    assert select_filters(scores, Selection("positive")).tolist() == [2, 4, 0]
+    assert select_filters(scores, Selection("top", 2)).tolist() == [2, 4]
+
+
+# --- the edit and the whole analysis -----------------------------------------------------
+
+def test_removal_hook_is_scoped_and_removes_the_planted_object(planted, tiny_cfg):
+    z = sample_z(tiny_cfg, 32, torch.Generator().manual_seed(3))
+    ref = planted(z).detach()
+    r = torch.zeros(8, 1, 1)
+    gone = fg.removed_images(planted, "relu2", z, list(PLANTED), r)
+    assert count_hooks(planted) == 0
+    assert torch.equal(planted(z).detach(), ref)  # the model is unchanged after the call
+    assert fake_fractions(ref)[:, 1].mean() > 0.05
+    assert fake_fractions(gone)[:, 1].mean() == 0  # red came only from the planted filters
+    same = fg.removed_images(planted, "relu2", z, [], r)
+    assert torch.allclose(same, ref, atol=1e-6)
+
+
+def test_hooks_removed_after_exception_mid_analysis(planted, tiny_cfg):
+    z = sample_z(tiny_cfg, 16, torch.Generator().manual_seed(3))
+    ref = planted(z).detach()
+    calls = {"n": 0}
+
+    def flaky(images):
+        calls["n"] += 1
+        if calls["n"] == 3:  # inside a removal, while the edit hook is attached
+            raise RuntimeError("instrument failed")
+        return fake_fractions(images)
+
+    cfg = fg.ForgetConfig("window", Selection("top", 2), fits=1, random_draws=2)
+    with pytest.raises(RuntimeError, match="instrument failed"):
+        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, flaky, CLASSES, cfg)
+    assert count_hooks(planted) == 0
+    assert torch.equal(planted(z).detach(), ref)
+
+
+@pytest.mark.parametrize("select", ["top-2", "causal-2"])
+def test_compute_forget_finds_and_removes_planted_filters(planted, tiny_cfg, select):
+    z_eval = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(9))
+    sets = [probe_set(planted, tiny_cfg, seed=s, causal=True) for s in (1, 2)]
+    cfg = fg.ForgetConfig("window", parse_select(select, 8), fits=2, random_draws=3, curve_points=3, show=4)
+    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_fractions, CLASSES, cfg)
+    s = fg.summarize(r)
+    assert sorted(s["filters_removed"]) == list(PLANTED)
+    assert s["removed_share"] == pytest.approx(1.0)
+    assert s["over_fits"]["removed_share"]["median"] == pytest.approx(1.0)
+    assert s["random_removed_share"] < 0.9  # random pairs rarely hit both planted filters
+    assert s["fraction_after"] == 0 and s["presence_after"] == 0 < s["presence_before"]
+    assert set(s["other_classes"]) == {"wall", "bed"} and s["classifier"]["auc"] > 0.6
+    assert r.images["before"].shape == r.images["after"].shape == (4, 3, 16, 16)
+    assert count_hooks(planted) == 0
+
+
+def test_paper_rule_includes_planted_filters(planted, tiny_cfg):
+    z_eval = sample_z(tiny_cfg, 32, torch.Generator().manual_seed(9))
+    cfg = fg.ForgetConfig("window", Selection("positive"), fits=1, random_draws=1, curve_points=2, show=2)
+    r = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z_eval, fake_fractions, CLASSES, cfg)
+    assert set(PLANTED) <= set(r.fits[0].filters.tolist())
+    assert set(r.fits[0].filters[:2].tolist()) == set(PLANTED)  # the two largest weights
+
+
+def test_bad_config_and_concept(planted, tiny_cfg):
+    with pytest.raises(UserError, match="--replace"):
+        fg.ForgetConfig("window", Selection("positive"), replacement="noise")
+    with pytest.raises(UserError, match="--fits"):
+        fg.ForgetConfig("window", Selection("positive"), fits=0)
+    z = sample_z(tiny_cfg, 8)
+    with pytest.raises(UserError, match="not a class"):
+        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, fake_fractions, CLASSES,
+                          fg.ForgetConfig("sofa", Selection("positive")))
+    blank = lambda imgs: torch.tensor([[1.0, 0.0, 0.0]]).repeat(len(imgs), 1)  # noqa: E731
+    with pytest.raises(UserError, match="no window pixels"):
+        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, blank, CLASSES,
+                          fg.ForgetConfig("window", Selection("positive")))
+
+
+# --- the command -------------------------------------------------------------------------
+
+@pytest.fixture
+def ckpt32(tmp_path):
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    return save_checkpoint(tmp_path / "planted.pt", cfg, planted_generator(cfg), None)
+
+
+@pytest.fixture
+def fake_parser(monkeypatch):
+    import gan_viz.parser
+
+    monkeypatch.setattr(gan_viz.parser, "load_parser", lambda path=None, device="cpu": FakeParser())
+    monkeypatch.setattr("gan_viz.data.rooms.CLASSES", CLASSES)
+
+
+FAST = ["--samples", "30", "--fits", "2", "--random-draws", "2", "--eval-samples", "48", "--curve-points", "3",
+        "--show", "4"]
+
+
+def test_cli_forget_end_to_end(cli, ckpt32, fake_parser, tmp_path):
+    out = tmp_path / "fig6"
+    code, stdout, err = cli("forget", "--ckpt", ckpt32, "--select", "top-2", *FAST, "--out", out)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("concept", "layer", "filters_removed", "fraction_before", "fraction_after", "random_control_after",
+                "other_classes", "classifier", "over_fits"):
+        assert key in s
+    assert s["layer"] == "G.relu3" and sorted(s["filters_removed"]) == list(PLANTED)
+    assert {"accuracy", "auc"} <= set(s["classifier"])
+    for name in ("forget_samples", "removal_curve"):
+        assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").exists()
+    arrays = np.load(out / "arrays.npz")
+    assert arrays["z_eval"].shape == (48, 8) and arrays["z_probe"].shape == (2, 30, 8)
+    assert "window" in stdout
+    code, _, _ = cli("forget", "--ckpt", ckpt32, "--select", "top-2", *FAST, "--out", tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["per_fit"] == s["per_fit"]  # same seed
+
+
+def test_cli_forget_with_hand_boxes(cli, ckpt32, fake_parser, tmp_path):
+    code, _, err = cli("samples", "--ckpt", ckpt32, "--n", "20", "--scale", "2", "--out", tmp_path / "s")
+    assert code == 0, err
+    man = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    z = torch.tensor([e["z"] for e in man["samples"]])
+    G = planted_generator(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8))
+    with torch.no_grad():
+        boxes = parser_boxes(fake_segment(G(z)).numpy(), 1)
+    lines = ["file,label,x0,y0,x1,y1"] + [f"sample_{i:04d}.png,window,{2 * x0},{2 * y0},{2 * x1},{2 * y1}"
+                                          for i, bs in boxes.items() for x0, y0, x1, y1 in bs]
+    (tmp_path / "boxes.csv").write_text("\n".join(lines) + "\n")
+    code, _, err = cli("forget", "--ckpt", ckpt32, "--boxes", tmp_path / "boxes.csv", "--manifest",
+                       tmp_path / "s" / "manifest.json", "--select", "top-2", *FAST, "--out", tmp_path / "f")
+    assert code == 0, err
+    s = json.loads((tmp_path / "f" / "summary.json").read_text())
+    assert sorted(s["filters_removed"]) == list(PLANTED) and s["boxes_source"].startswith("annotations")
+    other = save_checkpoint(tmp_path / "other.pt", ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8),
+                            planted_generator(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8), seed=5), None)
+    code, _, err = cli("forget", "--ckpt", other, "--boxes", tmp_path / "boxes.csv", "--manifest",
+                       tmp_path / "s" / "manifest.json", *FAST, "--out", tmp_path / "g")
+    assert code == 2 and "not what this checkpoint draws" in err
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--boxes", "b.csv"], "go together"),
+    (["--select", "top-99"], "between 1 and"),
+    (["--layer", "D.lrelu2"], "generator"),
+    (["--concept", "sofa"], "not a scene parser class"),
+    (["--fits", "0"], "at least 1"),
+    (["--show", "60", "--eval-samples", "50"], "--show"),
+])
+def test_cli_forget_bad_input(cli, ckpt32, fake_parser, tmp_path, args, msg):
+    out = tmp_path / "never"
+    code, _, err = cli("forget", "--ckpt", ckpt32, *args, "--out", out)
+    assert code == 2 and msg in err and "Traceback" not in err
+    assert not out.exists()  # validated before writing anything
+
+
+def test_cli_forget_bad_files(cli, tiny_cfg, ckpt32, tmp_path):
+    tiny = save_checkpoint(tmp_path / "tiny.pt", tiny_cfg, build_generator(tiny_cfg), None)
+    code, _, err = cli("forget", "--ckpt", tiny, "--out", tmp_path / "x")
+    assert code == 2 and "32-128" in err
+    code, _, err = cli("forget", "--ckpt", tmp_path / "missing.pt", "--out", tmp_path / "x")
+    assert code == 2 and "does not exist" in err
+    code, _, err = cli("forget", "--ckpt", ckpt32, "--parser", tmp_path / "nope.pt", "--out", tmp_path / "x")
+    assert code == 2 and "no scene parser weights" in err
+    assert not (tmp_path / "x").exists()
