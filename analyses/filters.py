@@ -65,7 +65,7 @@ def find_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return found
 
 
-def analysed_layers(net: nn.Module, net_name: str) -> list[tuple[str, str]]:
+def analysed_layers(net: nn.Module) -> list[tuple[str, str]]:
     """(conv, activation) name pairs: each conv followed (after BN) by its ReLU / LeakyReLU."""
     mods = dict(net.named_children())
     pairs = []
@@ -152,16 +152,12 @@ class FiltersResult:
     d_inputs: str
 
 
-def _nets(ck):
-    return [("G", ck.require("G")), ("D", ck.require("D"))]
-
-
 @torch.no_grad()
 def _checkpoint(ck, z: torch.Tensor, real: torch.Tensor | None, th: Thresholds, track: dict) -> None:
     """Measure one checkpoint and append to ``track`` (layer name -> _Layer)."""
     acts_all = {}
     G, D = ck.require("G").eval(), ck.require("D").eval()
-    g_layers, d_layers = analysed_layers(G, "G"), analysed_layers(D, "D")
+    g_layers, d_layers = analysed_layers(G), analysed_layers(D)
     with capture(G, [a for _, a in g_layers]) as acts:
         x = G(z)
     acts_all.update({f"G.{c}": acts[a] for c, a in g_layers})

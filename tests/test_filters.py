@@ -22,7 +22,7 @@ OSC = {"G.conv1": [4]}
 def _plant(G, D, t: int, drift: dict) -> None:
     """Checkpoint t: every analysed weight drifts steadily; then plant the three defects."""
     for net, tag in ((G, "G"), (D, "D")):
-        for conv, _ in F.analysed_layers(net, tag):
+        for conv, _ in F.analysed_layers(net):
             net.get_submodule(conv).weight.add_(t * drift[f"{tag}.{conv}"])
     G.conv1.weight[:, 4] += (-1) ** t * 0.05 * drift["osc"]  # back and forth: oscillating
     G.conv2.weight[:, 3] = 0  # dead (ConvTranspose2d filters are weight[:, j])
@@ -40,7 +40,7 @@ def run_dir(tmp_path, tiny_cfg):
     g = torch.Generator().manual_seed(1)
     drift = {}
     for net, tag in ((G0, "G"), (D0, "D")):
-        for conv, _ in F.analysed_layers(net, tag):
+        for conv, _ in F.analysed_layers(net):
             w = net.get_submodule(conv).weight
             drift[f"{tag}.{conv}"] = 0.01 * torch.randn(w.shape, generator=g)
     drift["osc"] = torch.randn(G0.conv1.weight[:, 4].shape, generator=g)
