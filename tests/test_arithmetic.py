@@ -220,3 +220,30 @@ def test_cli_bad_input(cli, ckpt, tmp_path, args, msg):
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--out", out, *args)
     assert code == 2 and msg in err and "Traceback" not in err, err
     assert not out.exists()
+
+
+def test_cli_empty_concept(cli, ckpt, tmp_path, monkeypatch):
+    import gan_viz.cli.arithmetic as cmd
+
+    monkeypatch.setattr(cmd, "parser_for", lambda ck, path, device, need=False: (BrightParser(), "fake parser"))
+    out = tmp_path / "never"
+    code, _, err = cli("arithmetic", "--ckpt", ckpt, "--expr", "A - B", "--concepts", "A=window,B=no-window",
+                       "--min-fraction", 0.999, "--samples-n", 10, "--out", out)
+    assert code == 2 and "concept A=window: only 0 unused sheet samples of 10" in err and not out.exists()
+    code, _, err = cli("arithmetic", "--ckpt", ckpt, "--expr", "A - B", "--concepts", "A=window,B=no-window",
+                       "--absent-fraction", 1e-6, "--samples-n", 10, "--out", out)
+    assert code == 2 and "concept B=no-window: only 0" in err and not out.exists()
+
+
+def test_cli_manifest_sheet_matches_samples(cli, ckpt, tmp_path, tiny_cfg):
+    code, _, err = cli("samples", "--ckpt", ckpt, "--n", 6, "--out", tmp_path / "s")
+    assert code == 0, err
+    code, _, err = cli("arithmetic", "--ckpt", ckpt, "--manifest", tmp_path / "s" / "manifest.json",
+                       "--expr", "A - B", "--A", "5", "--B", "0", "--noisy", 0, "--out", tmp_path / "o")
+    assert code == 0, err
+    sheet = np.load(tmp_path / "o" / "arrays.npz")["sheet_z"]
+    np.testing.assert_array_equal(sheet, np.load(tmp_path / "s" / "z.npy"))
+    np.testing.assert_array_equal(sheet, A.sample_sheet(tiny_cfg, 6, 0).numpy())  # the default sheet, too
+    code, _, err = cli("arithmetic", "--ckpt", ckpt, "--manifest", tmp_path / "s" / "manifest.json",
+                       "--expr", "A", "--A", "6", "--out", tmp_path / "bad")
+    assert code == 2 and "beyond the sample sheet of 6" in err

@@ -27,7 +27,8 @@ DEFAULT_ALPHAS = "-1,-0.5,0,0.5,1,1.5,2"
 
 def add_arguments(p):
     add_common(p)
-    p.add_argument("--expr", default=None, help='arithmetic on concepts A-H, e.g. "A - B + C" (Fig. 7)')
+    p.add_argument("--expr", default=None, help='arithmetic on concepts A-H, e.g. "A - B + C" or "2*A - 0.5*B" (Fig. 7); '
+                        'one starting with a minus needs \'=\': --expr="-A + B"')
     for n in A.NAMES:
         p.add_argument(f"--{n}", default=None, metavar="LIST", help=f"exemplars of concept {n}: sheet indices "
                        "like 12,40,77" if n == "A" else "the same for concept " + n)
@@ -47,7 +48,8 @@ def add_arguments(p):
     p.add_argument("--direction", default=None, metavar="EXPR", help='a direction "A - B": mean z of A minus mean z of B')
     p.add_argument("--direction-exemplars", type=int, default=None,
                    help="exemplars per parser-picked group of the direction (default: --exemplars)")
-    p.add_argument("--alphas", default=DEFAULT_ALPHAS, help=f"multiples of the direction walked (default {DEFAULT_ALPHAS})")
+    p.add_argument("--alphas", default=DEFAULT_ALPHAS, help=f"multiples of the direction walked; 0 and 1 are always added; a list starting "
+                        f"with a minus needs '=': --alphas=-2,-1,1,2 (default {DEFAULT_ALPHAS})")
     p.add_argument("--walk-rows", type=int, default=4, help="samples walked along the direction (default 4)")
     p.add_argument("--eval-samples", type=int, default=200, help="samples measured along the direction (default 200)")
     p.add_argument("--controls", type=int, default=3, help="random directions of the same norm (default 3)")
