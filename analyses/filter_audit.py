@@ -8,6 +8,10 @@ Per layer (the response as the next layer reads it: after BatchNorm and activati
   and thresholded; IoU with each class mask is summed over the whole set
   (sum |M & L| / sum |M | L|). A filter's label is its best class when that IoU passes
   ``iou_threshold`` (0.04, Network Dissection's value); -1 otherwise.
+  Since IoU <= |M| / |L|, a 1% mask can never pass 0.04 on a class covering more than
+  ~25% of the pixels (walls, floors, often beds): a second label, by *precision*, names
+  the class holding at least half of a filter's mask when that is at least twice the
+  class's pixel share (``PRECISION_THRESHOLD``, ``LIFT_THRESHOLD``).
 - Measures that need no masks: ``active_fraction`` (share of image positions with a
   positive response), ``selectivity`` (Treves-Rolls lifetime sparsity of the per-image
   maximal response over images: 0 = fires equally on all, 1 = on one image only) and
@@ -36,6 +40,8 @@ from gan_viz.hooks import capture
 
 IOU_THRESHOLD = 0.04
 TOP_FRACTION = 0.01
+PRECISION_THRESHOLD = 0.5  # a detector's mask lies at least half on its class ...
+LIFT_THRESHOLD = 2.0  # ... and at least twice as often as the class's pixel share
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class LayerAudit:
     threshold: np.ndarray | None = None  # (C,) top-fraction activation quantile
     iou: np.ndarray | None = None  # (C, n_classes)
     labels: np.ndarray | None = None  # (C,) best class id when its IoU >= the threshold, else -1
+    precision: np.ndarray | None = None  # (C, n_classes) share of the filter's mask on each class
+    lift: np.ndarray | None = None  # (C, n_classes) precision / class pixel share
+    precision_labels: np.ndarray | None = None  # (C,) see precision_labels(); -1 = none
+    mask_fraction: np.ndarray | None = None  # (C,) share of pixels in the filter's mask
 
     @property
     def name(self) -> str:
@@ -105,15 +115,31 @@ def no_mask_measures(a: torch.Tensor, k: int) -> dict:
             "selectivity": sel.float().numpy(), "dead": (r.max(0).values <= 0).numpy(), "top_index": order.numpy()}
 
 
+@dataclass(frozen=True)
+class Dissection:
+    """Network Dissection of one layer: C filters against K classes over the whole set."""
+
+    threshold: np.ndarray  # (C,) each filter's top-fraction activation quantile
+    iou: np.ndarray  # (C, K) sum |M & L| / sum |M | L|
+    precision: np.ndarray  # (C, K) sum |M & L| / sum |M|: share of the filter's mask on each class
+    class_share: np.ndarray  # (K,) share of all pixels in each class
+    mask_fraction: np.ndarray  # (C,) share of all pixels in the filter's mask
+
+    @property
+    def lift(self) -> np.ndarray:
+        """(C, K) precision / class share: 1 = the mask falls on the class as often as chance."""
+        return self.precision / np.maximum(self.class_share, 1e-30)[None, :]
+
+
 def dissect(a: torch.Tensor, classmaps: torch.Tensor, n_cls: int, top_fraction: float = TOP_FRACTION,
-            chunk_elems: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
-    """Network Dissection IoU of every filter with every class over the whole set.
+            chunk_elems: int = 1 << 23) -> Dissection:
+    """Network Dissection IoU (and mask precision) of every filter with every class over the whole set.
 
     Args:
-        a: (N, C, h, w) activations. classmaps: (N, H, W) int64 class ids in [0, n_cls).
+        a: (N, C, h, w) activations. classmaps: (N, H, W) integer class ids in [0, n_cls).
         top_fraction: share of activations above each filter's threshold (at resolution h x w).
     Returns:
-        thresholds (C,), iou (C, n_cls).
+        :class:`Dissection`.
     """
     n, c = a.shape[:2]
     flat = a.transpose(0, 1).reshape(c, -1)
@@ -133,13 +159,25 @@ def dissect(a: torch.Tensor, classmaps: torch.Tensor, n_cls: int, top_fraction: 
         lsum += onehot.sum((0, 2, 3)).double()
     union = msum[:, None] + lsum[None, :] - inter
     iou = torch.where(union > 0, inter / union.clamp(min=1e-30), torch.zeros_like(inter))
-    return thr.numpy(), iou.float().numpy()
+    precision = inter / msum.clamp(min=1)[:, None]
+    total = float(n * size[0] * size[1])
+    return Dissection(thr.numpy(), iou.float().numpy(), precision.float().numpy(),
+                      (lsum / total).float().numpy(), (msum / total).float().numpy())
 
 
 def label_filters(iou: np.ndarray, threshold: float = IOU_THRESHOLD) -> np.ndarray:
     """(C, K) IoU -> (C,) best class id where its IoU >= ``threshold``, else -1."""
     best = iou.argmax(1)
     return np.where(iou.max(1) >= threshold, best, -1)
+
+
+def precision_labels(d: Dissection, precision: float = PRECISION_THRESHOLD, lift: float = LIFT_THRESHOLD) -> np.ndarray:
+    """(C,) the class holding most of a filter's mask when that share >= ``precision`` and is >= ``lift``
+    times the class's pixel share (the IoU label cannot fire for large classes: IoU <= |M| / |L|); else -1."""
+    best = d.precision.argmax(1)
+    rows = np.arange(len(best))
+    ok = (d.precision[rows, best] >= precision) & (d.lift[rows, best] >= lift)
+    return np.where(ok, best, -1)
 
 
 def audit_layers(net: nn.Module, tag: str, network: str, acts: dict, classmaps: torch.Tensor | None,
@@ -149,12 +187,13 @@ def audit_layers(net: nn.Module, tag: str, network: str, acts: dict, classmaps: 
     out = []
     for layer, a in tqdm(acts.items(), desc=f"audit {network} {tag}", unit="layer", leave=False):
         meas = no_mask_measures(a, min(k, a.shape[0]))
-        thr = iou = labels = None
+        extra = {}
         if classmaps is not None:
-            thr, iou = dissect(a, classmaps, n_cls, top_fraction)
-            labels = label_filters(iou, iou_threshold)
-        out.append(LayerAudit(tag, layer, network, tuple(a.shape[1:]), threshold=thr, iou=iou, labels=labels,
-                              **meas))
+            d = dissect(a, classmaps, n_cls, top_fraction)
+            extra = {"threshold": d.threshold, "iou": d.iou, "labels": label_filters(d.iou, iou_threshold),
+                     "precision": d.precision, "lift": d.lift, "precision_labels": precision_labels(d),
+                     "mask_fraction": d.mask_fraction}
+        out.append(LayerAudit(tag, layer, network, tuple(a.shape[1:]), **meas, **extra))
     return out
 
 

@@ -215,7 +215,7 @@ class GuidedBackpropResult:
     filters: tuple
     k: int
     n_images: int
-    source: str  # "real:rooms" or "generated"
+    source: str  # "real rooms test" or "generated"
     random_seed: int
     trained: Panel
     random: Panel
@@ -237,7 +237,7 @@ def compute_guided_backprop(D: nn.Module, cfg: ModelConfig, layer: str, source: 
         for tag, p in panels.items():
             energy[tag] = class_energy(p, source.classmaps(p.image_index), source.class_names, k)
     return GuidedBackpropResult(layer, rule, tuple(int(f) for f in filters), k, source.n,
-                                f"{source.kind}:{source.name}" if source.kind == "real" else "generated",
+                                f"real {source.name} test" if source.kind == "real" else "generated",
                                 int(random_seed), panels["trained"], panels["random"],
                                 tuple(source.class_names) if energy else (), energy)
 
@@ -328,8 +328,8 @@ def plot_guided_backprop(result: GuidedBackpropResult, scale: str = "map", conte
            f"{result.source} images by maximal response")
     if content == "maps":
         cap += f"; display: {SCALES[scale]}; grey = 0"
-    fig.text(0.5, 0.01, cap, ha="center", va="bottom", fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.text(0.5, 0.005, cap, ha="center", va="bottom", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 

@@ -21,8 +21,18 @@ def _get(result, name: str, network: str):
     return next(a for a in result.audits if a.name == name and a.network == network)
 
 
-def plot_label_counts(result):
-    """Per dissected layer: how many filters detect each class, trained vs random (bar charts)."""
+def _labels(audit, kind: str) -> np.ndarray:
+    return audit.labels if kind == "iou" else audit.precision_labels
+
+
+def plot_label_counts(result, kind: str = "iou"):
+    """Per dissected layer: how many filters detect each class, trained vs random (bar charts).
+
+    Args:
+        kind: "iou" (Network Dissection labels) or "precision" (labels by mask precision and lift).
+    """
+    from gan_viz.analyses.filter_audit import LIFT_THRESHOLD, PRECISION_THRESHOLD
+
     import matplotlib.pyplot as plt
 
     names, classes = _dissected(result), result.class_names
@@ -32,18 +42,20 @@ def plot_label_counts(result):
     x = np.arange(len(classes))
     for ax, name in zip(axes.flat, names):
         for off, network in ((-0.2, "random"), (0.2, "trained")):
-            a = _get(result, name, network)
-            counts = [(a.labels == i).sum() for i in range(len(classes))]
+            labels = _labels(_get(result, name, network), kind)
+            counts = [(labels == i).sum() for i in range(len(classes))]
             ax.bar(x + off, counts, 0.4, color=COLORS[network],
-                   label=f"{network} ({(a.labels >= 0).sum()}/{len(a.labels)} labelled)")
+                   label=f"{network} ({(labels >= 0).sum()}/{len(labels)} labelled)")
         ax.set_xticks(x)
         ax.set_xticklabels(classes, rotation=60, fontsize=6)
         ax.set_title(name, fontsize=8)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.suptitle(f"Filters labelled by Network Dissection IoU >= {result.iou_threshold} "
-                 f"(top {result.top_fraction:.0%} threshold, {result.n_images} images)", fontsize=9)
+    rule = (f"Network Dissection IoU >= {result.iou_threshold}" if kind == "iou" else
+            f">= {PRECISION_THRESHOLD:.0%} of the mask on the class and >= {LIFT_THRESHOLD:g}x its pixel share")
+    fig.suptitle(f"Filters labelled by {rule} (mask: top {result.top_fraction:.0%} of activations, "
+                 f"{result.n_images} images)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -119,13 +131,20 @@ def plot_top_strips(result, layer: str):
 
 
 def labels_table(result) -> str:
-    """Markdown: filters per class label, per dissected layer, trained / random."""
+    """Markdown: filters per class label, per dissected layer, trained / random; IoU and precision labels."""
+    from gan_viz.analyses.filter_audit import LIFT_THRESHOLD, PRECISION_THRESHOLD
+
     names = _dissected(result)
-    head = "| class | " + " | ".join(f"{n} trained / random" for n in names) + " |"
-    lines = [head, "|" + "---|" * (len(names) + 1)]
-    for i, c in enumerate(list(result.class_names) + ["(none)"]):
-        cid = i if i < len(result.class_names) else -1
-        cells = [f"{(_get(result, n, 'trained').labels == cid).sum()} / {(_get(result, n, 'random').labels == cid).sum()}"
-                 for n in names]
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    parts = []
+    for kind, title in (("iou", f"Network Dissection labels (IoU >= {result.iou_threshold})"),
+                        ("precision", f"Precision labels (>= {PRECISION_THRESHOLD:.0%} of the mask on the class, "
+                                      f">= {LIFT_THRESHOLD:g}x its pixel share)")):
+        lines = [f"### {title}", "", "| class | " + " | ".join(f"{n} trained / random" for n in names) + " |",
+                 "|" + "---|" * (len(names) + 1)]
+        for i, c in enumerate(list(result.class_names) + ["(none)"]):
+            cid = i if i < len(result.class_names) else -1
+            cells = [" / ".join(str(int((_labels(_get(result, n, net), kind) == cid).sum()))
+                                for net in ("trained", "random")) for n in names]
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)

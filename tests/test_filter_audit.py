@@ -38,19 +38,26 @@ def _planted():
 def test_dissect_planted_detector_by_hand():
     a, cm = _planted()
     tf = 17 / 256  # 17th largest of filter 0 = the largest background value: the mask is the squares
-    thr, iou = fa.dissect(a, cm, 2, top_fraction=tf)
+    d = fa.dissect(a, cm, 2, top_fraction=tf)
+    iou = d.iou
     assert iou[0, 1] == pytest.approx(1.0) and iou[0, 0] == pytest.approx(0.0)
     assert iou[1, 1] == pytest.approx(0.0) and 0 < iou[1, 0] < 0.1
     assert list(fa.label_filters(iou, 0.04)) == [1, 0] and list(fa.label_filters(iou, 0.5)) == [1, -1]
-    thr2, iou2 = fa.dissect(a, cm, 2, top_fraction=tf, chunk_elems=64)  # one image per chunk
-    np.testing.assert_allclose(iou, iou2, atol=1e-6)
-    np.testing.assert_allclose(thr, thr2)
+    np.testing.assert_allclose(d.class_share, [240 / 256, 16 / 256])
+    np.testing.assert_allclose(d.mask_fraction, [16 / 256, 16 / 256])  # strictly above the 17th largest
+    np.testing.assert_allclose(d.precision, [[0, 1], [1, 0]])
+    np.testing.assert_allclose(d.lift[0, 1], 16.0)
+    # filter 1 lies wholly on class 0 but class 0 is 94% of the pixels: lift 1.07 < 2, no precision label
+    assert list(fa.precision_labels(d)) == [1, -1]
+    d2 = fa.dissect(a, cm, 2, top_fraction=tf, chunk_elems=64)  # one image per chunk
+    np.testing.assert_allclose(d.iou, d2.iou, atol=1e-6)
+    np.testing.assert_allclose(d.threshold, d2.threshold)
 
 
 def test_dissect_upsamples_to_the_mask_size():
     a, cm = _planted()
     small = torch.nn.functional.avg_pool2d(a, 2)  # (4, 2, 4, 4): the layer is coarser than the image
-    _, iou = fa.dissect(small, cm, 2, top_fraction=0.1)
+    iou = fa.dissect(small, cm, 2, top_fraction=0.1).iou
     assert iou.shape == (2, 2) and iou[0, 1] > 0.2 and iou[0, 1] > 3 * iou[1, 1]
 
 
@@ -106,7 +113,8 @@ def test_cli_end_to_end_rooms(cli, rooms_ckpt, tmp_path):
     z = np.load(tmp_path / "a" / "arrays.npz")
     assert z["D_lrelu3__trained__iou"].shape == (16, 10) and z["z"].shape == (16, 8)
     assert "window" in (tmp_path / "a" / "labels.md").read_text()
-    for name in ("label_counts", "selectivity", "first_layer_filters", "top_strips"):
+    assert "precision_labelled" in d3["trained"] and "Precision labels" in (tmp_path / "a" / "labels.md").read_text()
+    for name in ("label_counts", "label_counts_precision", "selectivity", "first_layer_filters", "top_strips"):
         assert (tmp_path / "a" / f"{name}.png").stat().st_size > 0
 
 

@@ -131,6 +131,11 @@ def _layer_summary(a: fa.LayerAudit, names) -> dict:
         d["labels"] = {c: int((a.labels == i).sum()) for i, c in enumerate(names) if (a.labels == i).any()}
         d["best_iou_median"] = float(np.median(a.iou.max(1)))
         d["best_iou_max"] = float(a.iou.max())
+        d["mask_fraction_median"] = float(np.median(a.mask_fraction))
+        d["precision_labelled"] = int((a.precision_labels >= 0).sum())
+        d["precision_labels"] = {c: int((a.precision_labels == i).sum()) for i, c in enumerate(names)
+                                 if (a.precision_labels == i).any()}
+        d["best_precision_median"] = float(np.median(a.precision.max(1)))
     return d
 
 
@@ -143,6 +148,9 @@ def _summary(r: fa.AuditResult, ck: Checkpoint, notes: dict) -> dict:
             "top_fraction": r.top_fraction, "random_seed": r.random_seed,
             "threshold_rule": "top-fraction quantile of each filter's activations at the layer's resolution; "
                               "maps upsampled bilinearly to the image size, then thresholded",
+            "precision_rule": f"label = the class holding >= {fa.PRECISION_THRESHOLD} of the filter's mask when "
+                              f"that is >= {fa.LIFT_THRESHOLD}x the class's pixel share (IoU <= mask / class "
+                              "size, so IoU labels cannot fire on large classes)",
             "layers": layers, "weights": r.weights}
 
 
@@ -154,7 +162,7 @@ def _arrays(r: fa.AuditResult, z: torch.Tensor | None) -> dict:
     for a in r.audits:
         key = f"{a.name.replace('.', '_')}__{a.network}__"
         for field in ("max_response", "active_fraction", "selectivity", "dead", "top_index", "threshold", "iou",
-                      "labels"):
+                      "labels", "precision", "lift", "precision_labels", "mask_fraction"):
             if getattr(a, field) is not None:
                 arrays[key + field] = getattr(a, field)
     for net, ws in r.first_layer.items():
@@ -173,7 +181,8 @@ def run(args) -> int:
                                 plan["segment"], plan["names"], 6, args.iou_threshold, args.top_fraction,
                                 args.random_seed, args.batch_size, device, plan["notes"])
     if r.class_names:
-        save_figure(figs.plot_label_counts(r), out, "label_counts")
+        save_figure(figs.plot_label_counts(r, "iou"), out, "label_counts")
+        save_figure(figs.plot_label_counts(r, "precision"), out, "label_counts_precision")
         with atomic_path(out / "labels.md") as tmp:
             Path(tmp).write_text(figs.labels_table(r))
     save_figure(figs.plot_selectivity(r), out, "selectivity")
@@ -185,9 +194,9 @@ def run(args) -> int:
     write_json(out / "summary.json", summary)
     write_npz(out / "arrays.npz", **_arrays(r, z))
     for name, per in summary["layers"].items():
-        line = "  ".join(f"{net}: sel {v['selectivity_median']:.3f}" + (f", labelled {v['labelled']}/{v['filters']}"
-                                                                        if "labelled" in v else "")
-                         for net, v in per.items())
+        line = "  ".join(f"{net}: sel {v['selectivity_median']:.3f}" + (
+            f", labelled IoU {v['labelled']}/{v['filters']}, precision {v['precision_labelled']}/{v['filters']}"
+            if "labelled" in v else "") for net, v in per.items())
         print(f"{name:<10} {line}")
     print(f"wrote {out}")
     return 0
