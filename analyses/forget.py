@@ -41,7 +41,7 @@ REPLACEMENTS = ("zero", "mean")
 GAN_DISSECTION = {"source": "Bau et al. 2019 (GAN Dissection), LSUN bedroom, layer4 of a Progressive GAN",
                   "units_removed": 20, "layer_units": 512, "window_pixels_removed": 0.277}
 
-Measure = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) in [-1, 1] -> (N, K) class fractions
+Segment = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) in [-1, 1] -> (N, H, W) class ids
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Measured:
 
     fractions: np.ndarray  # (K,) mean pixel fraction per class
     presence: np.ndarray  # (K,) share of samples containing each class
+    scene_changed: float = 0.0  # share of the pixels that were not the object whose class changed (same z)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class ForgetResult:
     curve_k: np.ndarray  # (P,) filters removed, in the median fit's score order
     curve: np.ndarray  # (P, K) class fractions after removing the first k
     curve_random: np.ndarray  # (P, R', K) the same with k random filters
+    curve_changed: np.ndarray  # (P,) scene changed after removing the first k
+    curve_random_changed: np.ndarray  # (P, R')
     z_eval: np.ndarray  # (N, nz)
     images: dict = field(default_factory=dict)  # "before" / "after" / "random": (S, nc, H, W)
     n_boxes: tuple = ()  # boxes per fit
@@ -127,20 +130,26 @@ def removed_images(G: nn.Module, layer: str, z: torch.Tensor, filters: Sequence[
         return generate_images(G, z, batch_size, device)
 
 
-def measure(images: torch.Tensor, measure_fn: Measure) -> Measured:
-    """Mean class fractions and presence shares of a batch of images."""
-    f = measure_fn(images).double().numpy()  # (N, K)
-    return Measured(f.mean(0), (f >= PRESENT).mean(0))
+def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | None = None,
+                  concept_id: int = -1) -> Measured:
+    """Class statistics of class maps (N, H, W); ``scene_changed`` against ``reference`` maps
+    of the same z, over the pixels that were not ``concept_id`` there."""
+    f = torch.nn.functional.one_hot(seg.long().flatten(1), n_classes).double().mean(1).numpy()  # (N, K)
+    changed = 0.0
+    if reference is not None:
+        keep = reference != concept_id
+        changed = float(((seg != reference) & keep).sum() / keep.sum().clamp(min=1))
+    return Measured(f.mean(0), (f >= PRESENT).mean(0), changed)
 
 
-def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, measure_fn: Measure, concept_id: int,
-                   replacement: torch.Tensor, batch_size: int = 256, device="cpu") -> np.ndarray:
+def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, segment_fn: Segment, n_classes: int,
+                   concept_id: int, replacement: torch.Tensor, batch_size: int = 256, device="cpu") -> np.ndarray:
     """Object pixel fraction removed by each filter alone: (C,) (GAN Dissection's causal ranking)."""
-    base = measure(generate_images(G, z, batch_size, device), measure_fn).fractions[concept_id]
+    frac = lambda imgs: segment_stats(segment_fn(imgs), n_classes).fractions[concept_id]  # noqa: E731
+    base = frac(generate_images(G, z, batch_size, device))
     out = np.zeros(len(replacement))
     for c in tqdm(range(len(replacement)), desc="causal effect per filter", leave=False):
-        imgs = removed_images(G, layer, z, [c], replacement, batch_size, device)
-        out[c] = base - measure(imgs, measure_fn).fractions[concept_id]
+        out[c] = base - frac(removed_images(G, layer, z, [c], replacement, batch_size, device))
     return out
 
 
@@ -156,8 +165,8 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
     if cfg.select.kind == "causal":
         if ps.causal_z is None:
             raise UserError("--select causal-K needs samples to measure each filter's effect on")
-        scores = causal_effects(G, layer, ps.causal_z, ctx["measure"], ctx["cid"], ctx["r"], cfg.batch_size,
-                                ctx["device"])
+        scores = causal_effects(G, layer, ps.causal_z, ctx["segment"], ctx["K"], ctx["cid"], ctx["r"],
+                                cfg.batch_size, ctx["device"])
     filters = select_filters(scores, cfg.select)
     after = _measure_removal(G, layer, filters, ctx)
     rng = np.random.default_rng([cfg.seed, fit_no, 7])
@@ -169,7 +178,7 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
 def _measure_removal(G, layer, filters, ctx) -> Measured:
     imgs = removed_images(G, layer, ctx["z_eval"], filters, ctx["r"], ctx["batch_size"], ctx["device"])
     ctx["bar"].update(1)
-    return measure(imgs, ctx["measure"])
+    return segment_stats(ctx["segment"](imgs), ctx["K"], ctx["reference"], ctx["cid"])
 
 
 def removed_share(before: Measured, after: Measured, class_id: int) -> float:
@@ -181,7 +190,7 @@ def removed_share(before: Measured, after: Measured, class_id: int) -> float:
 # --- the analysis ------------------------------------------------------------------------
 
 def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.Tensor,
-                   measure_fn: Measure, classes: Sequence[str], cfg: ForgetConfig,
+                   segment_fn: Segment, classes: Sequence[str], cfg: ForgetConfig,
                    device: torch.device | str = "cpu") -> ForgetResult:
     """Find the object's filters ``cfg.fits`` times, remove them, measure against controls.
 
@@ -189,7 +198,7 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
         G: the generator (unchanged afterwards). layer: short child name, e.g. "relu3".
         probe_sets: one per fit, or one shared by all fits (fit f uses set f mod len).
         z_eval: (N, nz) latent codes of the evaluation samples.
-        measure_fn: images -> (N, K) class fractions (``SceneParser.class_fractions``).
+        segment_fn: images -> (N, H, W) class ids (``SceneParser.segment``).
         classes: the K class names; ``cfg.concept`` must be one.
     Returns:
         A :class:`ForgetResult`.
@@ -202,28 +211,25 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
     shape = tuple(feats.shape[1:])
     mean = feats.mean((0, 2, 3))[:, None, None]  # (C, 1, 1)
     r = mean if cfg.replacement == "mean" else torch.zeros_like(mean)
-    before = measure(generate_images(G, z_eval, cfg.batch_size, device), measure_fn)
+    reference = segment_fn(generate_images(G, z_eval, cfg.batch_size, device)).to(torch.uint8)  # (N, H, W)
+    before = segment_stats(reference, len(classes))
     if before.fractions[cid] <= 0:
         raise UserError(f"no {cfg.concept} pixels in the {len(z_eval)} evaluation samples; nothing can be removed "
                         "(pick a concept this model draws)")
-    ctx = {"device": device, "image_size": _image_size(G, z_eval, device), "measure": measure_fn, "cid": cid, "r": r,
-           "z_eval": z_eval, "batch_size": cfg.batch_size,
+    ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
+           "reference": reference, "cid": cid, "r": r, "z_eval": z_eval, "batch_size": cfg.batch_size,
            "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))
         shares = [removed_share(before, o.after, cid) for o in fits]
         rep = int(np.argsort(shares, kind="stable")[(len(shares) - 1) // 2])
-        curve_k, curve, curve_random = _curve(G, layer, shape[0], fits[rep], cfg, ctx)
+        curve = _curve(G, layer, shape[0], fits[rep], cfg, ctx)
     finally:
         ctx["bar"].close()
     images = _show_images(G, layer, z_eval[:cfg.show], fits[rep], r, cfg, device)
-    return ForgetResult(cfg, tuple(classes), cid, layer, shape, before, fits, rep, curve_k, curve, curve_random,
-                        z_eval.numpy(), images, tuple(sum(len(b) for b in ps.boxes.values())
-                                                      for ps in probe_sets))
-
-
-def _image_size(G, z, device) -> int:
-    return int(generate_images(G, z[:1], 1, device).shape[-1])
+    return ForgetResult(cfg, tuple(classes), cid, layer, shape, before, fits, rep, *curve,
+                        z_eval=z_eval.numpy(), images=images,
+                        n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets))
 
 
 def _curve(G, layer, channels: int, fit: FitOutcome, cfg: ForgetConfig, ctx: dict):
@@ -236,12 +242,11 @@ def _curve(G, layer, channels: int, fit: FitOutcome, cfg: ForgetConfig, ctx: dic
     draws = min(3, cfg.random_draws)
     ctx["bar"].total += len(ks) * (1 + draws)
     ctx["bar"].refresh()
-    curve, curve_random = [], []
-    for k in ks:
-        curve.append(_measure_removal(G, layer, order[:k], ctx).fractions)
-        curve_random.append([_measure_removal(G, layer, rng.choice(channels, k, replace=False), ctx).fractions
-                             for _ in range(draws)])
-    return ks, np.array(curve), np.array(curve_random)
+    curve = [_measure_removal(G, layer, order[:k], ctx) for k in ks]
+    rand = [[_measure_removal(G, layer, rng.choice(channels, k, replace=False), ctx) for _ in range(draws)]
+            for k in ks]
+    return (ks, np.array([m.fractions for m in curve]), np.array([[m.fractions for m in row] for row in rand]),
+            np.array([m.scene_changed for m in curve]), np.array([[m.scene_changed for m in row] for row in rand]))
 
 
 def _show_images(G, layer, z, fit: FitOutcome, r, cfg: ForgetConfig, device) -> dict:
@@ -271,6 +276,8 @@ def _fit_row(r: ForgetResult, o: FitOutcome) -> dict:
     return {"filters": o.filters.tolist(), "n_filters": len(o.filters), "accuracy": o.probe.accuracy,
             "auc": o.probe.auc, "removed_share": removed_share(r.before, o.after, cid),
             "random_removed_share": float(np.mean(rand)), "random_removed_share_draws": rand,
+            "scene_changed": o.after.scene_changed,
+            "random_scene_changed": float(np.mean([m.scene_changed for m in o.random])),
             "presence_after": float(o.after.presence[cid]), "other_lost_share": lost}
 
 
@@ -283,6 +290,7 @@ def _curve_summary(r: ForgetResult) -> dict:
            "removed_share": cur[:, r.concept_id].tolist(),
            "random_removed_share": rand[:, :, r.concept_id].mean(1).tolist(),
            "random_removed_share_std": rand[:, :, r.concept_id].std(1).tolist(),
+           "scene_changed": r.curve_changed.tolist(), "random_scene_changed": r.curve_random_changed.mean(1).tolist(),
            "other_lost_share": {c: cur[:, k].tolist() for k, c in enumerate(r.classes) if k != r.concept_id}}
     k_ref = GAN_DISSECTION["units_removed"] / GAN_DISSECTION["layer_units"] * r.layer_shape[0]
     out["at_gan_dissection_unit_share"] = {"k": round(k_ref, 2), "removed_share": float(
@@ -301,7 +309,8 @@ def summarize(r: ForgetResult) -> dict:
                  "random_after": float(np.mean([m.fractions[k] for m in o.random]))}
              for k, c in enumerate(r.classes) if k != cid}
     over = {key: spread([row[key] for row in rows])
-            for key in ("removed_share", "random_removed_share", "n_filters", "accuracy", "auc")}
+            for key in ("removed_share", "random_removed_share", "scene_changed", "random_scene_changed",
+                        "n_filters", "accuracy", "auc")}
     over["other_lost_share"] = {c: spread([row["other_lost_share"][c] for row in rows]) for c in other}
     med = over["removed_share"]["median"] or 0.0
     goal = {"removed_share_median_ge_0.5": med >= 0.5,
@@ -316,6 +325,7 @@ def summarize(r: ForgetResult) -> dict:
             "presence_after": rep["presence_after"], "random_control_after": float(rand_after.mean()),
             "random_control_after_std": float(rand_after.std()), "random_control_draws": cfg.random_draws,
             "random_removed_share": rep["random_removed_share"], "other_classes": other,
+            "scene_changed": rep["scene_changed"], "random_scene_changed": rep["random_scene_changed"],
             "classifier": {"accuracy": rep["accuracy"], "auc": rep["auc"], "positives": o.probe.n_pos,
                            "negatives": o.probe.n_neg},
             "over_fits": over, "per_fit": rows, "curve": _curve_summary(r), "goal": goal,

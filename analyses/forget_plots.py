@@ -48,7 +48,7 @@ def plot_removal_curve(r: ForgetResult):
     s = summarize(r)
     c = s["curve"]
     concept = r.config.concept
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1.2]})
     k = np.asarray(c["k"])
     pct = lambda v: 100 * np.asarray(v, np.float64)  # noqa: E731
     ax.plot(k, pct(c["removed_share"]), "o-", color="C0", label=f"{concept} pixels, filters in score order")
@@ -59,6 +59,8 @@ def plot_removal_curve(r: ForgetResult):
         bed = name == "bed"
         ax.plot(k, pct(v), "-", color="C3" if bed else "0.75", lw=1.6 if bed else 0.8,
                 label="bed pixels lost" if bed else None, zorder=3 if bed else 1)
+    ax.plot(k, pct(c["scene_changed"]), ":", color="k", label="other pixels whose class changed")
+    ax.plot(k, pct(c["random_scene_changed"]), ":", color="C7", label="... with random filters")
     ax.axvline(len(r.fits[r.rep].filters), color="C0", lw=0.8, ls=":", label=f"--select {r.config.select}")
     gd = GAN_DISSECTION
     ax.plot([gd["units_removed"] / gd["layer_units"] * r.layer_shape[0]], [100 * gd["window_pixels_removed"]],
@@ -82,11 +84,13 @@ def _plot_fits(ax, s: dict, concept: str) -> None:
               ("random\ncontrol", [x["random_removed_share"] for x in rows], "C7")]
     if rows and "bed" in rows[0]["other_lost_share"]:
         series.append(("bed\nlost", [x["other_lost_share"]["bed"] for x in rows], "C3"))
+    series += [("scene\nchanged", [x["scene_changed"] for x in rows], "k"),
+               ("scene ch.\nrandom", [x["random_scene_changed"] for x in rows], "C7")]
     for i, (_, vals, color) in enumerate(series):
         v = 100 * np.asarray(vals, np.float64)
         ax.bar(i, np.nanmedian(v), color=color, alpha=0.35, width=0.6)
         ax.plot(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)), v, "o", color=color, ms=4)
-    ax.set_xticks(range(len(series)), [n for n, _, _ in series], fontsize=8)
+    ax.set_xticks(range(len(series)), [n for n, _, _ in series], fontsize=7)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel("pixels (%)")
     ax.set_title(f"{len(rows)} fits (bars: median)", fontsize=9)

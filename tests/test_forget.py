@@ -164,6 +164,18 @@ def test_removal_hook_is_scoped_and_removes_the_planted_object(planted, tiny_cfg
     assert fake_fractions(gone)[:, 1].mean() == 0  # red came only from the planted filters
     same = fg.removed_images(planted, "relu2", z, [], r)
     assert torch.allclose(same, ref, atol=1e-6)
+    with pytest.raises(RuntimeError):  # G itself fails while the edit hook is attached
+        fg.removed_images(planted, "relu2", torch.zeros(4, tiny_cfg.nz + 1), list(PLANTED), r)
+    assert count_hooks(planted) == 0 and torch.equal(planted(z).detach(), ref)
+
+
+def test_segment_stats_scene_changed():
+    ref = torch.tensor([[[0, 1], [2, 2]]])  # one sample, 2x2: wall, window, bed, bed
+    same = fg.segment_stats(ref, 3, ref, concept_id=1)
+    assert same.scene_changed == 0 and same.fractions.tolist() == [0.25, 0.25, 0.5]
+    assert same.presence.tolist() == [1, 1, 1]
+    moved = fg.segment_stats(torch.tensor([[[2, 0], [2, 0]]]), 3, ref, concept_id=1)
+    assert moved.scene_changed == pytest.approx(2 / 3)  # the window pixel changing does not count
 
 
 def test_hooks_removed_after_exception_mid_analysis(planted, tiny_cfg):
@@ -173,9 +185,9 @@ def test_hooks_removed_after_exception_mid_analysis(planted, tiny_cfg):
 
     def flaky(images):
         calls["n"] += 1
-        if calls["n"] == 3:  # inside a removal, while the edit hook is attached
+        if calls["n"] == 3:  # midway through the random controls
             raise RuntimeError("instrument failed")
-        return fake_fractions(images)
+        return fake_segment(images)
 
     cfg = fg.ForgetConfig("window", Selection("top", 2), fits=1, random_draws=2)
     with pytest.raises(RuntimeError, match="instrument failed"):
@@ -189,7 +201,7 @@ def test_compute_forget_finds_and_removes_planted_filters(planted, tiny_cfg, sel
     z_eval = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(9))
     sets = [probe_set(planted, tiny_cfg, seed=s, causal=True) for s in (1, 2)]
     cfg = fg.ForgetConfig("window", parse_select(select, 8), fits=2, random_draws=3, curve_points=3, show=4)
-    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_fractions, CLASSES, cfg)
+    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_segment, CLASSES, cfg)
     s = fg.summarize(r)
     assert sorted(s["filters_removed"]) == list(PLANTED)
     assert s["removed_share"] == pytest.approx(1.0)
@@ -197,6 +209,7 @@ def test_compute_forget_finds_and_removes_planted_filters(planted, tiny_cfg, sel
     assert s["random_removed_share"] < 0.9  # random pairs rarely hit both planted filters
     assert s["fraction_after"] == 0 and s["presence_after"] == 0 < s["presence_before"]
     assert set(s["other_classes"]) == {"wall", "bed"} and s["classifier"]["auc"] > 0.6
+    assert 0 <= s["scene_changed"] < 0.5 and len(s["curve"]["scene_changed"]) == len(s["curve"]["k"])
     assert r.images["before"].shape == r.images["after"].shape == (4, 3, 16, 16)
     assert count_hooks(planted) == 0
 
@@ -204,7 +217,7 @@ def test_compute_forget_finds_and_removes_planted_filters(planted, tiny_cfg, sel
 def test_paper_rule_includes_planted_filters(planted, tiny_cfg):
     z_eval = sample_z(tiny_cfg, 32, torch.Generator().manual_seed(9))
     cfg = fg.ForgetConfig("window", Selection("positive"), fits=1, random_draws=1, curve_points=2, show=2)
-    r = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z_eval, fake_fractions, CLASSES, cfg)
+    r = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z_eval, fake_segment, CLASSES, cfg)
     assert set(PLANTED) <= set(r.fits[0].filters.tolist())
     assert set(r.fits[0].filters[:2].tolist()) == set(PLANTED)  # the two largest weights
 
@@ -216,9 +229,9 @@ def test_bad_config_and_concept(planted, tiny_cfg):
         fg.ForgetConfig("window", Selection("positive"), fits=0)
     z = sample_z(tiny_cfg, 8)
     with pytest.raises(UserError, match="not a class"):
-        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, fake_fractions, CLASSES,
+        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, fake_segment, CLASSES,
                           fg.ForgetConfig("sofa", Selection("positive")))
-    blank = lambda imgs: torch.tensor([[1.0, 0.0, 0.0]]).repeat(len(imgs), 1)  # noqa: E731
+    blank = lambda imgs: torch.zeros(len(imgs), *imgs.shape[2:], dtype=torch.long)  # noqa: E731
     with pytest.raises(UserError, match="no window pixels"):
         fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, blank, CLASSES,
                           fg.ForgetConfig("window", Selection("positive")))

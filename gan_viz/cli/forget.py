@@ -130,7 +130,10 @@ def _arrays(r: fg.ForgetResult, sets: list, seed: int) -> dict:
            "fractions_before": r.before.fractions, "presence_before": r.before.presence,
            "fractions_after": np.stack([o.after.fractions for o in r.fits]),
            "fractions_random": np.stack([[m.fractions for m in o.random] for o in r.fits]),
-           "curve_k": r.curve_k, "curve": r.curve, "curve_random": r.curve_random, "seed": np.array(seed),
+           "curve_k": r.curve_k, "curve": r.curve, "curve_random": r.curve_random, "curve_changed": r.curve_changed,
+           "curve_random_changed": r.curve_random_changed, "seed": np.array(seed),
+           "scene_changed": np.array([o.after.scene_changed for o in r.fits]),
+           "scene_changed_random": np.array([[m.scene_changed for m in o.random] for o in r.fits]),
            "representative_fit": np.array(r.rep), **{f"images_{k}": v for k, v in r.images.items()}}
     if sets[0].causal_z is not None:
         out["z_causal"] = np.stack([ps.causal_z.numpy() for ps in sets])
@@ -154,7 +157,7 @@ def run(args) -> int:
         raise UserError(f"the scene parser finds no {args.concept} on the probe samples; raise --samples "
                         "or pick a concept this model draws")
     out = prepare_out(args, checkpoint=str(ck.path), model_config=ck.config.to_dict())
-    r = fg.compute_forget(G, layer, sets, z_eval, parser.class_fractions, parser.classes, cfg, device)
+    r = fg.compute_forget(G, layer, sets, z_eval, parser.segment, parser.classes, cfg, device)
     save_figure(plot_forget_samples(r), out, "forget_samples")
     save_figure(plot_removal_curve(r), out, "removal_curve")
     summary = {"checkpoint": str(ck.path), "checkpoint_step": ck.step, "boxes_source": source,
@@ -167,5 +170,7 @@ def run(args) -> int:
           f"{s['n_filters_removed']} filters of G.{layer} removed; over {args.fits} fits median "
           f"{100 * (o['removed_share']['median'] or 0):.1f}% removed (random control "
           f"{100 * (o['random_removed_share']['median'] or 0):.1f}%"
-          + (f", beds lost {100 * bed:.1f}%" if bed is not None else "") + f"); wrote {out}")
+          + (f", beds lost {100 * bed:.1f}%" if bed is not None else "")
+          + f"; scene pixels changed {100 * (o['scene_changed']['median'] or 0):.1f}%, random "
+          f"{100 * (o['random_scene_changed']['median'] or 0):.1f}%); wrote {out}")
     return 0
