@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, cells_from_boxes, fit_probe, layer_features,
                                            select_filters)
 from gan_viz.cli.generate import generate_images
@@ -142,17 +143,6 @@ def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | N
     return Measured(f.mean(0), (f >= PRESENT).mean(0), changed)
 
 
-def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, segment_fn: Segment, n_classes: int,
-                   concept_id: int, replacement: torch.Tensor, batch_size: int = 256, device="cpu") -> np.ndarray:
-    """Object pixel fraction removed by each filter alone: (C,) (GAN Dissection's causal ranking)."""
-    frac = lambda imgs: segment_stats(segment_fn(imgs), n_classes).fractions[concept_id]  # noqa: E731
-    base = frac(generate_images(G, z, batch_size, device))
-    out = np.zeros(len(replacement))
-    for c in tqdm(range(len(replacement)), desc="causal effect per filter", leave=False):
-        out[c] = base - frac(removed_images(G, layer, z, [c], replacement, batch_size, device))
-    return out
-
-
 # --- one fit -----------------------------------------------------------------------------
 
 def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dict) -> FitOutcome:
@@ -162,11 +152,17 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
     cells = cells_from_boxes(ps.boxes, len(ps.z), image_size, shape[1])
     probe = fit_probe(feats, cells, seed=cfg.seed * 1000 + fit_no)
     scores = probe.weights
-    if cfg.select.kind == "causal":
+    if cfg.select.kind in ("causal", "optimized"):
         if ps.causal_z is None:
-            raise UserError("--select causal-K needs samples to measure each filter's effect on")
-        scores = causal_effects(G, layer, ps.causal_z, ctx["segment"], ctx["K"], ctx["cid"], ctx["r"],
-                                cfg.batch_size, ctx["device"])
+            raise UserError(f"--select {cfg.select} needs samples to measure the filters' effects on")
+        if cfg.select.kind == "causal":
+            scores = causal_effects(G, layer, ps.causal_z, ctx["segment"], ctx["cid"], ctx["r"], cfg.batch_size,
+                                    ctx["device"])
+        elif ctx["prob"] is None:
+            raise UserError("--select optimized-K needs a differentiable instrument (the scene parser)")
+        else:
+            scores = optimize_ablation(G, layer, ps.causal_z, ctx["prob"], ctx["r"], seed=cfg.seed * 1000 + fit_no,
+                                       device=ctx["device"])
     filters = select_filters(scores, cfg.select)
     after = _measure_removal(G, layer, filters, ctx)
     rng = np.random.default_rng([cfg.seed, fit_no, 7])
@@ -191,7 +187,7 @@ def removed_share(before: Measured, after: Measured, class_id: int) -> float:
 
 def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.Tensor,
                    segment_fn: Segment, classes: Sequence[str], cfg: ForgetConfig,
-                   device: torch.device | str = "cpu") -> ForgetResult:
+                   device: torch.device | str = "cpu", concept_prob: ConceptProb | None = None) -> ForgetResult:
     """Find the object's filters ``cfg.fits`` times, remove them, measure against controls.
 
     Args:
@@ -200,6 +196,7 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
         z_eval: (N, nz) latent codes of the evaluation samples.
         segment_fn: images -> (N, H, W) class ids (``SceneParser.segment``).
         classes: the K class names; ``cfg.concept`` must be one.
+        concept_prob: images -> (N,) differentiable object share, for ``optimized-K`` only.
     Returns:
         A :class:`ForgetResult`.
     """
@@ -217,7 +214,7 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
         raise UserError(f"no {cfg.concept} pixels in the {len(z_eval)} evaluation samples; nothing can be removed "
                         "(pick a concept this model draws)")
     ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
-           "reference": reference, "cid": cid, "r": r, "z_eval": z_eval, "batch_size": cfg.batch_size,
+           "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval, "batch_size": cfg.batch_size,
            "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))

@@ -15,7 +15,8 @@ sample is on both sides) and scored on the rest (accuracy and AUC).
 Selection rules (``--select``): ``positive`` (the paper: every filter with weight > 0),
 ``top-K`` (the K largest weights) and ``causal-K`` (GAN Dissection's later answer: the K
 filters whose removal, one at a time, removes the most object pixels as the scene parser
-counts them; see :func:`gan_viz.analyses.forget.causal_effects`).
+counts them) and ``optimized-K`` (GAN Dissection's optimised ablation, judging filters as
+a set); see :mod:`gan_viz.analyses.forget_causal`.
 
 Example:
     >>> layer = default_layer(G)                            # "relu3" for a 32x32 DCGAN
@@ -182,13 +183,13 @@ def fit_probe(features: np.ndarray, cells: np.ndarray, seed: int = 0) -> ProbeFi
 # --- selection ---------------------------------------------------------------------------
 
 def parse_select(text: str, channels: int) -> Selection:
-    """``positive`` | ``top-K`` | ``causal-K`` with 1 <= K <= channels."""
+    """``positive`` | ``top-K`` | ``causal-K`` | ``optimized-K`` with 1 <= K <= channels."""
     t = text.strip().lower()
     if t == "positive":
         return Selection("positive")
-    m = re.fullmatch(r"(top|causal)-(\d+)", t)
+    m = re.fullmatch(r"(top|causal|optimized)-(\d+)", t)
     if not m:
-        raise UserError(f"--select {text!r}: use positive, top-K or causal-K (e.g. top-16, causal-8)")
+        raise UserError(f"--select {text!r}: use positive, top-K, causal-K or optimized-K (e.g. top-16, causal-8)")
     k = int(m.group(2))
     if not 1 <= k <= channels:
         raise UserError(f"--select {text}: K must be between 1 and the layer's {channels} filters")

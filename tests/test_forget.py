@@ -62,6 +62,11 @@ def fake_fractions(images: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.one_hot(seg.flatten(1), len(CLASSES)).float().mean(1)
 
 
+def fake_prob(images: torch.Tensor) -> torch.Tensor:
+    """Differentiable stand-in for the parser's window probability: (N,)."""
+    return torch.sigmoid((images[:, 0] - 0.3) * 20).mean((1, 2))
+
+
 class FakeParser:
     classes = CLASSES
 
@@ -143,6 +148,7 @@ def test_parse_and_select():
     assert parse_select("positive", 8) == Selection("positive")
     assert parse_select(" TOP-3 ", 8) == Selection("top", 3)
     assert str(parse_select("causal-8", 8)) == "causal-8"
+    assert parse_select("optimized-3", 8) == Selection("optimized", 3)
     for bad in ("top-0", "top-9", "best", "top3", "causal-"):
         with pytest.raises(UserError, match="--select"):
             parse_select(bad, 8)
@@ -196,12 +202,12 @@ def test_hooks_removed_after_exception_mid_analysis(planted, tiny_cfg):
     assert torch.equal(planted(z).detach(), ref)
 
 
-@pytest.mark.parametrize("select", ["top-2", "causal-2"])
+@pytest.mark.parametrize("select", ["top-2", "causal-2", "optimized-2"])
 def test_compute_forget_finds_and_removes_planted_filters(planted, tiny_cfg, select):
     z_eval = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(9))
     sets = [probe_set(planted, tiny_cfg, seed=s, causal=True) for s in (1, 2)]
     cfg = fg.ForgetConfig("window", parse_select(select, 8), fits=2, random_draws=3, curve_points=3, show=4)
-    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_segment, CLASSES, cfg)
+    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_segment, CLASSES, cfg, concept_prob=fake_prob)
     s = fg.summarize(r)
     assert sorted(s["filters_removed"]) == list(PLANTED)
     assert s["removed_share"] == pytest.approx(1.0)
@@ -323,3 +329,15 @@ def test_cli_forget_bad_files(cli, tiny_cfg, ckpt32, tmp_path):
     code, _, err = cli("forget", "--ckpt", ckpt32, "--parser", tmp_path / "nope.pt", "--out", tmp_path / "x")
     assert code == 2 and "no scene parser weights" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_optimized_ablation_finds_planted_filters_and_leaves_g_alone(planted, tiny_cfg):
+    from gan_viz.analyses.forget_causal import optimize_ablation
+
+    z = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(4))
+    ref = planted(z).detach()
+    a = optimize_ablation(planted, "relu2", z, fake_prob, torch.zeros(8, 1, 1), steps=60, seed=1)
+    assert a.shape == (8,) and a.min() >= 0 and a.max() <= 1
+    assert set(np.argsort(-a)[:2].tolist()) == set(PLANTED)
+    assert count_hooks(planted) == 0 and all(p.grad is None for p in planted.parameters())
+    assert torch.equal(planted(z).detach(), ref) and not planted.training

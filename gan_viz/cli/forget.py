@@ -10,6 +10,7 @@ import torch
 
 from ..analyses import boxes as bx
 from ..analyses import forget as fg
+from ..analyses.forget_causal import parser_concept_prob
 from ..analyses.forget_plots import plot_forget_samples, plot_removal_curve
 from ..analyses.forget_probe import check_layer, parse_select
 from ..checkpoint import Checkpoint, load_checkpoint
@@ -26,7 +27,8 @@ HELP = "find the generator filters that draw an object, remove them and measure 
 EXAMPLES = ["gan-viz forget --concept window --out out/fig6",
             "gan-viz forget --boxes boxes.csv --manifest out/to_annotate/manifest.json --out out/fig6_hand",
             "gan-viz forget --select positive --fits 5 --eval-samples 1000 --out out/fig6_paper_rule",
-            "gan-viz forget --select causal-8 --concept window --out out/fig6_causal"]
+            "gan-viz forget --select causal-8 --concept window --out out/fig6_causal",
+            "gan-viz forget --select optimized-8 --concept window --out out/fig6_optimized"]
 DEFAULT_SELECT = "positive"
 
 
@@ -45,13 +47,16 @@ def add_arguments(p):
     p.add_argument("--samples", type=int, default=150,
                    help="samples the parser boxes the concept on, per fit (default 150, as the paper)")
     p.add_argument("--select", default=DEFAULT_SELECT, metavar="RULE",
-                   help="positive (the paper: every weight > 0), top-K (largest weights) or causal-K (the K "
-                        f"filters removing most object pixels one at a time) (default {DEFAULT_SELECT})")
+                   help="positive (the paper: every probe weight > 0), top-K (the K largest weights), causal-K "
+                        "(the K filters removing most object pixels one at a time) or optimized-K (GAN "
+                        "Dissection: the K largest of an ablation optimised against the parser's object "
+                        f"probability) (default {DEFAULT_SELECT})")
     p.add_argument("--fits", type=int, default=5, help="probe fits, each with its own draw (default 5)")
     p.add_argument("--random-draws", type=int, default=5, help="random-filter controls per fit (default 5)")
     p.add_argument("--eval-samples", type=int, default=1000, help="samples measured by the parser (default 1000)")
-    p.add_argument("--causal-samples", type=int, default=100,
-                   help="samples each filter's removal is measured on for causal-K (default 100)")
+    p.add_argument("--causal-samples", type=int, default=200,
+                   help="samples the filters' effects are measured / optimised on for causal-K and "
+                        "optimized-K (default 200)")
     p.add_argument("--replace", default="zero", choices=list(fg.REPLACEMENTS),
                    help="what a removed filter becomes: zero (the paper) or its mean activation")
     p.add_argument("--curve-points", type=int, default=8, help="points of the removal curve (default 8)")
@@ -96,7 +101,8 @@ def _check_pngs(man: bx.Manifest, G, device) -> None:
 def _probe_sets(args, ck: Checkpoint, G, parser, gen: torch.Generator, device) -> tuple[list, str]:
     """One ProbeSet per fit: annotated samples (shared), or fresh samples boxed by the parser."""
     cfg = ck.config
-    causal = lambda: sample_z(cfg, args.causal_samples, gen) if args.select.startswith("causal") else None  # noqa
+    needs = args.select.strip().lower().startswith(("causal", "optimized"))
+    causal = lambda: sample_z(cfg, args.causal_samples, gen) if needs else None  # noqa: E731
     if args.boxes is not None:
         man = bx.load_manifest(args.manifest)
         if man.image_size != cfg.image_size or man.z.shape[1] != cfg.nz:
@@ -157,7 +163,8 @@ def run(args) -> int:
         raise UserError(f"the scene parser finds no {args.concept} on the probe samples; raise --samples "
                         "or pick a concept this model draws")
     out = prepare_out(args, checkpoint=str(ck.path), model_config=ck.config.to_dict())
-    r = fg.compute_forget(G, layer, sets, z_eval, parser.segment, parser.classes, cfg, device)
+    prob = parser_concept_prob(parser, list(parser.classes).index(args.concept))
+    r = fg.compute_forget(G, layer, sets, z_eval, parser.segment, parser.classes, cfg, device, prob)
     save_figure(plot_forget_samples(r), out, "forget_samples")
     save_figure(plot_removal_curve(r), out, "removal_curve")
     summary = {"checkpoint": str(ck.path), "checkpoint_step": ck.step, "boxes_source": source,

@@ -1,0 +1,105 @@
+"""Choosing filters by their measured effect on the object (GAN Dissection's answer).
+
+A probe's weights say which filters *correlate* with the object; these rules ask which
+filters *cause* it, with the scene parser as the judge:
+
+- ``causal-K`` (:func:`causal_effects`): remove each filter alone, count the object pixels
+  that disappear, keep the K largest effects. Simple, but filters that draw the object
+  together (each redundant with the others) each show a small effect.
+- ``optimized-K`` (:func:`optimize_ablation`): Bau et al. (2019, Sec. 3.2) optimise a
+  continuous ablation ``a`` in [0, 1] per filter, through the same edit rule
+  ``x * (1 - a) + r * a``, to minimise the parser's object probability plus a sparsity
+  cost, then keep the K filters with the largest ``a``: filters are judged as a set.
+
+Example:
+    >>> prob = parser_concept_prob(parser, CLASS_ID["window"])
+    >>> a = optimize_ablation(G, "relu3", z_pool, prob, torch.zeros(64, 1, 1))  # (64,)
+    >>> np.argsort(-a)[:8]
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from gan_viz.analyses.unit_scan import evaluating
+from gan_viz.cli.generate import generate_images
+from gan_viz.hooks import edit_layer
+
+ConceptProb = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) -> (N,) differentiable object share
+Segment = Callable[[torch.Tensor], torch.Tensor]  # images -> (N, H, W) class ids
+
+
+def _ablated(G, layer, z, filters, replacement, batch_size, device) -> torch.Tensor:
+    a = torch.zeros(len(replacement), 1, 1)
+    a[list(filters)] = 1.0
+    with edit_layer(G, layer, a, replacement, prefix="G"):
+        return generate_images(G, z, batch_size, device)
+
+
+def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, segment_fn: Segment, concept_id: int,
+                   replacement: torch.Tensor, batch_size: int = 256, device="cpu") -> np.ndarray:
+    """Object pixel fraction removed by each filter alone: (C,).
+
+    Args:
+        z: (M, nz) samples to measure on. segment_fn: images -> (M, H, W) class ids.
+        replacement: (C, 1, 1) what a removed filter becomes.
+    """
+    frac = lambda imgs: float((segment_fn(imgs) == concept_id).double().mean())  # noqa: E731
+    base = frac(generate_images(G, z, batch_size, device))
+    out = np.zeros(len(replacement))
+    for c in tqdm(range(len(replacement)), desc="causal effect per filter", leave=False):
+        out[c] = base - frac(_ablated(G, layer, z, [c], replacement, batch_size, device))
+    return out
+
+
+def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
+                      replacement: torch.Tensor, steps: int = 150, batch_size: int = 32, lr: float = 0.05,
+                      sparsity: float = 0.5, seed: int = 0, device="cpu") -> np.ndarray:
+    """GAN Dissection's optimised intervention: per-filter ablation strengths (C,) in [0, 1].
+
+    Minimises ``p(a) / p(0) + sparsity * mean(a)`` by Adam with ``a`` clipped to [0, 1],
+    where ``p(a)`` is the parser's mean object probability on a batch of G's samples with
+    the edit applied; only ``a`` gets gradients (the networks are left untouched).
+
+    Args:
+        z: (M, nz) pool of latent codes; each step draws ``batch_size`` of them.
+        concept_prob: images -> (N,) differentiable object share (see :func:`parser_concept_prob`).
+    Returns:
+        (C,) float: the optimised ``a``; large means the filter is needed for the object.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    z = z.to(device)
+    alpha = torch.zeros(len(replacement), 1, 1, device=device, requires_grad=True)
+    r = replacement.to(device)
+    opt = torch.optim.Adam([alpha], lr=lr)
+    G.to(device)
+    with evaluating(G):
+        with torch.no_grad():
+            base = float(concept_prob(G(z[:256])).mean().clamp(min=1e-6))
+        with edit_layer(G, layer, alpha, r, prefix="G"):
+            for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
+                idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen)
+                loss = concept_prob(G(z[idx.to(device)])).mean() / base + sparsity * alpha.mean()
+                (grad,) = torch.autograd.grad(loss, [alpha])
+                alpha.grad = grad
+                opt.step()
+                with torch.no_grad():
+                    alpha.clamp_(0, 1)
+    return alpha.detach().flatten().cpu().numpy().astype(np.float64)
+
+
+def parser_concept_prob(parser, class_id: int) -> ConceptProb:
+    """The scene parser's mean softmax probability of ``class_id`` per image, differentiable."""
+    from gan_viz.parser import prepare
+
+    def prob(images: torch.Tensor) -> torch.Tensor:
+        x, (h, w) = prepare(images)
+        logits = parser.net(x.to(parser.device))[..., :h, :w]  # (N, K, H, W)
+        return logits.softmax(1)[:, class_id].mean((1, 2))  # (N,)
+
+    return prob
