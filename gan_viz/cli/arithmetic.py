@@ -23,6 +23,7 @@ EXAMPLES = ['gan-viz arithmetic --expr "A - B + C" --A 12,40,77 --B 3,9,21 --C 5
             'gan-viz arithmetic --z out/samples/z.npy --direction "A - B" --A 1,2,3,4 --B 5,6,7,8 --out out/fig8']
 EVAL_SEED = 1_000_000  # fresh evaluation samples: seed EVAL_SEED + --seed (apart from the sheet)
 DEFAULT_ALPHAS = "-1,-0.5,0,0.5,1,1.5,2"
+SHEET_N, SHEET_N_CONCEPTS = 150, 1000
 
 
 def add_arguments(p):
@@ -42,7 +43,9 @@ def add_arguments(p):
     sheet.add_argument("--z", default=None, metavar="FILE.npy", help="the sample sheet: rows of this z file")
     sheet.add_argument("--manifest", default=None, metavar="FILE.json",
                        help="the sample sheet: the manifest.json written by gan-viz samples (its z, by index)")
-    p.add_argument("--samples-n", type=int, default=150, help="samples on the sheet (default 150)")
+    p.add_argument("--samples-n", type=int, default=None,
+                   help=f"samples on the sheet (default {SHEET_N}, as gan-viz samples; {SHEET_N_CONCEPTS} with "
+                        "--concepts, so that rarer concepts find exemplars)")
     p.add_argument("--noise", type=float, default=0.25, help="uniform noise half-width added to Y (default 0.25)")
     p.add_argument("--noisy", type=int, default=8, help="noisy samples around Y (default 8)")
     p.add_argument("--direction", default=None, metavar="EXPR", help='a direction "A - B": mean z of A minus mean z of B')
@@ -64,6 +67,8 @@ def add_arguments(p):
 
 
 def _validate(args) -> tuple:
+    if args.samples_n is None:
+        args.samples_n = SHEET_N_CONCEPTS if args.concepts else SHEET_N
     for opt, v, low in (("--exemplars", args.exemplars, 1), ("--samples-n", args.samples_n, 1),
                         ("--noisy", args.noisy, 0), ("--walk-rows", args.walk_rows, 1),
                         ("--eval-samples", args.eval_samples, 1), ("--controls", args.controls, 0),
@@ -182,6 +187,8 @@ def run(args) -> int:
         summary["direction"] = {"expr": f"{pn} - {mn}", "plus": dchosen[pn], "minus": dchosen[mn],
                                 "eval_seed": EVAL_SEED + args.seed, "control_seed": args.seed,
                                 **A.direction_summary(d, target)}
+        if cfg.z_dist == "uniform":  # G was trained on the cube [-1, 1]^nz; d and the controls leave it alike
+            summary["direction"]["z_outside_cube_at_alpha_1"] = float((np.abs(d.eval_z + d.d) > 1).mean())
         arrays.update(_dir_arrays(d, dchosen[pn], dchosen[mn]))
     write_json(out / "summary.json", summary)
     write_npz(out / "arrays.npz", **arrays)
