@@ -1,0 +1,129 @@
+"""D features as a classifier: draws, pooling, the SVM protocol on planted features, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_viz.analyses import classify as K
+from gan_viz.checkpoint import save_checkpoint
+from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
+from gan_viz.hooks import count_hooks
+from gan_viz.models import build_discriminator, build_generator
+
+
+@pytest.fixture
+def digits_ckpt(tmp_path):
+    """A tiny untrained 16x16 grayscale DCGAN that records digits as its dataset."""
+    cfg = ModelConfig(image_size=16, nc=1, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    return save_checkpoint(tmp_path / "tiny.pt", cfg, build_generator(cfg), build_discriminator(cfg),
+                           train_config={"dataset": "digits"})
+
+
+def test_balanced_draws_and_validation_are_disjoint():
+    labels = np.repeat(np.arange(4), 30)
+    p = K.split_protocol(labels, n_val=20, n_labels=10, draws=3, seed=0)
+    assert p.draws.shape == (3, 10) and p.balanced
+    for d in p.draws:
+        counts = np.bincount(labels[d], minlength=4)
+        assert counts.max() - counts.min() <= 1 and counts.sum() == 10
+        assert not set(d) & set(p.val) and len(set(d)) == 10
+    assert not np.array_equal(p.draws[0], p.draws[1])
+    full = K.split_protocol(labels, n_val=20, n_labels=None, draws=5, seed=0)
+    assert full.draws.shape == (1, 100) and not full.balanced
+
+
+def test_labels_beyond_what_exists_or_below_one_per_class():
+    labels = np.repeat(np.arange(4), 10)
+    with pytest.raises(UserError, match="per class"):
+        K.split_protocol(labels, n_val=8, n_labels=400, draws=2, seed=0)
+    with pytest.raises(UserError, match="fewer than one per class"):
+        K.split_protocol(labels, n_val=8, n_labels=3, draws=2, seed=0)
+
+
+def test_d_features_are_max_pooled_and_leave_no_hooks(tiny_cfg):
+    D = build_discriminator(tiny_cfg)
+    x = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    layers = K.feature_layers(D)
+    assert layers == ["lrelu1", "lrelu2"]
+    f = K.d_features(D, x, layers, batch_size=2)
+    assert f.shape == (5, 8 * 16 + 16 * 16)  # lrelu1 (8, 8, 8) pooled to 4x4; lrelu2 (16, 4, 4) kept
+    D.eval()
+    with torch.no_grad():
+        h1 = D.lrelu1(D.conv1(x))
+    np.testing.assert_allclose(f[:, :128], F.max_pool2d(h1, 2).flatten(1).numpy(), rtol=1e-5, atol=1e-6)
+    assert count_hooks(D) == 0 and D.training is False
+    with pytest.raises(UserError, match="unknown layer"):
+        K.d_features(D, x, ["nope"])
+    assert count_hooks(D) == 0
+
+
+def test_svm_separates_planted_features_and_not_noise():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 60)
+    yt = np.repeat(np.arange(3), 30)
+    centres = rng.normal(size=(3, 20)) * 3
+    good, good_t = centres[y] + rng.normal(size=(180, 20)), centres[yt] + rng.normal(size=(90, 20))
+    noise, noise_t = rng.normal(size=(180, 20)), rng.normal(size=(90, 20))
+    p = K.split_protocol(y, n_val=30, n_labels=15, draws=4, seed=1)
+    r = K.compute_classify({"good": good, "noise": noise}, y, p, {"good": good_t, "noise": noise_t}, yt,
+                           C_grid=(0.01, 1.0))
+    assert r.accuracy.shape == (2, 4)
+    assert r.mean[0] > 0.9 and r.mean[1] < 0.6
+    assert r.ci95[0] == pytest.approx(1.96 * r.accuracy[0].std())
+    assert r.chance == pytest.approx(1 / 3)
+    s = K.summary_of(r)
+    assert s["feature_sets"]["good"]["dims"] == 20 and s["labels_per_draw"] == 15
+
+
+def test_rooms_attribute_labels_match_the_scene():
+    from gan_viz.data.rooms import RoomsDataset
+
+    d = K.load_split("rooms", 32, 3, "train", n=12, seed=3, attribute="time_of_day")
+    ds = RoomsDataset(32, "train", seed=0)
+    names = [ds.sample(int(i)).attrs["time_of_day"] for i in d.indices]
+    assert [d.classes[k] for k in d.labels] == names
+    assert d.images.shape == (12, 3, 32, 32)
+    torch.testing.assert_close(d.images, ds.get_batch(d.indices))
+    with pytest.raises(UserError, match="rooms only"):
+        K.load_split("digits", 16, 1, "train", n=5, attribute="lamp_on")
+
+
+def test_cli_end_to_end_and_reproducible(cli, digits_ckpt, tmp_path):
+    args = ["classify", "--ckpt", digits_ckpt, "--n-train", "300", "--n-test", "150", "--labels", "30",
+            "--draws", "2", "--C-grid", "0.01,1"]
+    code, out, err = cli(*args, "--out", tmp_path / "a")
+    assert code == 0, err
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert set(s["feature_sets"]) == {"trained_D", "random_D", "pixels"}
+    assert s["dataset"] == "digits" and s["draws"] == 2 and s["labels_per_draw"] == 30
+    assert s["feature_sets"]["pixels"]["dims"] == 256
+    assert s["feature_sets"]["pixels"]["accuracy_mean"] > 0.5  # digits are easy even from pixels
+    for f in ("classify.png", "classify.pdf", "arrays.npz", "run.json"):
+        assert (tmp_path / "a" / f).exists()
+    a = np.load(tmp_path / "a" / "arrays.npz")
+    assert a["accuracy"].shape == (3, 2) and a["draw_positions"].shape == (2, 30)
+    assert cli(*args, "--out", tmp_path / "b")[0] == 0
+    s2 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s2["feature_sets"] == s["feature_sets"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--dataset", "fake"], "has no labels"),
+    (["--labels", "5000", "--n-train", "300"], "per class"),
+    (["--labels", "3"], "fewer than one per class"),
+    (["--attribute", "lamp_on"], "rooms only"),
+    (["--C-grid", "a,b"], "C-grid"),
+    (["--layers", "lrelu9"], "unknown layer"),
+])
+def test_cli_bad_input(cli, digits_ckpt, tmp_path, extra, message):
+    out = tmp_path / "never"
+    code, _, err = cli("classify", "--ckpt", digits_ckpt, "--n-test", "50", *extra, "--out", out)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()

@@ -1,0 +1,99 @@
+"""Mode coverage: planted collapse with a hand-built classifier, a real classifier on digits, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gan_viz.analyses import modes as M
+from gan_viz.checkpoint import save_checkpoint
+from gan_viz.config import ModelConfig
+from gan_viz.models import build_discriminator, build_generator
+
+
+class _PixelOracle(nn.Module):
+    """Reads the class from pixel (0, 0): value (k / 10) * 2 - 1 -> confident logits for class k."""
+
+    def forward(self, x):
+        k = torch.round((x[:, 0, 0, 0] + 1) / 2 * 10).long().clamp(0, 9)
+        return torch.nn.functional.one_hot(k, 10).float() * 20
+
+
+def _images(classes) -> torch.Tensor:
+    x = torch.zeros(len(classes), 1, 8, 8)
+    x[:, 0, 0, 0] = torch.as_tensor(classes, dtype=torch.float) / 10 * 2 - 1
+    return x
+
+
+def test_planted_collapse_to_three_digits_is_flagged():
+    real_labels = np.repeat(np.arange(10), 50)
+    collapsed = _images(np.resize([3, 5, 8], 600))
+    r = M.compute_modes(_PixelOracle(), collapsed, _images(real_labels), real_labels)
+    s = M.summary_of(r)
+    assert r.collapsed and s["modes_covered"] == 3
+    assert s["missing_modes"] == ["0", "1", "2", "4", "6", "7", "9"]
+    assert sorted(s["dominant_classes"]) == ["3", "5", "8"] and s["dominant_share"] == pytest.approx(1.0)
+    assert r.test_accuracy == 1.0 and r.kl_real_gen > 1.0
+    assert r.classifier_score == pytest.approx(3.0, rel=1e-3)  # confident, three classes
+
+
+def test_balanced_samples_cover_everything():
+    real_labels = np.repeat(np.arange(10), 50)
+    r = M.compute_modes(_PixelOracle(), _images(np.arange(1000) % 10), _images(real_labels), real_labels)
+    assert not r.collapsed and r.covered.all()
+    assert r.kl_real_gen == pytest.approx(0.0, abs=1e-6) and r.kl_gen_real == pytest.approx(0.0, abs=1e-6)
+    assert r.classifier_score == pytest.approx(10.0, rel=1e-3) and r.confidence > 0.99
+    # a class at 10% of its real share is not covered at the default 0.2 rule
+    few = np.concatenate([np.arange(900) % 9, np.full(10, 9)])
+    r2 = M.compute_modes(_PixelOracle(), _images(few), _images(real_labels), real_labels)
+    assert not r2.covered[9] and r2.covered[:9].all() and r2.collapsed
+
+
+def test_small_cnn_learns_digits():
+    from gan_viz.analyses.classify import load_split
+
+    train = load_split("digits", 16, 1, "train", n=800, seed=0)
+    test = load_split("digits", 16, 1, "test", n=200, seed=0)
+    clf = M.train_classifier(train.images, train.labels, 10, epochs=3, seed=0)
+    acc = (M.predict_proba(clf, test.images).argmax(1) == test.labels).mean()
+    assert acc > 0.8 and not clf.training
+
+
+@pytest.fixture
+def digits_ckpt(tmp_path):
+    cfg = ModelConfig(image_size=16, nc=1, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    return save_checkpoint(tmp_path / "tiny.pt", cfg, build_generator(cfg), build_discriminator(cfg),
+                           train_config={"dataset": "digits"})
+
+
+def test_cli_end_to_end(cli, digits_ckpt, tmp_path):
+    args = ["modes", "--ckpt", digits_ckpt, "--n", "64", "--n-train", "400", "--n-test", "100", "--epochs", "1"]
+    code, out, err = cli(*args, "--out", tmp_path / "a")
+    assert code == 0, err
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert s["n_classes"] == 10 and s["n_generated"] == 64 and isinstance(s["collapsed"], bool)
+    assert 0 <= s["modes_covered"] <= 10 and sum(s["generated_share"].values()) == pytest.approx(1.0)
+    for f in ("modes.png", "modes.pdf", "samples_by_class.png", "arrays.npz"):
+        assert (tmp_path / "a" / f).exists()
+    a = np.load(tmp_path / "a" / "arrays.npz")
+    assert a["z"].shape == (64, 8) and a["probs"].shape == (64, 10)
+    assert cli(*args, "--out", tmp_path / "b")[0] == 0
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["generated_share"] == s["generated_share"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--dataset", "fake"], "has no labels"),
+    (["--min-share", "0"], "min-share"),
+    (["--attribute", "n_windows"], "rooms only"),
+    (["--n", "0"], "--n must"),
+])
+def test_cli_bad_input(cli, digits_ckpt, tmp_path, extra, message):
+    out = tmp_path / "never"
+    code, _, err = cli("modes", "--ckpt", digits_ckpt, *extra, "--out", out)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()

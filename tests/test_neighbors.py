@@ -1,0 +1,99 @@
+"""Nearest neighbours and memorisation: brute-force check, planted copies, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gan_viz.analyses import neighbors as N
+from gan_viz.checkpoint import save_checkpoint
+from gan_viz.config import ModelConfig
+from gan_viz.models import build_discriminator, build_generator
+
+
+def test_nearest_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(7, 5, generator=g).double(), torch.randn(30, 5, generator=g).double()
+    d, i = N.nearest(a, b, k=3, chunk=2)
+    full = torch.cdist(a, b).numpy()
+    np.testing.assert_array_equal(i, np.argsort(full, 1)[:, :3])
+    np.testing.assert_allclose(d, np.sort(full, 1)[:, :3])
+    assert np.all(np.diff(d, axis=1) >= 0)
+
+
+def test_pixel_distance_is_per_pixel_rms():
+    x = torch.zeros(1, 3, 4, 4)
+    y = torch.full((1, 3, 4, 4), 0.5)
+    d, _ = N.nearest(N.pixel_embedding(x), N.pixel_embedding(y), 1)
+    assert d[0, 0] == pytest.approx(0.5)
+
+
+def _blobs(n: int, seed: int) -> torch.Tensor:
+    """Smooth random images (N, 1, 8, 8): a 2x2 grid of values upsampled, plus a little noise."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(n, 1, 2, 2, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(base, size=8, mode="bilinear") + 0.05 * torch.randn(n, 1, 8, 8,
+                                                                                               generator=g)
+
+
+def test_memorised_copies_score_high_fresh_draws_low():
+    train, held = _blobs(300, 1), _blobs(200, 2)
+    spaces = {"pixel": N.pixel_embedding}
+    copies = train[torch.arange(0, 100)] + 0.001
+    r = N.compute_neighbors(spaces, copies, train, held, k=2)
+    s = r.spaces["pixel"]
+    assert s.memorisation == 1.0 and s.median_ratio < 0.2
+    np.testing.assert_array_equal(s.indices[:, 0], np.arange(100))
+    fresh = N.compute_neighbors(spaces, _blobs(400, 3), train, held).spaces["pixel"]
+    assert fresh.memorisation < 0.15 and 0.7 < fresh.median_ratio < 1.4
+    noise = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    assert N.compute_neighbors(spaces, noise, train, held).spaces["pixel"].memorisation == 0.0
+    assert list(r.closest("pixel", 3)) == list(np.argsort(s.distances[:, 0])[:3])
+
+
+def test_unit_rows():
+    f = N.unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(f.numpy(), [[0.6, 0.8], [0.0, 0.0]])
+
+
+def _ckpt(path, with_d=True):
+    cfg = ModelConfig(image_size=16, nc=1, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    return save_checkpoint(path, cfg, build_generator(cfg), build_discriminator(cfg) if with_d else None,
+                           train_config={"dataset": "digits", "dataset_size": 200})
+
+
+def test_cli_end_to_end(cli, tmp_path):
+    ck = _ckpt(tmp_path / "tiny.pt")
+    args = ["neighbors", "--ckpt", ck, "--n", "32", "--n-train", "0", "--n-heldout", "100", "--show", "4"]
+    code, out, err = cli(*args, "--out", tmp_path / "a")
+    assert code == 0, err
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert set(s["spaces"]) == {"pixel", "D"} and s["train_images_searched"] == 200  # the run's dataset_size
+    assert s["d_layers"] == ["lrelu1", "lrelu2"]
+    for f in ("neighbors.png", "neighbors_closest.pdf", "distances.png", "arrays.npz", "run.json"):
+        assert (tmp_path / "a" / f).exists()
+    a = np.load(tmp_path / "a" / "arrays.npz")
+    assert a["pixel_indices"].shape == (32, 3) and a["train_indices"].max() < 200
+    assert cli(*args, "--out", tmp_path / "b")[0] == 0
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["spaces"] == s["spaces"]
+
+
+def test_cli_without_discriminator_uses_pixels_only(cli, tmp_path):
+    ck = _ckpt(tmp_path / "g_only.pt", with_d=False)
+    code, _, err = cli("neighbors", "--ckpt", ck, "--n", "8", "--n-heldout", "50", "--out", tmp_path / "o")
+    assert code == 0, err
+    assert set(json.loads((tmp_path / "o" / "summary.json").read_text())["spaces"]) == {"pixel"}
+
+
+@pytest.mark.parametrize("extra, message", [(["--quantile", "1.5"], "quantile"), (["--k", "0"], "--k must"),
+                                            (["--dataset", "nope"], "unknown dataset")])
+def test_cli_bad_input(cli, tmp_path, extra, message):
+    ck = _ckpt(tmp_path / "tiny.pt")
+    out = tmp_path / "never"
+    code, _, err = cli("neighbors", "--ckpt", ck, *extra, "--out", out)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
