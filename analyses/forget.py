@@ -214,7 +214,8 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
         raise UserError(f"no {cfg.concept} pixels in the {len(z_eval)} evaluation samples; nothing can be removed "
                         "(pick a concept this model draws)")
     ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
-           "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval, "batch_size": cfg.batch_size,
+           "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
+           "batch_size": cfg.batch_size,
            "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))

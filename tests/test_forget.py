@@ -69,6 +69,12 @@ def fake_prob(images: torch.Tensor) -> torch.Tensor:
 
 class FakeParser:
     classes = CLASSES
+    device = torch.device("cpu")
+
+    @staticmethod
+    def net(x):  # logits (N, K, H, W) that make red pixels "window"
+        zero = torch.zeros_like(x[:, 0])
+        return torch.stack([zero, (x[:, 0] - 0.3) * 20, zero], 1)
 
     def segment(self, images, batch_size=256):
         return fake_segment(images)
@@ -265,9 +271,10 @@ FAST = ["--samples", "30", "--fits", "2", "--random-draws", "2", "--eval-samples
 
 def test_cli_forget_end_to_end(cli, ckpt32, fake_parser, tmp_path):
     out = tmp_path / "fig6"
-    code, stdout, err = cli("forget", "--ckpt", ckpt32, "--select", "top-2", *FAST, "--out", out)
+    code, stdout, err = cli("forget", "--ckpt", ckpt32, *FAST, "--out", out)
     assert code == 0, err
     s = json.loads((out / "summary.json").read_text())
+    assert s["select"] == "optimized-2"  # the default: a quarter of the layer's 8 filters
     for key in ("concept", "layer", "filters_removed", "fraction_before", "fraction_after", "random_control_after",
                 "other_classes", "classifier", "over_fits"):
         assert key in s
@@ -278,7 +285,7 @@ def test_cli_forget_end_to_end(cli, ckpt32, fake_parser, tmp_path):
     arrays = np.load(out / "arrays.npz")
     assert arrays["z_eval"].shape == (48, 8) and arrays["z_probe"].shape == (2, 30, 8)
     assert "window" in stdout
-    code, _, _ = cli("forget", "--ckpt", ckpt32, "--select", "top-2", *FAST, "--out", tmp_path / "again")
+    code, _, _ = cli("forget", "--ckpt", ckpt32, *FAST, "--out", tmp_path / "again")
     assert json.loads((tmp_path / "again" / "summary.json").read_text())["per_fit"] == s["per_fit"]  # same seed
 
 

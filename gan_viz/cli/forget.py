@@ -27,9 +27,10 @@ HELP = "find the generator filters that draw an object, remove them and measure 
 EXAMPLES = ["gan-viz forget --concept window --out out/fig6",
             "gan-viz forget --boxes boxes.csv --manifest out/to_annotate/manifest.json --out out/fig6_hand",
             "gan-viz forget --select positive --fits 5 --eval-samples 1000 --out out/fig6_paper_rule",
+            "gan-viz forget --select top-16 --out out/fig6_probe_top16",
             "gan-viz forget --select causal-8 --concept window --out out/fig6_causal",
             "gan-viz forget --select optimized-8 --concept window --out out/fig6_optimized"]
-DEFAULT_SELECT = "positive"
+DEFAULT_SELECT = "optimized-K with K = a quarter of the layer's filters"
 
 
 def add_arguments(p):
@@ -46,11 +47,13 @@ def add_arguments(p):
                         "BN+ReLU, e.g. G.relu3 at 32x32, as the paper)")
     p.add_argument("--samples", type=int, default=150,
                    help="samples the parser boxes the concept on, per fit (default 150, as the paper)")
-    p.add_argument("--select", default=DEFAULT_SELECT, metavar="RULE",
+    p.add_argument("--select", default=None, metavar="RULE",
                    help="positive (the paper: every probe weight > 0), top-K (the K largest weights), causal-K "
                         "(the K filters removing most object pixels one at a time) or optimized-K (GAN "
                         "Dissection: the K largest of an ablation optimised against the parser's object "
-                        f"probability) (default {DEFAULT_SELECT})")
+                        f"probability) (default: {DEFAULT_SELECT}, e.g. optimized-16 of 64; the paper's rule "
+                        "removed about half the filters, and as many random filters removed almost as many "
+                        "windows)")
     p.add_argument("--fits", type=int, default=5, help="probe fits, each with its own draw (default 5)")
     p.add_argument("--random-draws", type=int, default=5, help="random-filter controls per fit (default 5)")
     p.add_argument("--eval-samples", type=int, default=1000, help="samples measured by the parser (default 1000)")
@@ -79,7 +82,8 @@ def _validate(args, ck: Checkpoint):
         raise UserError(f"the scene parser measures {MIN_SIZE}-{MAX_SIZE} pixel images; this generator makes "
                         f"{size}x{size}")
     layer, shape = check_layer(G, args.layer, ck.config.nz)
-    cfg = fg.ForgetConfig(args.concept, parse_select(args.select, shape[0]), args.fits, args.random_draws,
+    select = args.select if args.select is not None else f"optimized-{max(1, shape[0] // 4)}"
+    cfg = fg.ForgetConfig(args.concept, parse_select(select, shape[0]), args.fits, args.random_draws,
                           args.replace, args.seed, args.batch_size, args.curve_points, args.show)
     return G, layer, shape, cfg
 
@@ -98,10 +102,10 @@ def _check_pngs(man: bx.Manifest, G, device) -> None:
                             f"z; pass the --ckpt the samples were made with ({man.checkpoint})")
 
 
-def _probe_sets(args, ck: Checkpoint, G, parser, gen: torch.Generator, device) -> tuple[list, str]:
-    """One ProbeSet per fit: annotated samples (shared), or fresh samples boxed by the parser."""
+def _probe_sets(args, ck: Checkpoint, G, parser, gen: torch.Generator, device, needs: bool) -> tuple[list, str]:
+    """One ProbeSet per fit: annotated samples (shared), or fresh samples boxed by the parser;
+    ``needs``: also draw samples to measure the filters' effects on (causal rules)."""
     cfg = ck.config
-    needs = args.select.strip().lower().startswith(("causal", "optimized"))
     causal = lambda: sample_z(cfg, args.causal_samples, gen) if needs else None  # noqa: E731
     if args.boxes is not None:
         man = bx.load_manifest(args.manifest)
@@ -158,7 +162,7 @@ def run(args) -> int:
     parser = load_parser(args.parser, device)
     gen = torch.Generator().manual_seed(args.seed)
     z_eval = sample_z(ck.config, args.eval_samples, gen)  # drawn first: the same for any --fits
-    sets, source = _probe_sets(args, ck, G, parser, gen, device)
+    sets, source = _probe_sets(args, ck, G, parser, gen, device, cfg.select.kind in ("causal", "optimized"))
     if not any(ps.boxes for ps in sets):
         raise UserError(f"the scene parser finds no {args.concept} on the probe samples; raise --samples "
                         "or pick a concept this model draws")
