@@ -348,3 +348,23 @@ def test_optimized_ablation_finds_planted_filters_and_leaves_g_alone(planted, ti
     assert set(np.argsort(-a)[:2].tolist()) == set(PLANTED)
     assert count_hooks(planted) == 0 and all(p.grad is None for p in planted.parameters())
     assert torch.equal(planted(z).detach(), ref) and not planted.training
+
+
+def test_mean_replacement_sets_removed_filters_to_their_mean(planted, tiny_cfg):
+    from gan_viz.analyses.forget_probe import layer_features
+    from gan_viz.hooks import capture, edit_layer
+
+    z = sample_z(tiny_cfg, 32, torch.Generator().manual_seed(2))
+    mean = layer_features(planted, "relu2", z).mean((0, 2, 3))[:, None, None]  # (C, 1, 1)
+    with edit_layer(planted, "relu2", fg.ablation(8, [2, 5]), mean, prefix="G"), capture(planted, ["relu2"]) as acts:
+        planted(z)
+    edited = acts["relu2"]  # the edit hook runs first, so capture sees its output
+    assert torch.allclose(edited[:, 2], mean[2].expand_as(edited[:, 2]))
+    cfg = fg.ForgetConfig("window", Selection("top", 2), fits=1, random_draws=1, curve_points=2, show=2,
+                          replacement="mean")
+    r = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, fake_segment, CLASSES, cfg)
+    zero = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z, fake_segment, CLASSES,
+                             fg.ForgetConfig("window", Selection("top", 2), fits=1, random_draws=1, curve_points=2,
+                                             show=2))
+    assert not np.allclose(r.images["after"], zero.images["after"])
+    assert count_hooks(planted) == 0
