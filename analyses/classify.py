@@ -218,7 +218,7 @@ def fit_svm(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, Cs: Se
     for C in Cs:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            clf = LinearSVC(C=C, loss="squared_hinge", penalty="l2", dual="auto", max_iter=2000,
+            clf = LinearSVC(C=C, loss="squared_hinge", penalty="l2", dual=True, max_iter=2000,
                             random_state=0).fit(Xs, y)
         unconverged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
         acc = float((clf.predict(Xvs) == yv).mean())
@@ -235,6 +235,7 @@ class ClassifyResult:
     feature_sets: tuple  # e.g. ("trained_D", "random_D", "pixels")
     dims: tuple  # feature dimension of each set
     accuracy: np.ndarray  # (S, R) test accuracy per set and draw
+    balanced_accuracy: np.ndarray  # (S, R) mean per-class recall on the test images
     val_accuracy: np.ndarray  # (S, R) validation accuracy at the chosen C
     chosen_C: np.ndarray  # (S, R)
     protocol: Protocol
@@ -252,9 +253,27 @@ class ClassifyResult:
         return CI_Z * self.accuracy.std(1)
 
     @property
+    def balanced_mean(self) -> np.ndarray:
+        return self.balanced_accuracy.mean(1)
+
+    @property
+    def balanced_ci95(self) -> np.ndarray:
+        return CI_Z * self.balanced_accuracy.std(1)
+
+    @property
     def chance(self) -> float:
         """Accuracy of always answering the most frequent test class."""
         return float(self.test_counts.max() / self.test_counts.sum())
+
+    @property
+    def balanced_chance(self) -> float:
+        """Balanced accuracy of any constant answer: 1 / (classes present in the test images)."""
+        return float(1 / max(1, (self.test_counts > 0).sum()))
+
+
+def balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean over the classes present in ``y`` of the share of that class predicted right."""
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def compute_classify(features: Mapping[str, np.ndarray], labels: np.ndarray, protocol: Protocol,
@@ -270,19 +289,21 @@ def compute_classify(features: Mapping[str, np.ndarray], labels: np.ndarray, pro
     """
     names = tuple(features)
     R = len(protocol.draws)
-    acc, vacc, Cs = (np.zeros((len(names), R)) for _ in range(3))
+    acc, bacc, vacc, Cs = (np.zeros((len(names), R)) for _ in range(4))
     unconverged = 0
     bar = tqdm(total=len(names) * R, desc="L2-SVM", unit="fit", leave=False)
     for s, name in enumerate(names):
         X, Xt = features[name], test_features[name]
         for r, draw in enumerate(protocol.draws):
             predict, C, va, bad = fit_svm(X[draw], labels[draw], X[protocol.val], labels[protocol.val], C_grid)
-            acc[s, r], vacc[s, r], Cs[s, r] = float((predict(Xt) == test_labels).mean()), va, C
+            pred = predict(Xt)
+            acc[s, r], vacc[s, r], Cs[s, r] = float((pred == test_labels).mean()), va, C
+            bacc[s, r] = balanced_accuracy(pred, test_labels)
             unconverged += bad
             bar.update(1)
     bar.close()
     k = max(int(labels.max()), int(test_labels.max())) + 1
-    return ClassifyResult(names, tuple(features[n].shape[1] for n in names), acc, vacc, Cs, protocol,
+    return ClassifyResult(names, tuple(features[n].shape[1] for n in names), acc, bacc, vacc, Cs, protocol,
                           tuple(C_grid), np.bincount(test_labels, minlength=k), unconverged)
 
 
@@ -292,37 +313,46 @@ def summary_of(r: ClassifyResult) -> dict:
     for s, name in enumerate(r.feature_sets):
         sets[name] = {"accuracy_mean": float(r.mean[s]), "accuracy_ci95": float(r.ci95[s]),
                       "error_mean": float(1 - r.mean[s]), "accuracy_per_draw": r.accuracy[s].tolist(),
+                      "balanced_accuracy_mean": float(r.balanced_mean[s]),
+                      "balanced_accuracy_ci95": float(r.balanced_ci95[s]),
                       "val_accuracy_mean": float(r.val_accuracy[s].mean()), "dims": r.dims[s],
                       "chosen_C": r.chosen_C[s].tolist()}
-    return {"feature_sets": sets, "chance_accuracy": r.chance, "draws": len(r.protocol.draws),
-            "labels_per_draw": int(r.protocol.draws.shape[1]), "class_balanced": r.protocol.balanced,
+    return {"feature_sets": sets, "chance_accuracy": r.chance, "chance_balanced_accuracy": r.balanced_chance,
+            "draws": len(r.protocol.draws), "labels_per_draw": int(r.protocol.draws.shape[1]),
+            "class_balanced": r.protocol.balanced,
             "validation_images": len(r.protocol.val), "test_images": int(r.test_counts.sum()),
             "C_grid": list(r.C_grid), "svm_fits_not_converged": r.unconverged,
             "interval": "mean +- 1.96 std over draws"}
 
 
 def arrays_of(r: ClassifyResult) -> dict:
-    return {"accuracy": r.accuracy, "val_accuracy": r.val_accuracy, "chosen_C": r.chosen_C,
+    return {"accuracy": r.accuracy, "balanced_accuracy": r.balanced_accuracy, "val_accuracy": r.val_accuracy,
+            "chosen_C": r.chosen_C,
             "val_positions": r.protocol.val, "draw_positions": r.protocol.draws, "C_grid": np.array(r.C_grid),
             "feature_sets": np.array(r.feature_sets), "dims": np.array(r.dims), "test_counts": r.test_counts}
 
 
 def plot_classify(r: ClassifyResult, title: str = "", ax=None):
-    """Bar chart: mean test accuracy per feature set, 1.96-std error bars, chance level."""
+    """Bars per feature set: test accuracy (solid) and balanced accuracy (hatched), 1.96-std
+    error bars, and the chance level of each (majority class; 1 / classes)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.2))
-    colors = ["#3b6fb6", "#a0a0a0", "#d98c3a"] + ["#777777"] * 8
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.4))
+    colors = (["#3b6fb6", "#a0a0a0", "#d98c3a"] + ["#777777"] * 8)[: len(r.feature_sets)]
     x = np.arange(len(r.feature_sets))
-    ax.bar(x, 100 * r.mean, yerr=100 * r.ci95, color=colors[: len(x)], capsize=4)
-    for i, (m, c) in enumerate(zip(r.mean, r.ci95)):
-        ax.text(i, 100 * (m + c) + 1, f"{100 * m:.1f}", ha="center", va="bottom", fontsize=9)
-    ax.axhline(100 * r.chance, color="k", ls=":", lw=1, label="chance (majority class)")
+    for off, mean, ci, hatch in ((-0.2, r.mean, r.ci95, None), (0.2, r.balanced_mean, r.balanced_ci95, "//")):
+        ax.bar(x + off, 100 * mean, 0.38, yerr=100 * ci, color=colors, capsize=3, hatch=hatch,
+               edgecolor="white" if hatch else None)
+        for i, (m, c) in enumerate(zip(mean, ci)):
+            ax.text(i + off, 100 * (m + c) + 1, f"{100 * m:.1f}", ha="center", va="bottom", fontsize=7)
+    ax.axhline(100 * r.chance, color="k", ls=":", lw=1, label="accuracy (solid): chance = majority class")
+    ax.axhline(100 * r.balanced_chance, color="k", ls="--", lw=0.8,
+               label="balanced accuracy (hatched): chance = 1 / classes")
     ax.set_xticks(x, [f"{n}\n({d} dims)" for n, d in zip(r.feature_sets, r.dims)], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 115)
     n, R = r.protocol.draws.shape[1], len(r.protocol.draws)
     ax.set_title(title or f"linear L2-SVM, {n} labels" + (f", {R} draws (mean +- 1.96 std)" if R > 1 else ""),
                  fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", ncol=1, framealpha=0.9)
     return fig

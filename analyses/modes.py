@@ -169,7 +169,7 @@ def compute_modes(clf: nn.Module, generated: torch.Tensor, real: torch.Tensor, r
 def summary_of(r: ModesResult) -> dict:
     """Figures of merit: modes covered, missing, KL both ways, collapse, classifier quality."""
     missing = [c for c, ok in zip(r.classes, r.covered) if not ok]
-    top = np.argsort(-r.gen_counts)[:3]
+    top = [i for i in np.argsort(-r.gen_counts, kind="stable")[:3] if r.gen_counts[i] > 0]
     return {"classes": list(r.classes), "n_classes": len(r.classes), "modes_covered": int(r.covered.sum()),
             "missing_modes": missing, "collapsed": r.collapsed,
             "dominant_classes": [r.classes[i] for i in top], "dominant_share": float(r.gen_share[top].sum()),

@@ -80,6 +80,14 @@ def test_svm_separates_planted_features_and_not_noise():
     assert r.chance == pytest.approx(1 / 3)
     s = K.summary_of(r)
     assert s["feature_sets"]["good"]["dims"] == 20 and s["labels_per_draw"] == 15
+    assert s["feature_sets"]["good"]["balanced_accuracy_mean"] > 0.9
+    assert s["chance_balanced_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_balanced_accuracy_of_a_constant_answer_is_one_over_classes():
+    y = np.array([0] * 90 + [1] * 10)
+    assert K.balanced_accuracy(np.zeros(100, int), y) == pytest.approx(0.5)
+    assert K.balanced_accuracy(y.copy(), y) == 1.0
 
 
 def test_rooms_attribute_labels_match_the_scene():

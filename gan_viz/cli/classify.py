@@ -124,8 +124,8 @@ def run(args) -> int:
     write_npz(out / "arrays.npz", train_indices=train.indices, train_labels=train.labels,
               test_indices=test.indices, test_labels=test.labels, layers=np.array(layers),
               seed=np.array(args.seed), **K.arrays_of(result))
-    row = ", ".join(f"{n} {100 * m:.1f} +- {100 * c:.1f}%" for n, m, c in zip(result.feature_sets, result.mean,
-                                                                               result.ci95))
+    row = ", ".join(f"{n} {100 * m:.1f} +- {100 * c:.1f}% (balanced {100 * b:.1f})" for n, m, c, b in zip(
+        result.feature_sets, result.mean, result.ci95, result.balanced_mean))
     print(f"classify {name} ({protocol.draws.shape[1]} labels x {len(protocol.draws)} draws): {row}; "
           f"chance {100 * result.chance:.1f}%; wrote {out}")
     return 0
