@@ -1,0 +1,100 @@
+"""Captions in the paper's style, stating the numbers measured in each section's summary.json.
+
+Each caption function takes the section's summary (a dict) and returns one paragraph.
+A number the summary lacks is written as "n/a" (older or partial results), never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def get(s: dict, path: str, default: Any = None) -> Any:
+    """``get(s, "a.b.c")`` -> s["a"]["b"]["c"], or ``default`` where a key is missing."""
+    cur: Any = s
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+def num(x: Any, fmt: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def fig4(s: dict) -> str:
+    return (f"Interpolation between a series of {get(s, 'anchors')} random points in Z "
+            f"({get(s, 'interp')}, {get(s, 'steps_per_segment')} steps per segment, {get(s, 'frames')} frames). "
+            f"The image change per step has median {num(get(s, 'step_rms.median'), '.4f')} RMS and maximum "
+            f"{num(get(s, 'step_rms.max'), '.4f')} ({num(get(s, 'max_over_median'), '.1f')} x the median); "
+            f"{get(s, 'n_sharp')} steps exceed {get(s, 'sharp_factor')} x the median (a sharp transition would "
+            f"suggest memorisation). The largest step of a segment carries {num(get(s, 'largest_step_share.mean'))} "
+            f"of its path on average (even spacing: {num(get(s, 'largest_step_share.even'))}). "
+            f"{len(get(s, 'presence_changes', []) or [])} objects appear or disappear along the walk "
+            f"({get(s, 'measurements', '')}).")
+
+
+def fig5(s: dict) -> str:
+    t, r = get(s, "trained", {}), get(s, "random", {})
+    energy = ""
+    if "object_energy_fraction" in t:
+        energy = (f" On the trained D, {pct(t['object_energy_fraction'])} of the guided-backprop energy lies on "
+                  f"object pixels (they cover {pct(t.get('object_pixel_fraction'))}); random D: "
+                  f"{pct(r.get('object_energy_fraction'))}.")
+        per = t.get("per_filter", {})
+        if per:
+            energy += " Preferred classes: " + ", ".join(
+                f"filter {f}: {v['best_class']} (lift {v['lift']:.2f})" for f, v in per.items()) + "."
+    return (f"Guided backpropagation ({get(s, 'rule')} rule) of the maximal axis-aligned responses of filters "
+            f"{get(s, 'filters')} of {get(s, 'layer')}, each on its top {get(s, 'top_k')} of {get(s, 'n_images')} "
+            f"{get(s, 'images')}; random-filter baseline beside the trained discriminator. Mean top activation "
+            f"{num(t.get('mean_top_activation'), '.4f')} trained vs {num(r.get('mean_top_activation'), '.4f')} random."
+            + energy)
+
+
+def fig6(s: dict) -> str:
+    bed = get(s, "other_classes.bed", {}) or {}
+    return (f"Forgetting to draw {get(s, 'concept')}s: {get(s, 'n_filters_removed')} filters of {get(s, 'layer')} "
+            f"chosen by the {get(s, 'select')} rule (probe AUC {num(get(s, 'classifier.auc'))}) are removed "
+            f"({get(s, 'replacement')}) on {get(s, 'eval_samples')} samples (same z). {get(s, 'concept')} pixels "
+            f"{pct(get(s, 'fraction_before'))} -> {pct(get(s, 'fraction_after'))}, {pct(get(s, 'removed_share'))} "
+            f"removed; as many random filters: {pct(get(s, 'random_removed_share'))}. Scene pixels changed "
+            f"{pct(get(s, 'scene_changed'))} (random {pct(get(s, 'random_scene_changed'))}); beds "
+            f"{pct(bed.get('before'))} -> {pct(bed.get('after'))}. {get(s, 'fits')} probe fit(s).")
+
+
+def fig7(s: dict) -> str:
+    a = get(s, "arithmetic", {}) or {}
+    text = (f"Vector arithmetic {a.get('expr')} on the mean z of {len(next(iter(a.get('exemplars', {}).values()), []))} "
+            f"exemplars per concept ({', '.join(f'{k}={v}' for k, v in get(s, 'concepts', {}).items())}, picked by "
+            f"the scene parser from a sheet of {get(s, 'sheet_size')}); Y and {a.get('noisy_samples')} samples with "
+            f"uniform noise +-{a.get('noise')}, and the same arithmetic in pixel space.")
+    for cls, f in (a.get("fractions") or {}).items():
+        text += (f" {cls} pixels: Y {pct(f.get('y'))}, noisy mean {pct(f.get('noisy_mean'))}, pixel space "
+                 f"{pct(f.get('pixel_space'))}; concept means "
+                 + ", ".join(f"{k} {pct(v)}" for k, v in f.get("mean_images", {}).items()) + ".")
+    return text
+
+
+def generic(s: dict) -> str:
+    """A caption for sections whose summaries this module does not know in detail: its scalar numbers."""
+    flat = {k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    inner = {f"{k}.{k2}": v2 for k, v in s.items() if isinstance(v, dict)
+             for k2, v2 in v.items() if isinstance(v2, (int, float)) and not isinstance(v2, bool)}
+    items = list(flat.items()) + list(inner.items())
+    return "Measured: " + "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+                                    for k, v in items[:14]) + "."
+
+
+CAPTIONS: dict[str, Callable[[dict], str]] = {
+    "fig4_latent_walk": fig4, "fig5_guided_backprop": fig5, "fig6_forget": fig6, "fig7_arithmetic": fig7,
+}
+
+
+def caption(key: str, summary: dict) -> str:
+    return CAPTIONS.get(key, generic)(summary)

@@ -1,0 +1,122 @@
+"""The report's own figures: the model card (config, training curves, samples) and the gallery
+of every filter of D's last feature layer with the labels from the filter audit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gan_viz.errors import UserError
+
+GALLERY_COLS = 16
+
+
+def card_facts(ck) -> dict:
+    """Config, training config and step of the checkpoint, plus its exported model card where present."""
+    facts = {"checkpoint": str(ck.path), "source": ck.source, "step": ck.step, "epoch": ck.epoch,
+             "model": ck.config.to_dict(), "train": ck.train_config or {}}
+    card = ck.path.with_name(ck.path.stem + "_card.json")
+    if card.exists():
+        facts["card"] = json.loads(card.read_text())
+    return facts
+
+
+def metrics_csv(ck) -> Path | None:
+    """RUN/metrics.csv of a checkpoint inside RUN/checkpoints/, when it exists."""
+    p = ck.path.resolve().parent.parent / "metrics.csv"
+    return p if p.exists() else None
+
+
+def plot_training_curves(path: Path):
+    """Losses and D outputs over steps from a run's metrics.csv -> Figure."""
+    import matplotlib.pyplot as plt
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise UserError(f"{path} holds no rows")
+    step = np.array([float(r["step"]) for r in rows])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for col in ("loss_D", "loss_G"):
+        if col in rows[0]:
+            axes[0].plot(step, [float(r[col]) for r in rows], lw=0.8, label=col)
+    for col in ("D_x", "D_G_z"):
+        if col in rows[0]:
+            axes[1].plot(step, [float(r[col]) for r in rows], lw=0.8, label=col)
+    for ax, title in zip(axes, ("losses", "D outputs")):
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples(ck, n: int = 64, seed: int = 0):
+    """An 8x8 grid of samples of G (fixed seed) -> Figure."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from gan_viz.images import grid, to_uint8
+    from gan_viz.models import sample_z
+
+    G = ck.require("G")
+    z = sample_z(ck.config, n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        img = grid(to_uint8(G.eval()(z)), 8)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(f"{n} samples, seed {seed}, step {ck.step}")
+    return fig
+
+
+def audit_last_layer(folder: Path) -> tuple[str, np.ndarray, np.ndarray, list]:
+    """(layer, top_index (C, K), labels (C,) or None, class names) of D's last layer in an audit folder."""
+    with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+        names = [str(n) for n in z["layer_names"]]
+        d_layers = [n for n in names if f"{n.replace('.', '_')}__trained__top_index" in z and n.startswith("D")]
+        if not d_layers:
+            raise UserError(f"the audit in {folder} holds no D layer")
+        last = max(d_layers, key=lambda n: int("".join(ch for ch in n if ch.isdigit()) or 0))
+        key = f"{last.replace('.', '_')}__trained__"
+        labels = z[key + "labels"] if key + "labels" in z else None
+        return last, z[key + "top_index"], labels, [str(c) for c in z["class_names"]]
+
+
+def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
+    """Every filter's top image with its audit label. images: (C, H, W, 3) uint8 -> Figure."""
+    import matplotlib.pyplot as plt
+
+    C = len(images)
+    cols = min(GALLERY_COLS, C)
+    rows = -(-C // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < C:
+            ax.imshow(images[i], interpolation="nearest")
+            ax.set_title(f"{i}:{labels[i]}", fontsize=5, pad=1)
+    fig.suptitle(f"{layer}: each filter's top image (audit label; '-' = no label)", fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.35, top=0.95, bottom=0.01, left=0.01, right=0.99)
+    return fig
+
+
+def gallery_images(ck, folder: Path, device) -> tuple[str, np.ndarray, list[str]]:
+    """Top image per filter of D's last audited layer, fetched from the audit's own image source."""
+    import argparse
+
+    from gan_viz.cli.guided_backprop import image_source
+    from gan_viz.images import to_uint8
+
+    run = json.loads((folder / "run.json").read_text())["options"]
+    layer, top, labels, classes = audit_last_layer(folder)
+    args = argparse.Namespace(source=run.get("source", "auto"), images=run["images"],
+                              data_root=run.get("data_root"), seed=run.get("seed", 0))
+    source, _ = image_source(ck, args, device)
+    imgs = to_uint8(source.fetch(np.asarray(top[:, 0])))  # (C, H, W, 3)
+    names = ["-" if labels is None or labels[i] < 0 else classes[labels[i]] for i in range(len(top))]
+    return layer, imgs, names

@@ -1,0 +1,62 @@
+"""report.pdf: the report's figures paginated (matplotlib PdfPages), one page per figure with
+its section title and caption; absent sections get a page that says why."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from gan_viz.io import atomic_path
+
+PAGE = (8.27, 11.69)  # A4 portrait, inches
+
+
+def _text_page(pdf, title: str, lines: list[str]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=PAGE)
+    fig.text(0.07, 0.95, title, fontsize=14, weight="bold", va="top")
+    body = "\n".join(textwrap.fill(t, 95) for t in lines)
+    fig.text(0.07, 0.9, body, fontsize=8.5, va="top", family="sans-serif")
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def _figure_page(pdf, title: str, png: Path, caption: str) -> None:
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=PAGE)
+    fig.text(0.07, 0.97, title, fontsize=12, weight="bold", va="top")
+    img = mpimg.imread(png)
+    cap = textwrap.fill(caption, 110) if caption else ""
+    n_lines = cap.count("\n") + 1 if cap else 0
+    bottom = 0.04 + 0.013 * n_lines
+    ax = fig.add_axes((0.05, bottom + 0.01, 0.9, 0.93 - bottom - 0.01))
+    ax.imshow(img, interpolation="antialiased")
+    ax.set_axis_off()
+    if cap:
+        fig.text(0.07, bottom - 0.005, cap, fontsize=7.5, va="top")
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def write_pdf(path: Path, title: str, intro: str, blocks) -> Path:
+    """One page per figure of every block (``reports.html.Block``), captions under the first."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    root = path.parent
+    with atomic_path(path) as tmp:
+        with PdfPages(tmp) as pdf:
+            _text_page(pdf, title, [intro, ""] + [f"{b.title}: " + ("absent" if b.absent else f"{len(b.figures)} figure(s)")
+                                                  for b in blocks])
+            for b in blocks:
+                lines = ([f"Absent: {b.absent}"] if b.absent else []) + \
+                        [f"{k}: {v}" for k, v in (b.table or {}).items()]
+                if lines or not b.figures:
+                    _text_page(pdf, b.title, lines + ([b.caption] if b.caption and not b.figures else []) +
+                               ([b.command] if b.command else []))
+                for i, rel in enumerate(b.figures):
+                    _figure_page(pdf, b.title if i == 0 else f"{b.title} ({Path(rel).stem})", root / rel,
+                                 b.caption if i == 0 else "")
+    return path
