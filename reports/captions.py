@@ -81,6 +81,68 @@ def fig7(s: dict) -> str:
     return text
 
 
+def classification(s: dict) -> str:
+    sets = get(s, "feature_sets", {}) or {}
+    accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))} (balanced {pct(v.get('balanced_accuracy_mean'))}, "
+                     f"{v.get('dims')} dims)" for n, v in sets.items())
+    return (f"The discriminator as a feature extractor on {get(s, 'dataset')} ({get(s, 'attribute') or 'default label'}, "
+            f"{len(get(s, 'classes', []) or [])} classes): D layers {get(s, 'layers')} max-pooled to "
+            f"{get(s, 'pool')}x{get(s, 'pool')}, linear L2-SVM on {get(s, 'labels_per_draw')} labels x "
+            f"{get(s, 'draws')} draw(s), {get(s, 'test_images')} test images. Test accuracy: {accs}; chance "
+            f"{pct(get(s, 'chance_accuracy'))} (balanced {pct(get(s, 'chance_balanced_accuracy'))}).")
+
+
+def memorisation(s: dict) -> str:
+    parts = [f"{sp} space: {pct(v.get('memorisation'))} of samples closer to a training image than the "
+             f"threshold (expected {pct(v.get('expected_if_like_heldout'))} if like held-out images); median NN "
+             f"distance {num(v.get('sample_nn_median'))} vs held-out {num(v.get('heldout_nn_median'))}"
+             for sp, v in (get(s, "spaces", {}) or {}).items()]
+    return (f"Nearest training images of {get(s, 'n_generated')} samples among {get(s, 'train_images_searched')} "
+            f"training images of {get(s, 'dataset')}, against {get(s, 'heldout_images')} held-out images. "
+            + "; ".join(parts) + ".")
+
+
+def modes(s: dict) -> str:
+    share = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "generated_share", {}) or {}).items())
+    real = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "real_share_true", {}) or {}).items())
+    return (f"Mode coverage of {get(s, 'n_generated')} samples labelled by a classifier trained here "
+            f"({get(s, 'classifier')}, test accuracy {pct(get(s, 'classifier_test_accuracy'))}): "
+            f"{get(s, 'modes_covered')} of {get(s, 'n_classes')} classes covered, missing {get(s, 'missing_modes')}, "
+            f"collapsed {get(s, 'collapsed')}; KL(real||generated) {num(get(s, 'kl_real_to_generated'))}. "
+            f"Generated shares {share}; real {real}.")
+
+
+def checkerboard(s: dict) -> str:
+    c = get(s, "checkerboard", {}) or {}
+    per = ", ".join(f"{k} ({v.get('resolution')}px, period {v.get('image_period')}) {num(v.get('score'), '.2f')}"
+                    for k, v in (c.get("per_layer") or {}).items())
+    fmt = lambda d: ", ".join(f"{k} {num(v, '.2f')}" for k, v in (d or {}).items())  # noqa: E731
+    return (f"Mean power spectrum of {get(s, 'n')} generated vs real images ({get(s, 'g_upsample')} upsampling). "
+            f"Checkerboard score (1 = no excess power at the stride frequencies): generated {fmt(c.get('generated'))}; "
+            f"real {fmt(c.get('real'))}; per G layer: {per}.")
+
+
+def upsampling(s: dict) -> str:
+    return ("Nearest-neighbour and transposed-convolution upsampling worked on the notes' grids, computed by "
+            f"PyTorch and by an explicit scatter-add (agree: {get(s, 'methods_agree')}), and the number of kernel "
+            "taps per output pixel of DCGAN's k4 s2 p1 layer (uneven overlap is the source of checkerboards).")
+
+
+def filter_audit(s: dict) -> str:
+    rows = []
+    for name, per in (get(s, "layers", {}) or {}).items():
+        t, r = per.get("trained", {}), per.get("random", {})
+        if "labelled" in t:
+            rows.append(f"{name}: {t['labelled']}/{t['filters']} IoU-labelled (random {r.get('labelled')}), "
+                        f"{t.get('precision_labelled')} precision-labelled (random {r.get('precision_labelled')}), "
+                        f"selectivity {num(t.get('selectivity_median'))} (random {num(r.get('selectivity_median'))})")
+        else:
+            rows.append(f"{name}: selectivity {num(t.get('selectivity_median'))}, dead {t.get('dead')}/{t.get('filters')}")
+    return (f"Network Dissection of D on {get(s, 'n_images')} images ({'; '.join((get(s, 'sources', {}) or {}).values())}): "
+            f"a filter is labelled with a class when its IoU exceeds {get(s, 'iou_threshold')} (top "
+            f"{get(s, 'top_fraction')} of activations). " + "; ".join(rows) + ".")
+
+
 def generic(s: dict) -> str:
     """A caption for sections whose summaries this module does not know in detail: its scalar numbers."""
     flat = {k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -93,6 +155,8 @@ def generic(s: dict) -> str:
 
 CAPTIONS: dict[str, Callable[[dict], str]] = {
     "fig4_latent_walk": fig4, "fig5_guided_backprop": fig5, "fig6_forget": fig6, "fig7_arithmetic": fig7,
+    "classification": classification, "memorisation": memorisation, "modes": modes, "checkerboard": checkerboard,
+    "upsampling": upsampling, "filter_audit": filter_audit,
 }
 
 

@@ -74,8 +74,9 @@ def plot_samples(ck, n: int = 64, seed: int = 0):
     return fig
 
 
-def audit_last_layer(folder: Path) -> tuple[str, np.ndarray, np.ndarray, list]:
-    """(layer, top_index (C, K), labels (C,) or None, class names) of D's last layer in an audit folder."""
+def audit_last_layer(folder: Path) -> tuple:
+    """(layer, top_index (C, K), IoU labels (C,) or None, precision labels (C,) or None, class names)
+    of D's last audited layer in an audit folder (labels: class id, -1 = none)."""
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         names = [str(n) for n in z["layer_names"]]
         d_layers = [n for n in names if f"{n.replace('.', '_')}__trained__top_index" in z and n.startswith("D")]
@@ -84,24 +85,30 @@ def audit_last_layer(folder: Path) -> tuple[str, np.ndarray, np.ndarray, list]:
         last = max(d_layers, key=lambda n: int("".join(ch for ch in n if ch.isdigit()) or 0))
         key = f"{last.replace('.', '_')}__trained__"
         labels = z[key + "labels"] if key + "labels" in z else None
-        return last, z[key + "top_index"], labels, [str(c) for c in z["class_names"]]
+        prec = z[key + "precision_labels"] if key + "precision_labels" in z else None
+        return last, z[key + "top_index"], labels, prec, [str(c) for c in z["class_names"]]
 
 
 def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
-    """Every filter's top image with its audit label. images: (C, H, W, 3) uint8 -> Figure."""
+    """Every filter's top image with its audit label, one mosaic. images: (C, H, W, 3) uint8 -> Figure."""
     import matplotlib.pyplot as plt
 
-    C = len(images)
+    from gan_viz.images import grid
+
+    C, H = len(images), images.shape[1]
     cols = min(GALLERY_COLS, C)
     rows = -(-C // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i < C:
-            ax.imshow(images[i], interpolation="nearest")
-            ax.set_title(f"{i}:{labels[i]}", fontsize=5, pad=1)
-    fig.suptitle(f"{layer}: each filter's top image (audit label; '-' = no label)", fontsize=9)
-    fig.subplots_adjust(wspace=0.05, hspace=0.35, top=0.95, bottom=0.01, left=0.01, right=0.99)
+    pad = max(2, H // 3)  # room above each tile for its label
+    mosaic = grid(images, cols, pad=pad)  # (rows*(H+pad)+pad, cols*(H+pad)+pad, 3)
+    fig, ax = plt.subplots(figsize=(cols * 0.75, rows * 0.85 + 0.4))
+    ax.imshow(mosaic, interpolation="nearest")
+    for i in range(C):
+        r, c = divmod(i, cols)
+        ax.text(pad + c * (H + pad) + H / 2, pad + r * (H + pad) - 1, f"{i} {labels[i]}", fontsize=4.5,
+                ha="center", va="bottom")
+    ax.set_axis_off()
+    ax.set_title(f"{layer}: each filter's top image (audit label: IoU class, p:class = precision label, '-' = none)", fontsize=9)
+    fig.tight_layout()
     return fig
 
 
@@ -113,10 +120,18 @@ def gallery_images(ck, folder: Path, device) -> tuple[str, np.ndarray, list[str]
     from gan_viz.images import to_uint8
 
     run = json.loads((folder / "run.json").read_text())["options"]
-    layer, top, labels, classes = audit_last_layer(folder)
+    layer, top, labels, prec, classes = audit_last_layer(folder)
     args = argparse.Namespace(source=run.get("source", "auto"), images=run["images"],
                               data_root=run.get("data_root"), seed=run.get("seed", 0))
     source, _ = image_source(ck, args, device)
     imgs = to_uint8(source.fetch(np.asarray(top[:, 0])))  # (C, H, W, 3)
-    names = ["-" if labels is None or labels[i] < 0 else classes[labels[i]] for i in range(len(top))]
-    return layer, imgs, names
+    return layer, imgs, [label_of(i, labels, prec, classes) for i in range(len(top))]
+
+
+def label_of(i: int, iou, prec, classes) -> str:
+    """A filter's IoU label; else its precision label as 'p:class'; else '-'."""
+    if iou is not None and iou[i] >= 0:
+        return classes[iou[i]]
+    if prec is not None and prec[i] >= 0:
+        return "p:" + classes[prec[i]]
+    return "-"

@@ -211,11 +211,13 @@ def gallery_block(ck, audit: Outcome, root: Path, device: str):
     layer, imgs, labels = extras.gallery_images(ck, audit.folder, torch.device(device))
     save_figure(extras.plot_filter_gallery(imgs, labels, layer), root / "filter_gallery", "gallery", dpi=110)
     b.figures = ["filter_gallery/gallery.png"]
-    n_lab = sum(lab != "-" for lab in labels)
-    counts = {c: labels.count(c) for c in sorted(set(labels) - {"-"})}
-    b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit; "
-                 f"{n_lab} carry a Network Dissection label (IoU above the audit's threshold)"
-                 + (": " + ", ".join(f"{c} {n}" for c, n in counts.items()) if counts else "") + ".")
+    count = lambda keep: ", ".join(f"{c} {labels.count(c)}" for c in sorted(set(filter(keep, labels)))) or "none"  # noqa: E731
+    n_iou = sum(lab != "-" and not lab.startswith("p:") for lab in labels)
+    n_prec = sum(lab.startswith("p:") for lab in labels)
+    b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
+                 f"{n_iou} carry a Network Dissection label (IoU above the audit's threshold: "
+                 f"{count(lambda s: s != '-' and not s.startswith('p:'))}); {n_prec} more only a precision label "
+                 f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}).")
     return b
 
 

@@ -1,0 +1,63 @@
+"""Time `gan-viz report` on the bundled checkpoint in a fresh temporary folder (no cache).
+
+Goal (issue 9): <= 60 s wall and <= 2 GB peak memory on a 2-core CPU.
+Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, sections, load average.
+
+    python benchmarks/report_time.py [--ckpt CKPT] [--only LIST] [--threads 2] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its children, MB (Linux reports KiB)."""
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(self_kb, child_kb) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ckpt", default=None, help="checkpoint (default: the bundled one)")
+    ap.add_argument("--only", default=None, help="sections (default: all)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core goal)")
+    ap.add_argument("--keep", default=None, metavar="DIR", help="write the report here instead of a temp folder")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from gan_viz.checkpoint import BUNDLED
+    from gan_viz.reports.report import build_report
+
+    ckpt = Path(args.ckpt) if args.ckpt else BUNDLED
+    with tempfile.TemporaryDirectory(prefix="report_time_") as tmp:
+        out = Path(args.keep) if args.keep else Path(tmp) / "report"
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        rec = build_report(ckpt, out, args.only, "cpu", 0, force=True)
+        seconds = time.perf_counter() - t0
+    for key, s in rec["sections"].items():
+        print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s", file=sys.stderr)
+    print(f"{'html + pdf + card + gallery':<30} {seconds - rec['seconds_sections']:6.1f} s", file=sys.stderr)
+    result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+              "seconds_sections": rec["seconds_sections"],
+              "sections": {k: round(s["seconds"], 1) for k, s in rec["sections"].items()},
+              "absent": {k: s["reason"] for k, s in rec["sections"].items() if s["status"] == "absent"},
+              "checkpoint": str(ckpt), "threads": args.threads, "cpus": os.cpu_count(),
+              "loadavg_1min_after": round(os.getloadavg()[0], 2), "goal": {"seconds": 60, "peak_rss_mb": 2048}}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
