@@ -139,3 +139,10 @@ def test_export_slim_checkpoint_and_card(tmp_path, cli):
     assert (tmp_path / "m.pt").stat().st_size < (tmp_path / "r" / "checkpoints" / "last.pt").stat().st_size
     card = (tmp_path / "m_card.json").read_text()
     assert '"step": 4' in card and (tmp_path / "m_samples.png").exists()
+
+
+def test_tensorboard_events_when_installed(tmp_path, cli):
+    pytest.importorskip("tensorboard", reason="tensorboard is optional; events are written only when installed")
+    code, _, err = cli("train", *TINY[2:], "--dataset", "fake", "--max-steps", "2", "--no-quality", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert list((tmp_path / "r" / "tb").glob("events.out.tfevents.*"))

@@ -44,6 +44,15 @@ def _setup_logging(out: Path) -> None:
     log.setLevel(logging.INFO)
 
 
+def _tensorboard(path: Path):
+    """A TensorBoard writer when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(path))
+
+
 class TrainingRun:
     """Train ``mcfg`` with ``tcfg`` into ``out`` (``resume`` continues ``out``)."""
 
@@ -95,6 +104,7 @@ class TrainingRun:
             w.writerows(rows)
         self.metrics_file = open(path, "a", newline="")
         self.metrics = csv.DictWriter(self.metrics_file, METRICS)
+        self.tb = _tensorboard(self.out / "tb")
 
     def save(self) -> None:
         if not self.info.is_main:
@@ -173,6 +183,8 @@ class TrainingRun:
         finally:
             pre.close()
             bar.close()
+            if getattr(self, "tb", None) is not None:
+                self.tb.flush()
         self.write_samples()
         return {"steps": self.step, "epochs": self.step / self.steps_per_epoch}
 
@@ -190,6 +202,9 @@ class TrainingRun:
                                      f"{ips:.1f}"]))
             self.metrics.writerow(row)
             self.metrics_file.flush()
+            if self.tb is not None:
+                for k, v in zip(METRICS[2:], vals + [ips]):
+                    self.tb.add_scalar(f"train/{k}", v, self.step)
             bar.set_postfix(loss_D=f"{vals[0]:.3f}", loss_G=f"{vals[1]:.3f}", ips=f"{ips:.0f}")
             log.info("step %d loss_D %.4f loss_G %.4f D(x) %.3f D(G(z)) %.3f %.1f img/s", self.step, *vals, ips)
         return torch.zeros_like(acc), now, self.step
