@@ -1,7 +1,8 @@
 """Time `gan-viz report` on the bundled checkpoint in a fresh temporary folder (no cache).
 
 Goal (issue 9): <= 60 s wall and <= 2 GB peak memory on a 2-core CPU.
-Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, sections, load average.
+Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, cpu_seconds (user +
+system CPU time, which does not grow when other jobs share the cores), sections, load average.
 
     python benchmarks/report_time.py [--ckpt CKPT] [--only LIST] [--threads 2] [--keep DIR]
 """
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, s in rec["sections"].items():
         print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s", file=sys.stderr)
     print(f"{'html + pdf + card + gallery':<30} {seconds - rec['seconds_sections']:6.1f} s", file=sys.stderr)
+    use = resource.getrusage(resource.RUSAGE_SELF)
     result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+              "cpu_seconds": round(use.ru_utime + use.ru_stime, 1),  # load-independent: CPU time of this process
               "seconds_sections": rec["seconds_sections"],
               "sections": {k: round(s["seconds"], 1) for k, s in rec["sections"].items()},
               "absent": {k: s["reason"] for k, s in rec["sections"].items() if s["status"] == "absent"},

@@ -23,6 +23,7 @@ def _text_page(pdf, title: str, lines: list[str]) -> None:
 
 
 def _figure_page(pdf, title: str, png: Path, caption: str) -> None:
+    """The image under the title at its own aspect ratio (as wide as fits), the caption right below it."""
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
@@ -30,13 +31,17 @@ def _figure_page(pdf, title: str, png: Path, caption: str) -> None:
     fig.text(0.07, 0.97, title, fontsize=12, weight="bold", va="top")
     img = mpimg.imread(png)
     cap = textwrap.fill(caption, 110) if caption else ""
-    n_lines = cap.count("\n") + 1 if cap else 0
-    bottom = 0.04 + 0.013 * n_lines
-    ax = fig.add_axes((0.05, bottom + 0.01, 0.9, 0.93 - bottom - 0.01))
+    cap_h = 0.013 * (cap.count("\n") + 1) + 0.02 if cap else 0.0
+    top, avail_h = 0.94, 0.94 - 0.03 - cap_h  # page fractions
+    w = 0.9
+    h = w * PAGE[0] / PAGE[1] * img.shape[0] / img.shape[1]  # height in page fractions at full width
+    if h > avail_h:
+        w, h = w * avail_h / h, avail_h
+    ax = fig.add_axes(((1 - w) / 2, top - h, w, h))
     ax.imshow(img, interpolation="antialiased")
     ax.set_axis_off()
     if cap:
-        fig.text(0.07, bottom - 0.005, cap, fontsize=7.5, va="top")
+        fig.text(0.07, top - h - 0.01, cap, fontsize=7.5, va="top")
     pdf.savefig(fig)
     plt.close(fig)
 

@@ -16,7 +16,7 @@ from gan_viz.config import ModelConfig
 from gan_viz.models import build_discriminator, build_generator, init_weights
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
-ONLY = "fig4,fig5,upsampling,filter_audit"
+ONLY = "fig4,fig5,upsampling,filter_audit"  # one of each kind: G walk, D, no checkpoint, audit
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,36 @@ def test_absent_sections_say_why(tmp_path, cli):
     page = (tmp_path / "r" / "report.html").read_text()
     assert page.count('class="absent"') == 2 and "does not record its dataset" in page
     assert "classification" in out and "absent" in out
+
+
+def _pt_examples_pair(folder: Path, nz: int = 8, ngf: int = 4, ndf: int = 4, nc: int = 3) -> Path:
+    """netG/netD_epoch_1.pth as the PyTorch examples DCGAN writes them (bare state dicts), at 32x32."""
+    from torch import nn
+
+    up = lambda i, o, s, p: [nn.ConvTranspose2d(i, o, 4, s, p, bias=False), nn.BatchNorm2d(o), nn.ReLU(True)]  # noqa: E731
+    down = lambda i, o: [nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.LeakyReLU(0.2, True)]  # noqa: E731
+    G = nn.Sequential(*up(nz, ngf * 4, 1, 0), *up(ngf * 4, ngf * 2, 2, 1), *up(ngf * 2, ngf, 2, 1),
+                      nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), *down(ndf, ndf * 2),
+                      *down(ndf * 2, ndf * 4), nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+    torch.save({f"main.{k}": v for k, v in G.state_dict().items()}, folder / "netG_epoch_1.pth")
+    torch.save({f"main.{k}": v for k, v in D.state_dict().items()}, folder / "netD_epoch_1.pth")
+    return folder / "netG_epoch_1.pth"
+
+
+def test_report_on_pytorch_examples_pair(tmp_path, cli):
+    """No dataset, no masks: label sections say why they are absent; the rest and the gallery still work."""
+    ckpt = _pt_examples_pair(tmp_path)
+    code, out, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r", "--only", "fig4,fig5,memorisation,filter_audit")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "r" / "report.json").read_text())
+    status = {k: v["status"] for k, v in rec["sections"].items()}
+    assert status == {"fig4_latent_walk": "ran", "fig5_guided_backprop": "ran", "memorisation": "absent",
+                      "filter_audit": "ran"}
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "Absent: " in page and "does not record its dataset" in page
+    assert "filter_gallery/gallery.png" in _img_srcs(page)
+    assert all((tmp_path / "r" / s).is_file() for s in _img_srcs(page))
 
 
 def test_only_rejects_unknown_sections(cli, tmp_path):
