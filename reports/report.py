@@ -53,7 +53,7 @@ SECTIONS = (
             ("guided-backprop", "--images", "256", "--top", "4")),
     Section("fig6_forget", "Fig. 6: forgetting to draw windows",
             ("forget", "--concept", "window", "--fits", "1", "--random-draws", "1", "--samples", "100",
-             "--select", "top-16", "--eval-samples", "100", "--curve-points", "2")),
+             "--select", "top-16", "--eval-samples", "100", "--curve-points", "1")),
     Section("fig7_arithmetic", "Fig. 7: vector arithmetic on z",
             ("arithmetic", "--expr", "A - B + C", "--concepts", "A=window,B=no-window,C=no-window",
              "--samples-n", "300")),
