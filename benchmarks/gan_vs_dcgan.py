@@ -9,7 +9,7 @@ the real class histogram, collapse, mean confidence, classifier score, and the F
 distance in that CNN's 128-d hidden features to the real training digits. Training stops
 at the first epoch end past the budget.
 
-    nice -n 10 python benchmarks/gan_vs_dcgan.py                   # 16x16, 150 s per arch
+    nice -n 10 python benchmarks/gan_vs_dcgan.py                   # 16x16, 240 s per arch
     python benchmarks/gan_vs_dcgan.py --budget 20 --out /tmp/quick  # smoke run
 
 Last line: JSON with one row per architecture (images/s, epochs, final mode coverage and
@@ -105,7 +105,7 @@ def train_for(arch: str, size: int, budget: float, out: Path, judge: Judge, seed
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=150.0, help="training seconds per architecture")
+    ap.add_argument("--budget", type=float, default=240.0, help="training seconds per architecture (default: 240)")
     ap.add_argument("--image-size", type=int, default=16, choices=[16, 32])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="out/gan_vs_dcgan", help="sample grids per epoch go here")

@@ -31,7 +31,7 @@ def add_arguments(p):
     p.add_argument("--attribute", default=None, choices=list(K.ROOMS_ATTRIBUTES),
                    help="rooms only: the scene attribute used as class (default: n_windows)")
     p.add_argument("--n", type=int, default=1000, help="generated samples (default: 1000)")
-    p.add_argument("--n-train", type=int, default=10000, help="real training images for the classifier")
+    p.add_argument("--n-train", type=int, default=5000, help="real training images for the classifier (default: 5000)")
     p.add_argument("--n-test", type=int, default=2000, help="held-out real images (reference histogram)")
     p.add_argument("--epochs", type=int, default=8, help="classifier training epochs (default: 8)")
     p.add_argument("--min-share", type=float, default=M.MIN_SHARE,
