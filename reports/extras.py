@@ -25,10 +25,13 @@ def card_facts(ck) -> dict:
     return facts
 
 
-def metrics_csv(ck) -> Path | None:
-    """RUN/metrics.csv of a checkpoint inside RUN/checkpoints/, when it exists."""
-    p = ck.path.resolve().parent.parent / "metrics.csv"
-    return p if p.exists() else None
+def metrics_csv(ck, card: dict | None = None) -> Path | None:
+    """RUN/metrics.csv of a checkpoint inside RUN/checkpoints/, or of the run an exported checkpoint's
+    card names (``exported_from``, found relative to the working folder), when it exists."""
+    candidates = [ck.path.resolve().parent.parent / "metrics.csv"]
+    if card and card.get("exported_from"):
+        candidates.append(Path(card["exported_from"]).parent.parent / "metrics.csv")
+    return next((p for p in candidates if p.exists()), None)
 
 
 def plot_training_curves(path: Path):

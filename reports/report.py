@@ -180,11 +180,12 @@ def card_block(ck, root: Path):
     folder.mkdir(parents=True, exist_ok=True)
     facts = extras.card_facts(ck)
     b = Block("model_card", "Model card", table={k: v for k, v in facts.items() if k != "card"})
-    if "card" in facts:
-        b.table.update({f"card.{k}": v for k, v in facts["card"].items() if k in ("quality", "hardware", "size_bytes")})
+    card = facts.get("card", {})
+    b.table.update({f"card.{k}": v for k, v in card.items()
+                    if k in ("exported_from", "wall_seconds_logged", "quality", "hardware", "size_bytes")})
     save_figure(extras.plot_samples(ck), folder, "samples")
     b.figures.append("model_card/samples.png")
-    csv_path = extras.metrics_csv(ck)
+    csv_path = extras.metrics_csv(ck, card)
     if csv_path is not None:
         save_figure(extras.plot_training_curves(csv_path), folder, "training_curves")
         b.figures.append("model_card/training_curves.png")
