@@ -33,14 +33,14 @@ QUANTILE = 0.05
 
 
 def pixel_embedding(images: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C*H*W) / sqrt(C*H*W): Euclidean distance becomes per-pixel RMS."""
-    x = images.flatten(1).double()
+    """(N, C, H, W) -> (N, C*H*W) float32 / sqrt(C*H*W): Euclidean distance becomes per-pixel RMS."""
+    x = images.flatten(1).float()
     return x / x.shape[1] ** 0.5
 
 
 def unit_rows(features: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(N, F) -> (N, F) float64 rows of unit length (zero rows stay zero)."""
-    f = torch.as_tensor(np.asarray(features)).double()
+    """(N, F) -> (N, F) float32 rows of unit length (zero rows stay zero)."""
+    f = torch.as_tensor(np.asarray(features)).float()
     return f / f.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
