@@ -48,13 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         rec = build_report(ckpt, out, args.only, "cpu", 0, force=True)
         seconds = time.perf_counter() - t0
     for key, s in rec["sections"].items():
-        print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s", file=sys.stderr)
+        print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s wall {s['cpu_seconds']:6.1f} s CPU", file=sys.stderr)
     print(f"{'html + pdf + card + gallery':<30} {seconds - rec['seconds_sections']:6.1f} s", file=sys.stderr)
     use = resource.getrusage(resource.RUSAGE_SELF)
     result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
               "cpu_seconds": round(use.ru_utime + use.ru_stime, 1),  # load-independent: CPU time of this process
               "seconds_sections": rec["seconds_sections"],
               "sections": {k: round(s["seconds"], 1) for k, s in rec["sections"].items()},
+              "sections_cpu": {k: round(s["cpu_seconds"], 1) for k, s in rec["sections"].items()},
               "absent": {k: s["reason"] for k, s in rec["sections"].items() if s["status"] == "absent"},
               "checkpoint": str(ckpt), "threads": args.threads, "cpus": os.cpu_count(),
               "loadavg_1min_after": round(os.getloadavg()[0], 2), "goal": {"seconds": 60, "peak_rss_mb": 2048}}

@@ -62,7 +62,7 @@ SECTIONS = (
     Section("memorisation", "Figs. 2-3: memorisation (nearest training images)",
             ("neighbors", "--n", "64", "--n-train", "1000", "--n-heldout", "300")),
     Section("modes", "Mode coverage",
-            ("modes", "--n", "300", "--n-train", "1000", "--n-test", "300", "--epochs", "2")),
+            ("modes", "--n", "300", "--n-train", "800", "--n-test", "300", "--epochs", "2")),
     Section("upsampling", "Mechanics: upsampling by transposed convolution", ("upsampling",), ckpt=False),
     Section("checkerboard", "Mechanics: checkerboard artefacts", ("checkerboard", "--n", "128")),
     Section("filter_audit", "Filter audit of D (Network Dissection)",
@@ -81,6 +81,7 @@ class Outcome:
     seconds: float = 0.0
     reason: str = ""
     argv: list = field(default_factory=list)
+    cpu_seconds: float = 0.0  # user + system CPU time: unlike wall time, not inflated by other jobs
 
     @property
     def ok(self) -> bool:
@@ -140,19 +141,28 @@ def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: in
     if not force and _cached(folder, key):
         return Outcome(s, folder, "cached", argv=argv)
     args = build_parser().parse_args(argv)
+    for old in [*folder.glob("*.png"), *folder.glob("*.pdf"), folder / KEY_FILE, folder / "summary.json"]:
+        old.unlink(missing_ok=True)  # this section's own outputs of other inputs: never shown as current
     log = io.StringIO()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     try:
         with contextlib.redirect_stdout(log):
             code = int(args._run(args) or 0)
     except UserError as e:
         return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), argv)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, _cpu() - c0
     if code != 0:
         raise RuntimeError(f"gan-viz {' '.join(argv)} exited with status {code}")
     (folder / "log.txt").write_text(log.getvalue())
     write_json(folder / KEY_FILE, key)
-    return Outcome(s, folder, "ran", dt, argv=argv)
+    return Outcome(s, folder, "ran", dt, argv=argv, cpu_seconds=cpu)
+
+
+def _cpu() -> float:
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def run_all(sections: list[Section], root: Path, ckpt: Path | None, device: str = "cpu", seed: int = 0,
@@ -252,7 +262,8 @@ def build_report(ckpt: Path, out: Path, only: str | None = None, device: str = "
     write_html(out / "report.html", title, intro, blocks)
     write_pdf(out / "report.pdf", title, intro, blocks)
     record = {"checkpoint": str(ck.path), "checkpoint_stamp": ckpt_stamp(ckpt), "seed": seed, "device": device,
-              "sections": {o.section.key: {"status": o.status, "seconds": round(o.seconds, 2), "reason": o.reason,
+              "sections": {o.section.key: {"status": o.status, "seconds": round(o.seconds, 2),
+                                           "cpu_seconds": round(o.cpu_seconds, 2), "reason": o.reason,
                                            "argv": o.argv} for o in outcomes},
               "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2)}
     write_json(out / "report.json", record)
