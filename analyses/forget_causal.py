@@ -10,11 +10,12 @@ filters *cause* it, with the scene parser as the judge:
   continuous ablation ``a`` in [0, 1] per filter, through the same edit rule
   ``x * (1 - a) + r * a``, to minimise the parser's object probability plus a sparsity
   cost, then keep the K filters with the largest ``a``: filters are judged as a set.
+  Here ``a = sigmoid(s)`` and filters are ranked by ``s``.
 
 Example:
     >>> prob = parser_concept_prob(parser, CLASS_ID["window"])
-    >>> a = optimize_ablation(G, "relu3", z_pool, prob, torch.zeros(64, 1, 1))  # (64,)
-    >>> np.argsort(-a)[:8]
+    >>> s = optimize_ablation(G, "relu3", z_pool, prob, torch.zeros(64, 1, 1))  # (64,) logits
+    >>> np.argsort(-s)[:8]
 """
 
 from __future__ import annotations
@@ -58,39 +59,40 @@ def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, segment_fn: Segmen
 
 
 def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
-                      replacement: torch.Tensor, steps: int = 150, batch_size: int = 32, lr: float = 0.05,
-                      sparsity: float = 0.5, seed: int = 0, device="cpu") -> np.ndarray:
-    """GAN Dissection's optimised intervention: per-filter ablation strengths (C,) in [0, 1].
+                      replacement: torch.Tensor, steps: int = 150, batch_size: int = 32, lr: float = 0.1,
+                      sparsity: float = 1.0, seed: int = 0, device="cpu") -> np.ndarray:
+    """GAN Dissection's optimised intervention: one score per filter, (C,).
 
-    Minimises ``p(a) / p(0) + sparsity * mean(a)`` by Adam with ``a`` clipped to [0, 1],
-    where ``p(a)`` is the parser's mean object probability on a batch of G's samples with
-    the edit applied; only ``a`` gets gradients (the networks are left untouched).
+    The ablation is ``a = sigmoid(s)`` per filter (``s`` starts at -2, a = 0.12), applied by
+    the edit rule; Adam minimises ``p(a) / p(0) + sparsity * mean(a)``, where ``p(a)`` is
+    the parser's mean object probability on a batch of G's samples with the edit. Only
+    ``s`` gets gradients: the networks are left untouched. Ranking by the logit ``s``
+    rather than by a clipped ``a`` keeps the order among filters the optimisation drove
+    to full removal (a clipped ``a`` ties them all at 1).
 
     Args:
         z: (M, nz) pool of latent codes; each step draws ``batch_size`` of them.
         concept_prob: images -> (N,) differentiable object share (see :func:`parser_concept_prob`).
     Returns:
-        (C,) float: the optimised ``a``; large means the filter is needed for the object.
+        (C,) float: the logits ``s``; large means the filter is needed for the object.
     """
     gen = torch.Generator().manual_seed(seed)
     z = z.to(device)
-    alpha = torch.zeros(len(replacement), 1, 1, device=device, requires_grad=True)
+    logit = torch.full((len(replacement), 1, 1), -2.0, device=device, requires_grad=True)
     r = replacement.to(device)
-    opt = torch.optim.Adam([alpha], lr=lr)
+    opt = torch.optim.Adam([logit], lr=lr)
     G.to(device)
     with evaluating(G):
         with torch.no_grad():
             base = float(concept_prob(G(z[:256])).mean().clamp(min=1e-6))
-        with edit_layer(G, layer, alpha, r, prefix="G"):
-            for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
-                idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen)
+        for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
+            idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen)
+            alpha = torch.sigmoid(logit)  # (C, 1, 1)
+            with edit_layer(G, layer, alpha, r, prefix="G"):
                 loss = concept_prob(G(z[idx.to(device)])).mean() / base + sparsity * alpha.mean()
-                (grad,) = torch.autograd.grad(loss, [alpha])
-                alpha.grad = grad
-                opt.step()
-                with torch.no_grad():
-                    alpha.clamp_(0, 1)
-    return alpha.detach().flatten().cpu().numpy().astype(np.float64)
+            (logit.grad,) = torch.autograd.grad(loss, [logit])
+            opt.step()
+    return logit.detach().flatten().cpu().numpy().astype(np.float64)
 
 
 def parser_concept_prob(parser, class_id: int) -> ConceptProb:
