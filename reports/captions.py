@@ -105,7 +105,8 @@ def memorisation(s: dict) -> str:
 def modes(s: dict) -> str:
     share = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "generated_share", {}) or {}).items())
     real = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "real_share_true", {}) or {}).items())
-    return (f"Mode coverage of {get(s, 'n_generated')} samples labelled by a classifier trained here "
+    return (f"Mode coverage ({get(s, 'dataset')}, classes by {get(s, 'attribute') or 'the default label'}) of "
+            f"{get(s, 'n_generated')} samples labelled by a classifier trained here "
             f"({get(s, 'classifier')}, test accuracy {pct(get(s, 'classifier_test_accuracy'))}): "
             f"{get(s, 'modes_covered')} of {get(s, 'n_classes')} classes covered, missing {get(s, 'missing_modes')}, "
             f"collapsed {get(s, 'collapsed')}; KL(real||generated) {num(get(s, 'kl_real_to_generated'))}. "

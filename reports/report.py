@@ -37,12 +37,14 @@ class Section:
         title: the heading in the report (the paper's figure it reproduces).
         argv: the command and its fast settings (``--ckpt/--out/--device/--seed`` are added).
         ckpt: whether the command reads the checkpoint.
+        rooms: options added for checkpoints trained on rooms (e.g. a label a small CNN learns quickly).
     """
 
     key: str
     title: str
     argv: tuple[str, ...]
     ckpt: bool = True
+    rooms: tuple[str, ...] = ()
 
 
 # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; then mechanics and the audit.
@@ -62,7 +64,8 @@ SECTIONS = (
     Section("memorisation", "Figs. 2-3: memorisation (nearest training images)",
             ("neighbors", "--n", "64", "--n-train", "1000", "--n-heldout", "300")),
     Section("modes", "Mode coverage",
-            ("modes", "--n", "300", "--n-train", "800", "--n-test", "300", "--epochs", "2")),
+            ("modes", "--n", "300", "--n-train", "800", "--n-test", "300", "--epochs", "2"),
+            rooms=("--attribute", "time_of_day")),
     Section("upsampling", "Mechanics: upsampling by transposed convolution", ("upsampling",), ckpt=False),
     Section("checkerboard", "Mechanics: checkerboard artefacts", ("checkerboard", "--n", "128")),
     Section("filter_audit", "Filter audit of D (Network Dissection)",
@@ -113,8 +116,9 @@ def ckpt_stamp(path: Path | None) -> dict:
     return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def section_argv(s: Section, ckpt: Path | None, folder: Path, device: str, seed: int) -> list[str]:
-    argv = list(s.argv) + ["--out", str(folder)]
+def section_argv(s: Section, ckpt: Path | None, folder: Path, device: str, seed: int,
+                 dataset: str | None = None) -> list[str]:
+    argv = list(s.argv) + (list(s.rooms) if dataset == "rooms" else []) + ["--out", str(folder)]
     if s.ckpt:
         argv += (["--ckpt", str(ckpt)] if ckpt is not None else []) + ["--device", device, "--seed", str(seed)]
     return argv
@@ -130,13 +134,14 @@ def _cached(folder: Path, key: dict) -> bool:
         return False
 
 
-def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: int, force: bool = False) -> Outcome:
+def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: int, force: bool = False,
+                dataset: str | None = None) -> Outcome:
     """Run one section's command in-process (its printout goes to ``log.txt`` in its folder)."""
     from gan_viz.cli import build_parser
     from gan_viz.io import write_json
 
     folder = root / s.key
-    argv = section_argv(s, ckpt, folder, device, seed)
+    argv = section_argv(s, ckpt, folder, device, seed, dataset)
     key = {"argv": argv, "checkpoint": ckpt_stamp(ckpt) if s.ckpt else {}, "gan_viz_version": __version__}
     if not force and _cached(folder, key):
         return Outcome(s, folder, "cached", argv=argv)
@@ -166,13 +171,13 @@ def _cpu() -> float:
 
 
 def run_all(sections: list[Section], root: Path, ckpt: Path | None, device: str = "cpu", seed: int = 0,
-            force: bool = False) -> list[Outcome]:
+            force: bool = False, dataset: str | None = None) -> list[Outcome]:
     """Run (or reuse) every section; one progress bar over the sections, each named as it runs."""
     outcomes = []
     with tqdm(total=len(sections), desc="report", unit="section") as bar:
         for s in sections:
             bar.set_description(f"report: {s.key}")
-            o = run_section(s, root, ckpt, device, seed, force)
+            o = run_section(s, root, ckpt, device, seed, force, dataset)
             bar.set_postfix_str(f"{s.key} {o.status} {o.seconds:.1f}s")
             bar.update(1)
             outcomes.append(o)
@@ -248,7 +253,7 @@ def build_report(ckpt: Path, out: Path, only: str | None = None, device: str = "
     t0 = time.perf_counter()
     sections = parse_only(only)
     ck = load_checkpoint(ckpt)
-    outcomes = run_all(sections, out, ckpt, device, seed, force)
+    outcomes = run_all(sections, out, ckpt, device, seed, force, ck.dataset)
     t_sections = time.perf_counter() - t0
     blocks = [block_of(o, out) for o in outcomes]
     blocks.append(card_block(ck, out))
