@@ -99,16 +99,16 @@ def _render(seed: int, index: int, size: int, stream: int, meta: bool):
     _check_size(size)
     sc = build_scene(_rng(seed, index, stream))
     regions = _rasterize(sc.quads, size, sc.camera)
-    image = sc.colors[regions]  # (H, W, 3) uint8
+    image = np.take(sc.colors, regions, axis=0)  # (H, W, 3) uint8 (take: 4x faster than [regions])
     if not meta:
         return image, None, None, sc.attrs
-    classmap = sc.classes[regions]
+    classmap = np.take(sc.classes, regions)
     return image, classmap, _boxes(regions, sc.instances, sc.classes), sc.attrs
 
 
 def _boxes(regions: np.ndarray, instances: np.ndarray, classes: np.ndarray) -> list:
     """Bounding boxes of each object instance's visible pixels (instance 0 = room shell)."""
-    inst_map = instances[regions]
+    inst_map = np.take(instances, regions)
     out = []
     for inst in np.unique(inst_map):
         if inst == 0:
