@@ -7,8 +7,8 @@ command raises :class:`~gan_viz.errors.UserError` (no masks, no labels, no parse
 this checkpoint) is kept with the reason it is absent; other exceptions propagate.
 
 A section is skipped (cached) when its folder holds a ``summary.json`` and a
-``report_key.json`` whose recorded inputs (argv + checkpoint size and mtime + gan-viz
-version) equal this run's.
+``report_key.json`` whose recorded inputs (argv + checkpoint and shipped scene parser
+size and mtime + gan-viz version) equal this run's.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ SECTIONS = (
             ("forget", "--concept", "window", "--fits", "1", "--random-draws", "1", "--samples", "100",
              "--select", "top-16", "--eval-samples", "100", "--curve-points", "1")),
     Section("fig7_arithmetic", "Fig. 7: vector arithmetic on z",
-            ("arithmetic", "--expr", "A - B + C", "--concepts", "A=window,B=no-window,C=no-window",
+            ("arithmetic", "--expr", "A - B + C", "--concepts", "A=lamp,B=no-lamp,C=no-lamp",
              "--samples-n", "300")),
     Section("classification", "Table 1: D as a feature extractor",
             ("classify", "--n-train", "1000", "--n-test", "500", "--labels", "200", "--draws", "1", "--C-grid", "0.01")),
@@ -142,7 +142,8 @@ def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: in
 
     folder = root / s.key
     argv = section_argv(s, ckpt, folder, device, seed, dataset)
-    key = {"argv": argv, "checkpoint": ckpt_stamp(ckpt) if s.ckpt else {}, "gan_viz_version": __version__}
+    key = {"argv": argv, "checkpoint": ckpt_stamp(ckpt) if s.ckpt else {},
+           "parser": _parser_stamp() if s.ckpt else {}, "gan_viz_version": __version__}
     if not force and _cached(folder, key):
         return Outcome(s, folder, "cached", argv=argv)
     args = build_parser().parse_args(argv)
@@ -161,6 +162,13 @@ def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: in
     (folder / "log.txt").write_text(log.getvalue())
     write_json(folder / KEY_FILE, key)
     return Outcome(s, folder, "ran", dt, argv=argv, cpu_seconds=cpu)
+
+
+def _parser_stamp() -> dict:
+    """The shipped scene parser measures several sections: a new one invalidates their cache."""
+    from gan_viz.parser import DEFAULT_PATH
+
+    return ckpt_stamp(DEFAULT_PATH) if Path(DEFAULT_PATH).exists() else {}
 
 
 def _cpu() -> float:
