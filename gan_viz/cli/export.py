@@ -26,7 +26,7 @@ def add_arguments(p):
     p.add_argument("--card-samples", type=int, default=1000, help="samples the card's quality figures use")
 
 
-def _run_facts(ckpt: Path) -> dict:
+def _run_facts(ckpt: Path, step: int) -> dict:
     run = ckpt.parent.parent
     facts = {}
     if (run / "config.json").exists():
@@ -34,6 +34,8 @@ def _run_facts(ckpt: Path) -> dict:
     log = run / "train.log"
     if log.exists():
         lines = log.read_text().splitlines()
+        end = [i for i, line in enumerate(lines) if f"checkpoint step {step} " in line]
+        lines = lines[:end[0] + 1] if end else lines  # a resumed run may have logged past it
         stamps = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines if line[:4].isdigit()]
         if len(stamps) > 1:
             facts["wall_seconds_logged"] = round((stamps[-1] - stamps[0]).total_seconds())
@@ -59,7 +61,7 @@ def run(args) -> int:
             "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                          "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                          "torch": torch.__version__, "threads": torch.get_num_threads()},
-            **_run_facts(ck.path)}
+            **_run_facts(ck.path, ck.step)}
     z = sample_z(ck.config, 64, torch.Generator().manual_seed(0))
     with torch.no_grad():
         save_png(out.with_name(out.stem + "_samples.png"), grid(to_uint8(ck.G.eval()(z)), 8))
