@@ -40,7 +40,7 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
 
     mu1, mu2 = f1.mean(0), f2.mean(0)
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = linalg.sqrtm(s1 @ s2)
     covmean = covmean.real
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
