@@ -87,6 +87,19 @@ def test_dataset_items_and_splits_disjoint():
     assert g.shape == (1, 32, 32)
 
 
+def test_cache_gives_the_same_pixels():
+    ds = RoomsDataset(32, "train", n=12, nc=1)
+    idx = [11, 0, 5, 3, -1]
+    before = ds.get_batch(idx)
+    assert ds.cache_bytes() == 12 * 32 * 32 * 3
+    ds.cache(8)  # a partial cache: batches reaching beyond it are rendered
+    assert torch.equal(ds.get_batch([0, 5, 3]), before[1:4]) and torch.equal(ds.get_batch(idx), before)
+    ds.cache()
+    assert torch.equal(ds.get_batch(idx), before)
+    with pytest.raises(IndexError):
+        ds.get_batch([12])
+
+
 def test_build_dataset_rooms_and_unknown():
     ds = build_dataset("rooms", 32, nc=3, split="test", n=7)
     assert len(ds) == 7 and ds[6][0].shape == (3, 32, 32)

@@ -12,6 +12,7 @@ import torch
 
 from gan_viz.checkpoint import load_checkpoint
 from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
 from gan_viz.training.config import TrainConfig
 from gan_viz.training.loop import Diverged
 from gan_viz.training.run import TrainingRun
@@ -94,6 +95,22 @@ def test_divergence_stops_and_keeps_last_good(tmp_path, monkeypatch):
     ck = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert ck.step == 4
     assert all(torch.isfinite(v).all() for v in ck.raw["G"].values() if v.is_floating_point())
+
+
+def test_rendering_on_the_fly_or_cached_trains_identically(tmp_path):
+    mcfg = ModelConfig(image_size=32, nz=8, ngf=4, ndf=4)
+    runs = []
+    for mb in (0, 1):
+        tcfg = TrainConfig(batch_size=8, max_steps=9, dataset_size=24, data_cache_mb=mb, quality_every_epoch=False)
+        run = TrainingRun(mcfg, tcfg, tmp_path / str(mb), torch.device("cpu"))
+        run.start_files([])
+        run.fit()
+        run.metrics_file.close()
+        runs.append(run)
+    assert runs[0].data._cache is None and runs[1].data._cache is not None and len(runs[1].data._cache) == 24
+    assert states_equal(runs[0].nets.G.state_dict(), runs[1].nets.G.state_dict())
+    with pytest.raises(UserError, match="data-cache-mb"):
+        TrainConfig(max_steps=1, data_cache_mb=-1)
 
 
 def test_mlp_gan_trains(tmp_path, cli):

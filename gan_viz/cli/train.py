@@ -50,6 +50,9 @@ def add_arguments(p):
     p.add_argument("--sample-every", type=int, default=250, metavar="STEPS")
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS")
     p.add_argument("--dataset-size", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--data-cache-mb", type=int, default=1024, metavar="MB",
+                   help="render the rooms training set into memory once, up front, when it fits in MB "
+                        "(default 1024: 50,000 rooms at 64x64 take 586 MB; 0 renders on the fly)")
     p.add_argument("--no-quality", action="store_true", help="skip the per-epoch sample-quality figures")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
@@ -77,7 +80,8 @@ def _configs(args):
                        beta1=args.beta1, epochs=args.epochs, max_steps=args.max_steps,
                        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
                        log_every=args.log_every, quality_every_epoch=not args.no_quality, seed=args.seed,
-                       precision=args.precision, dataset_size=args.dataset_size)
+                       precision=args.precision, dataset_size=args.dataset_size,
+                       data_cache_mb=args.data_cache_mb)
     return mcfg, tcfg
 
 

@@ -169,6 +169,7 @@ class RoomsDataset(torch.utils.data.Dataset):
         self.image_size, self.split, self.n, self.seed, self.nc = image_size, split, n, seed, nc
         self.stream = SPLITS[split]
         self.classes = CLASSES
+        self._cache: np.ndarray | None = None  # (m, H, W, 3) uint8 of items 0..m-1, see cache()
 
     def __len__(self) -> int:
         return self.n
@@ -190,10 +191,29 @@ class RoomsDataset(torch.utils.data.Dataset):
         image, _, _, attrs = _render(self.seed, self._index(i), self.image_size, self.stream, meta=False)
         return to_tensor(image[None], self.nc)[0], int(attrs[LABEL])
 
+    def cache_bytes(self, n: int | None = None) -> int:
+        """Memory that :meth:`cache` of the first ``n`` items (default all) would take."""
+        return (self.n if n is None else min(n, self.n)) * self.image_size ** 2 * 3
+
+    def cache(self, n: int | None = None, progress: bool = False) -> None:
+        """Render items 0..n-1 (default all) once into memory as uint8, so that
+        :meth:`get_batch` only indexes: the same pixels, none of the rendering cost
+        during training (where rendering would share the CPU with the training step)."""
+        from tqdm import tqdm
+
+        n = self.n if n is None else min(n, self.n)
+        buf = np.empty((n, self.image_size, self.image_size, 3), np.uint8)
+        for i in tqdm(range(n), desc="rooms cache", unit="img", disable=not progress, mininterval=1.0,
+                      dynamic_ncols=True):
+            buf[i] = render_image(self.seed, i, self.image_size, self.stream)
+        self._cache = buf
+
     def get_batch(self, indices) -> torch.Tensor:
         """(N, nc, H, W) float32 in [-1, 1] for a sequence of item indices (no labels)."""
-        imgs = np.stack([render_image(self.seed, self._index(int(i)), self.image_size, self.stream)
-                         for i in indices])
+        idx = [self._index(int(i)) for i in indices]
+        if self._cache is not None and idx and max(idx) < len(self._cache):
+            return to_tensor(self._cache[np.asarray(idx)], self.nc)
+        imgs = np.stack([render_image(self.seed, i, self.image_size, self.stream) for i in idx])
         return to_tensor(imgs, self.nc)
 
     def labels(self, indices) -> np.ndarray:

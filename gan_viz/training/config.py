@@ -35,12 +35,15 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"  # "bf16" = autocast; only where the hardware has bf16
     dataset_size: int | None = None  # use only the first N training images
+    data_cache_mb: int = 1024  # render rooms into memory once when they fit in this many MB (0: never)
 
     def __post_init__(self):
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise UserError(f"--{name.replace('_', '-')} {v!r} must be a positive integer")
+        if not isinstance(self.data_cache_mb, int) or self.data_cache_mb < 0:
+            raise UserError(f"--data-cache-mb {self.data_cache_mb!r} must be an integer >= 0")
         for name in ("epochs", "max_steps", "dataset_size"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):

@@ -63,6 +63,7 @@ class TrainingRun:
         self.data = build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0)
         n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
         self.n_data = n
+        self._data_cached = False
         if tcfg.batch_size % info.world:
             raise UserError(f"--batch-size {tcfg.batch_size} must divide evenly over {info.world} processes")
         self.steps_per_epoch = n // tcfg.batch_size
@@ -77,6 +78,21 @@ class TrainingRun:
         self.step = 0
         torch.manual_seed(derived_seed(tcfg.seed, "global"))  # any global-RNG use is seeded too
         self.fixed_z = sample_z(mcfg, 64, torch.Generator().manual_seed(derived_seed(tcfg.seed, "fixed")), device)
+
+    def _cache_data(self) -> None:
+        """Rooms are rendered on the CPU that also trains: render the training set once,
+        up front, when it fits in ``data_cache_mb`` (same pixels; the loop then only indexes)."""
+        n, self._data_cached = self.n_data, True
+        if not hasattr(self.data, "cache"):
+            return
+        need = self.data.cache_bytes(n)
+        if need > self.tcfg.data_cache_mb * 2 ** 20:
+            log.info("rooms rendered on the fly (%d MB would exceed --data-cache-mb %d)",
+                     need >> 20, self.tcfg.data_cache_mb)
+            return
+        t = time.perf_counter()
+        self.data.cache(n, progress=self.info.is_main)
+        log.info("rendered %d training rooms into memory (%d MB) in %.1f s", n, need >> 20, time.perf_counter() - t)
 
     # --- files --------------------------------------------------------------------
     @property
@@ -158,6 +174,8 @@ class TrainingRun:
 
     def fit(self) -> dict:
         t, amp = self.tcfg, autocast_for(self.tcfg.precision, self.device)
+        if not self._data_cached:
+            self._cache_data()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.info.is_main,
                    desc="train", unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
         pre = Prefetcher(self.data)
