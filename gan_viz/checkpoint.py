@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -90,7 +91,9 @@ def safe_load(path: str | Path) -> Any:
     if path.stat().st_size == 0:
         raise UserError(f"checkpoint {path} is empty (0 bytes); the file was not written completely")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a stranger's file (pickle protocol...) are noise
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
             raise UserError(f"refusing to load {path}: it would need arbitrary unpickling (code execution); "

@@ -64,6 +64,7 @@ class TrainingRun:
         n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
         self.n_data = n
         self._data_cached = False
+        self._data_in_memory = False
         if tcfg.batch_size % info.world:
             raise UserError(f"--batch-size {tcfg.batch_size} must divide evenly over {info.world} processes")
         self.steps_per_epoch = n // tcfg.batch_size
@@ -92,6 +93,7 @@ class TrainingRun:
             return
         t = time.perf_counter()
         self.data.cache(n, progress=self.info.is_main)
+        self._data_in_memory = True
         log.info("rendered %d training rooms into memory (%d MB) in %.1f s", n, need >> 20, time.perf_counter() - t)
 
     # --- files --------------------------------------------------------------------
@@ -178,13 +180,15 @@ class TrainingRun:
             self._cache_data()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.info.is_main,
                    desc="train", unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
-        pre = Prefetcher(self.data)
+        pre = Prefetcher(self.data, background=not self._data_in_memory)
         acc = torch.zeros(4, device=self.device)
         t0, last = time.perf_counter(), self.step
         try:
             while self.step < self.total_steps:
                 nxt = self.batch_indices(self.step + 1) if self.step + 1 < self.total_steps else None
                 x = pre.get(self.batch_indices(self.step), nxt).to(self.device, non_blocking=True)
+                if self.mcfg.arch == "dcgan":
+                    x = x.contiguous(memory_format=torch.channels_last)
                 acc += train_step(self.nets, x, self.noise(self.step), amp)
                 self.step += 1
                 bar.update(1)
