@@ -58,11 +58,12 @@ class ForgetConfig:
     batch_size: int = 256
     curve_points: int = 8
     show: int = 10  # samples in the figure
+    opt_steps: int = 150  # Adam steps of the optimized-K ablation
 
     def __post_init__(self):
         if self.replacement not in REPLACEMENTS:
             raise UserError(f"--replace {self.replacement!r}: choose one of {', '.join(REPLACEMENTS)}")
-        for name in ("fits", "random_draws", "batch_size", "curve_points", "show"):
+        for name in ("fits", "random_draws", "batch_size", "curve_points", "show", "opt_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1")
 
@@ -161,8 +162,8 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
         elif ctx["prob"] is None:
             raise UserError("--select optimized-K needs a differentiable instrument (the scene parser)")
         else:
-            scores = optimize_ablation(G, layer, ps.causal_z, ctx["prob"], ctx["r"], seed=cfg.seed * 1000 + fit_no,
-                                       device=ctx["device"])
+            scores = optimize_ablation(G, layer, ps.causal_z, ctx["prob"], ctx["r"], steps=cfg.opt_steps,
+                                       seed=cfg.seed * 1000 + fit_no, device=ctx["device"])
     filters = select_filters(scores, cfg.select)
     after = _measure_removal(G, layer, filters, ctx)
     rng = np.random.default_rng([cfg.seed, fit_no, 7])

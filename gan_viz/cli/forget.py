@@ -60,6 +60,8 @@ def add_arguments(p):
     p.add_argument("--causal-samples", type=int, default=200,
                    help="samples the filters' effects are measured / optimised on for causal-K and "
                         "optimized-K (default 200)")
+    p.add_argument("--opt-steps", type=int, default=150,
+                   help="Adam steps of the optimized-K ablation (default 150; fewer are faster and rank less surely)")
     p.add_argument("--replace", default="zero", choices=list(fg.REPLACEMENTS),
                    help="what a removed filter becomes: zero (the paper) or its mean activation")
     p.add_argument("--curve-points", type=int, default=8, help="points of the removal curve (default 8)")
@@ -69,7 +71,7 @@ def add_arguments(p):
 
 def _validate(args, ck: Checkpoint):
     for opt in ("samples", "fits", "random_draws", "eval_samples", "causal_samples", "curve_points", "show",
-                "batch_size"):
+                "batch_size", "opt_steps"):
         if getattr(args, opt) < 1:
             raise UserError(f"--{opt.replace('_', '-')} {getattr(args, opt)}: must be at least 1")
     if args.show > args.eval_samples:
@@ -84,7 +86,8 @@ def _validate(args, ck: Checkpoint):
     layer, shape = check_layer(G, args.layer, ck.config.nz)
     select = args.select if args.select is not None else f"optimized-{max(1, shape[0] // 4)}"
     cfg = fg.ForgetConfig(args.concept, parse_select(select, shape[0]), args.fits, args.random_draws,
-                          args.replace, args.seed, args.batch_size, args.curve_points, args.show)
+                          args.replace, args.seed, args.batch_size, args.curve_points, args.show,
+                          args.opt_steps)
     return G, layer, shape, cfg
 
 
