@@ -58,7 +58,7 @@ class ForgetConfig:
     batch_size: int = 256
     curve_points: int = 8
     show: int = 10  # samples in the figure
-    opt_steps: int = 150  # Adam steps of the optimized-K ablation
+    opt_steps: int = 600  # Adam steps of the optimized-K ablation (150 had not converged)
 
     def __post_init__(self):
         if self.replacement not in REPLACEMENTS:

@@ -266,7 +266,7 @@ def fake_parser(monkeypatch):
 
 
 FAST = ["--samples", "30", "--fits", "2", "--random-draws", "2", "--eval-samples", "48", "--curve-points", "3",
-        "--show", "4"]
+        "--show", "4", "--opt-steps", "150"]
 
 
 def test_cli_forget_end_to_end(cli, ckpt32, fake_parser, tmp_path):
