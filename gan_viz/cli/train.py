@@ -102,6 +102,7 @@ def run(args) -> int:
     info = distributed.setup(device)
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
+    finished = False
     try:
         run_ = TrainingRun(mcfg, tcfg, out, device, info, quality=None if args.no_quality else epoch_quality)
         if args.resume:
@@ -112,6 +113,7 @@ def run(args) -> int:
         if info.is_main:
             print(f"trained {res['steps']} steps ({res['epochs']:.2f} epochs) in {time.time() - t0:.0f} s; "
                   f"checkpoint: {out / 'checkpoints' / 'last.pt'}")
+        finished = True
     finally:
-        distributed.teardown(info)
+        distributed.teardown(info, finished)
     return 0
