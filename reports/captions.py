@@ -78,6 +78,12 @@ def fig7(s: dict) -> str:
         text += (f" {cls} pixels: Y {pct(f.get('y'))}, noisy mean {pct(f.get('noisy_mean'))}, pixel space "
                  f"{pct(f.get('pixel_space'))}; concept means "
                  + ", ".join(f"{k} {pct(v)}" for k, v in f.get("mean_images", {}).items()) + ".")
+    d = get(s, "direction", {}) or {}
+    if d.get("measured"):
+        text += (f" Direction {d.get('expr')} (Fig. 8; norm {d.get('direction_norm', 0):.2f}) added to "
+                 f"{d.get('n_samples')} new samples: {d.get('class')} pixels {pct(d.get('fraction_before'))} -> "
+                 f"{pct(d.get('fraction_after'))}, vs {pct(d.get('control_after'))} for random directions of the same "
+                 "norm.")
     return text
 
 
