@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -41,8 +40,8 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, check_layer, conv_layers,  # noqa: F401
-                                       dataset_source, default_layer, evaluating, forward_to,
-                                       generated_source, layer_channels, scan_top)
+                                       crop_windows, dataset_source, default_layer, evaluating, forward_to,
+                                       generated_source, layer_channels, receptive_chain, scan_top)
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
@@ -136,49 +135,12 @@ def _unit_maps(attr, x: torch.Tensor, f: torch.Tensor, i: torch.Tensor, j: torch
         return attr.attribute(x, neuron_selector=lambda out: out[rows, f, i, j]).detach()
 
 
-def receptive_chain(net: nn.Module, layer: str) -> tuple[nn.Sequential, int] | None:
-    """``net`` up to ``layer`` and its number of stride-2 convolutions ``L``, when that part
-    is a chain of 4x4 / stride 2 / padding 1 convolutions with pointwise layers between
-    (eval-mode BatchNorm, rectifiers), as in every DCGAN D; otherwise None.
-
-    In such a chain a unit at (i, j) of ``layer`` sees input rows ``[s*i - s + 1, s*i + 2s - 2]``
-    (``s = 2**L``), so the crop ``[s*(i-1), s*(i+2))`` (clipped to the image) holds its
-    whole receptive field on the stride grid: the unit's value and its gradient map are
-    exactly those of the full image, from at most (3s)^2 pixels instead of H*W.
-    """
-    children = list(net.named_children())
-    names = [n for n, _ in children]
-    if not isinstance(net, nn.Sequential) or layer not in names:
-        return None
-    upto = children[:names.index(layer) + 1]
-    n_conv = 0
-    for _, m in upto:
-        if isinstance(m, nn.Conv2d):
-            if (m.kernel_size, m.stride, m.padding, m.dilation, m.groups) != ((4, 4), (2, 2), (1, 1), (1, 1), 1) \
-                    or m.padding_mode != "zeros":
-                return None
-            n_conv += 1
-        elif isinstance(m, nn.BatchNorm2d):
-            if m.training:
-                return None
-        elif not isinstance(m, RECTIFIERS + (nn.Identity,)):
-            return None
-    return (nn.Sequential(OrderedDict(upto)), n_conv) if n_conv else None
-
-
-def _crop_windows(pos: torch.Tensor, size: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R,) unit index along one axis -> crop start and end in pixels (multiples of ``stride``)."""
-    start = ((pos - 1) * stride).clamp(min=0)
-    end = ((pos + 2) * stride).clamp(max=size)
-    return start, end
-
-
 def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch.Tensor, positions: torch.Tensor,
                 rule: str = "leaky", batch_size: int = 256, device: torch.device | str = "cpu",
                 progress: bool = True, crop: bool = True) -> torch.Tensor:
     """Guided backprop of one unit per row, all rows batched (``batch_size`` rows per backward pass).
 
-    With ``crop`` (default) and a DCGAN-style D (see :func:`receptive_chain`) each row is
+    With ``crop`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`) each row is
     computed on the stride-aligned crop that holds its unit's receptive field, rows grouped
     by crop shape: the same maps (zero outside the receptive field) for ~40% of the work.
 
@@ -192,26 +154,18 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
     with evaluating(net), guided_rule(net, rule):
         net.to(device)
         chain = receptive_chain(net, layer) if crop else None
-        if chain is None:
-            attr = _attribution(net, layer, rule)
-            for s in tqdm(range(0, len(images), batch_size), desc=f"guided backprop ({rule})", unit="batch",
-                          leave=False, disable=not progress):
-                e = min(len(images), s + batch_size)
-                out[s:e] = _unit_maps(attr, images[s:e].to(device), filters[s:e], positions[s:e, 0],
-                                      positions[s:e, 1]).float().cpu()
-            return out
-        trunk, n_conv = chain
-        stride = 2 ** n_conv
+        trunk, stride = (chain[0], 2 ** chain[1]) if chain else (net, None)  # no crop: the whole image
         attr = _attribution(trunk, layer, rule)
-        r0, r1 = _crop_windows(positions[:, 0], images.shape[2], stride)
-        c0, c1 = _crop_windows(positions[:, 1], images.shape[3], stride)
+        r0, r1 = crop_windows(positions[:, 0], images.shape[2], stride)
+        c0, c1 = crop_windows(positions[:, 1], images.shape[3], stride)
         shapes = torch.stack([r1 - r0, c1 - c0], 1)
         groups = [(shapes == sh).all(1).nonzero().squeeze(1) for sh in torch.unique(shapes, dim=0)]
         batches = [g[s:s + batch_size] for g in groups for s in range(0, len(g), batch_size)]
         for rows in tqdm(batches, desc=f"guided backprop ({rule})", unit="batch", leave=False, disable=not progress):
             x = torch.stack([images[r, :, r0[r]:r1[r], c0[r]:c1[r]] for r in rows.tolist()])
-            maps = _unit_maps(attr, x.to(device), filters[rows], positions[rows, 0] - r0[rows] // stride,
-                              positions[rows, 1] - c0[rows] // stride).float().cpu()
+            shift_i, shift_j = (r0[rows] // stride, c0[rows] // stride) if stride else (0, 0)
+            maps = _unit_maps(attr, x.to(device), filters[rows], positions[rows, 0] - shift_i,
+                              positions[rows, 1] - shift_j).float().cpu()
             for k, r in enumerate(rows.tolist()):
                 out[r, :, r0[r]:r1[r], c0[r]:c1[r]] = maps[k]
     return out

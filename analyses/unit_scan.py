@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -184,3 +185,43 @@ def scan_top(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[
     return TopUnits(vals.clone(), idx.clone(), pos.clone())  # clones outside inference mode: usable by autograd
 
 
+# --- receptive fields of DCGAN-style discriminators -------------------------------------
+
+def receptive_chain(net: nn.Module, layer: str) -> tuple[nn.Sequential, int] | None:
+    """``net`` up to ``layer`` and its number of stride-2 convolutions ``L``, when that part
+    is a chain of 4x4 / stride 2 / padding 1 convolutions with pointwise layers between
+    (eval-mode BatchNorm, rectifiers), as in every DCGAN D; otherwise None.
+
+    In such a chain a unit at (i, j) of ``layer`` sees input rows ``[s*i - s + 1, s*i + 2s - 2]``
+    (``s = 2**L``), so the crop ``[s*(i-1), s*(i+2))`` (clipped to the image) holds its
+    whole receptive field on the stride grid: the unit's value and its gradient map are
+    exactly those of the full image, from at most (3s)^2 pixels instead of H*W.
+    """
+    children = list(net.named_children())
+    names = [n for n, _ in children]
+    if not isinstance(net, nn.Sequential) or layer not in names:
+        return None
+    upto = children[:names.index(layer) + 1]
+    n_conv = 0
+    for _, m in upto:
+        if isinstance(m, nn.Conv2d):
+            if (m.kernel_size, m.stride, m.padding, m.dilation, m.groups) != ((4, 4), (2, 2), (1, 1), (1, 1), 1) \
+                    or m.padding_mode != "zeros":
+                return None
+            n_conv += 1
+        elif isinstance(m, nn.BatchNorm2d):
+            if m.training:
+                return None
+        elif not isinstance(m, RECTIFIERS + (nn.Identity,)):
+            return None
+    return (nn.Sequential(OrderedDict(upto)), n_conv) if n_conv else None
+
+
+def crop_windows(pos: torch.Tensor, size: int, stride: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R,) unit index along one axis -> crop start and end in pixels (multiples of ``stride``;
+    ``stride=None``: the whole axis)."""
+    if stride is None:
+        return torch.zeros_like(pos), torch.full_like(pos, size)
+    start = ((pos - 1) * stride).clamp(min=0)
+    end = ((pos + 2) * stride).clamp(max=size)
+    return start, end

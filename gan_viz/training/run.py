@@ -63,8 +63,7 @@ class TrainingRun:
         self.data = build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0)
         n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
         self.n_data = n
-        self._data_cached = False
-        self._data_in_memory = False
+        self._data_in_memory: bool | None = None  # decided by the first fit()
         if tcfg.batch_size % info.world:
             raise UserError(f"--batch-size {tcfg.batch_size} must divide evenly over {info.world} processes")
         self.steps_per_epoch = n // tcfg.batch_size
@@ -83,7 +82,7 @@ class TrainingRun:
     def _cache_data(self) -> None:
         """Rooms are rendered on the CPU that also trains: render the training set once,
         up front, when it fits in ``data_cache_mb`` (same pixels; the loop then only indexes)."""
-        n, self._data_cached = self.n_data, True
+        n, self._data_in_memory = self.n_data, False
         if not hasattr(self.data, "cache"):
             return
         need = self.data.cache_bytes(n)
@@ -176,7 +175,7 @@ class TrainingRun:
 
     def fit(self) -> dict:
         t, amp = self.tcfg, autocast_for(self.tcfg.precision, self.device)
-        if not self._data_cached:
+        if self._data_in_memory is None:
             self._cache_data()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.info.is_main,
                    desc="train", unit="step", dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
