@@ -39,9 +39,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, check_layer, conv_layers,  # noqa: F401
-                                       crop_windows, dataset_source, default_layer, evaluating, forward_to,
-                                       generated_source, layer_channels, receptive_chain, scan_top)
+from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, UnitCone, check_layer,  # noqa: F401
+                                       cone_windows, conv_layers, dataset_source, default_layer, evaluating,
+                                       forward_to, generated_source, layer_channels, place_windows,
+                                       receptive_chain, scan_top)
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
@@ -53,28 +54,31 @@ STRUCTURE = ("wall", "floor", "ceiling")  # room classes that are not objects
 
 # --- the backward rules ---------------------------------------------------------------
 
-class _GuidedRectifier(torch.autograd.Function):
-    """Identity on the rectifier's own output ``y``; backward ``max(g, 0) * slope(x)``."""
+def _guide(out: torch.Tensor, rule: str) -> None:
+    """Make the gradient arriving at a rectifier's output ``out`` follow ``rule``.
 
-    @staticmethod
-    def forward(ctx, x, y, neg_slope: float):
-        ctx.save_for_backward(x > 0)
-        ctx.neg_slope = neg_slope
-        return y.clone()
-
-    @staticmethod
-    def backward(ctx, g):
-        (positive,) = ctx.saved_tensors
-        g = g.clamp(min=0)
-        return torch.where(positive, g, g * ctx.neg_slope), None, None
+    A hook on ``out`` clamps the arriving gradient at 0 before the rectifier's own backward,
+    which then multiplies by its local slope (1 where the input is positive, its negative
+    slope elsewhere): the ``leaky`` rule. For ``relu`` the hook also zeroes the gradient
+    where the unit is not positive (``out > 0`` exactly where its input is), so the slope
+    below 0 never applies.
+    """
+    if not out.requires_grad:
+        return
+    if rule == "leaky":
+        out.register_hook(lambda g: g.clamp(min=0))
+    else:
+        off = out <= 0
+        out.register_hook(lambda g: g.clamp(min=0).masked_fill_(off, 0))
 
 
 @contextlib.contextmanager
 def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
     """Apply a backward ``rule`` to every ``nn.ReLU`` / ``nn.LeakyReLU`` of ``net`` during the body.
 
-    In-place rectifiers are switched to out-of-place for the body (their inputs are
-    needed) and switched back afterwards; every hook is removed in ``finally``.
+    The forward pass is unchanged (see :func:`_guide` for how the backward is). In-place
+    rectifiers are switched to out-of-place for the body (autograd hooks and in-place
+    outputs do not mix) and switched back afterwards; every hook is removed in ``finally``.
 
     Args:
         net: any module; its rectifiers may be nested.
@@ -92,15 +96,10 @@ def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
     handles, switched = [], []
     try:
         for m in rects:
-            slope = float(getattr(m, "negative_slope", 0.0)) if rule == "leaky" else 0.0
             if getattr(m, "inplace", False):
                 m.inplace = False
                 switched.append(m)
-
-            def hook(_m, inp, out, s=slope):
-                return _GuidedRectifier.apply(inp[0], out, s)
-
-            handles.append(m.register_forward_hook(hook))
+            handles.append(m.register_forward_hook(lambda _m, _inp, out: _guide(out, rule)))
         yield net
     finally:
         for h in handles:
@@ -125,14 +124,16 @@ def _attribution(net: nn.Module, layer: str, rule: str):
     return NeuronGradient(net, module) if rule == "plain" else NeuronGuidedBackprop(net, module)
 
 
-def _unit_maps(attr, x: torch.Tensor, f: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+def _unit_maps(attr, x: torch.Tensor, f: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+               extra: tuple | None = None) -> torch.Tensor:
     """One captum call: row r's map is d out[r, f[r], i[r], j[r]] / d x[r]."""
     x = x.detach().clone().requires_grad_(True)
     rows = torch.arange(len(x), device=x.device)
     f, i, j = (t.to(x.device) for t in (f, i, j))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
-        return attr.attribute(x, neuron_selector=lambda out: out[rows, f, i, j]).detach()
+        return attr.attribute(x, neuron_selector=lambda out: out[rows, f, i, j],
+                              additional_forward_args=extra).detach()
 
 
 def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch.Tensor, positions: torch.Tensor,
@@ -140,9 +141,10 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
                 progress: bool = True, crop: bool = True) -> torch.Tensor:
     """Guided backprop of one unit per row, all rows batched (``batch_size`` rows per backward pass).
 
-    With ``crop`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`) each row is
-    computed on the stride-aligned crop that holds its unit's receptive field, rows grouped
-    by crop shape: the same maps (zero outside the receptive field) for ~40% of the work.
+    With ``crop`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`)
+    each row is computed on its unit's cone alone (:class:`~gan_viz.analyses.unit_scan.UnitCone`):
+    the same maps (zero outside the receptive field) for a small part of the work.
+    Otherwise every row runs on the whole image.
 
     Args:
         images: (R, C, H, W) inputs. filters: (R,) channel of each row's unit.
@@ -154,20 +156,18 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
     with evaluating(net), guided_rule(net, rule):
         net.to(device)
         chain = receptive_chain(net, layer) if crop else None
-        trunk, stride = (chain[0], 2 ** chain[1]) if chain else (net, None)  # no crop: the whole image
-        attr = _attribution(trunk, layer, rule)
-        r0, r1 = crop_windows(positions[:, 0], images.shape[2], stride)
-        c0, c1 = crop_windows(positions[:, 1], images.shape[3], stride)
-        shapes = torch.stack([r1 - r0, c1 - c0], 1)
-        groups = [(shapes == sh).all(1).nonzero().squeeze(1) for sh in torch.unique(shapes, dim=0)]
-        batches = [g[s:s + batch_size] for g in groups for s in range(0, len(g), batch_size)]
+        cone = UnitCone(*chain, images.shape[-2:]) if chain else None
+        attr = _attribution(cone if cone is not None else net, layer, rule)
+        batches = [torch.arange(s, min(len(images), s + batch_size)) for s in range(0, len(images), batch_size)]
         for rows in tqdm(batches, desc=f"guided backprop ({rule})", unit="batch", leave=False, disable=not progress):
-            x = torch.stack([images[r, :, r0[r]:r1[r], c0[r]:c1[r]] for r in rows.tolist()])
-            shift_i, shift_j = (r0[rows] // stride, c0[rows] // stride) if stride else (0, 0)
-            maps = _unit_maps(attr, x.to(device), filters[rows], positions[rows, 0] - shift_i,
-                              positions[rows, 1] - shift_j).float().cpu()
-            for k, r in enumerate(rows.tolist()):
-                out[r, :, r0[r]:r1[r], c0[r]:c1[r]] = maps[k]
+            f, pos = filters[rows], positions[rows]
+            if cone is None:
+                out[rows] = _unit_maps(attr, images[rows].to(device), f, pos[:, 0], pos[:, 1]).float().cpu()
+                continue
+            x, where = cone_windows(images[rows], cone.input_start(pos), cone.window)
+            zero = torch.zeros_like(f)
+            maps = _unit_maps(attr, x.to(device), f, zero, zero, (pos.to(device),)).float().cpu()
+            out[rows] = place_windows(maps, where, images.shape)
     return out
 
 

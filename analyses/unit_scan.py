@@ -217,11 +217,84 @@ def receptive_chain(net: nn.Module, layer: str) -> tuple[nn.Sequential, int] | N
     return (nn.Sequential(OrderedDict(upto)), n_conv) if n_conv else None
 
 
-def crop_windows(pos: torch.Tensor, size: int, stride: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R,) unit index along one axis -> crop start and end in pixels (multiples of ``stride``;
-    ``stride=None``: the whole axis)."""
-    if stride is None:
-        return torch.zeros_like(pos), torch.full_like(pos, size)
-    start = ((pos - 1) * stride).clamp(min=0)
-    end = ((pos + 2) * stride).clamp(max=size)
-    return start, end
+class _ValidConv(nn.Module):
+    """A DCGAN 4x4 / stride 2 convolution without padding, on ``conv``'s own parameters.
+
+    On a 4x4 input (a single output unit) it runs as one matrix product: oneDNN's
+    convolution backward from a 1x1 output ran at a seventh of the speed of the product.
+    """
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.weight, self.bias = conv.weight, conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if tuple(x.shape[-2:]) == (4, 4):
+            return nn.functional.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None]
+        return nn.functional.conv2d(x, self.weight, self.bias, stride=2)
+
+
+class UnitCone(nn.Sequential):
+    """A :func:`receptive_chain` evaluated on one unit's cone only, one unit per batch row.
+
+    Built from the chain ``(trunk, L)`` of a D and its input size ``(H, W)``. Its input is,
+    per row, the ``3s - 2`` pixel square (``s = 2**L``) that holds the unit's receptive field
+    (zeros where it hangs over the image edge); every convolution runs unpadded on the
+    window the next level needs (``n -> (n - 4) / 2 + 1``: 22 -> 10 -> 4 -> 1 at L = 3), and
+    the positions of each convolution's input that lie outside the full map are zeroed
+    first, which is exactly the zero padding of the full-image forward. The output is the
+    chain's last layer at the unit alone, ``(R, channels, 1, 1)``: the unit's value and its
+    gradient map equal those of the full image, for the work of the cone (about a third of a
+    stride-aligned crop's at L = 3). Convolutions share the chain's parameters; every other
+    module (BatchNorm, rectifiers, their hooks) is the chain's own.
+    """
+
+    def __init__(self, trunk: nn.Sequential, n_conv: int, size: Sequence[int]):
+        mods = OrderedDict((name, _ValidConv(m) if isinstance(m, nn.Conv2d) else m)
+                           for name, m in trunk.named_children())
+        super().__init__(mods)
+        self.levels = n_conv
+        self.window = 3 * 2 ** n_conv - 2
+        self.map_sizes = [tuple(int(v) for v in size)]
+        for _ in range(n_conv):
+            self.map_sizes.append(tuple(v // 2 for v in self.map_sizes[-1]))
+
+    def input_start(self, pos: torch.Tensor) -> torch.Tensor:
+        """(R, 2) unit positions at the last level -> (R, 2) top-left pixel of each row's window."""
+        s = 2 ** self.levels
+        return s * pos - (s - 1)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        level, n = 0, self.window
+        for m in self:
+            if isinstance(m, _ValidConv):
+                s = 2 ** (self.levels - level)
+                start = s * pos - (s - 1)  # (R, 2) first position of the window at this level
+                k = torch.arange(n, device=x.device)
+                inside = [((start[:, a, None] + k) >= 0) & ((start[:, a, None] + k) < self.map_sizes[level][a])
+                          for a in (0, 1)]
+                x = x * (inside[0][:, None, :, None] & inside[1][:, None, None, :]).to(x.dtype)
+                level, n = level + 1, (n - 4) // 2 + 1
+            x = m(x)
+        return x
+
+
+def cone_windows(images: torch.Tensor, start: torch.Tensor, n: int) -> tuple[torch.Tensor, tuple]:
+    """Each row's ``n`` x ``n`` window of ``images`` (R, C, H, W) from ``start`` (R, 2), zeros
+    outside the image; also the index that puts an (R, C, n, n) map back with :func:`place_windows`."""
+    pad = int(max(0, -int(start.min()), int(start.max()) + n - min(images.shape[-2:])))
+    xp = torch.nn.functional.pad(images, (pad, pad, pad, pad))
+    k = torch.arange(n)
+    r = (start[:, 0, None] + pad + k)[:, None, :, None]
+    c = (start[:, 1, None] + pad + k)[:, None, None, :]
+    index = (torch.arange(len(images))[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None], r, c)
+    return xp[index], (index, pad)
+
+
+def place_windows(maps: torch.Tensor, where: tuple, shape: Sequence[int]) -> torch.Tensor:
+    """Inverse of :func:`cone_windows`: (R, C, n, n) window maps -> (R, C, H, W), zeros elsewhere."""
+    index, pad = where
+    h, w = shape[-2:]
+    out = maps.new_zeros((len(maps), shape[1], h + 2 * pad, w + 2 * pad))
+    out[index] = maps
+    return out[..., pad:pad + h, pad:pad + w]

@@ -136,6 +136,25 @@ def test_receptive_field_crops_give_the_full_image_maps(D, rows):
     assert gb.receptive_chain(other, "lrelu1") is None and gb.receptive_chain(D, "nope") is None
 
 
+@pytest.mark.parametrize("size", [32, 64])
+def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
+    D = _busy(build_discriminator(ModelConfig(image_size=size, ndf=4)), seed=size)
+    layer = gb.default_layer(D)  # lrelu3 (4x4 map, 22 px cone) / lrelu4 (4x4 map, 46 px cone)
+    cone = gb.UnitCone(*gb.receptive_chain(D, layer), (size, size))
+    assert cone.window == (22 if size == 32 else 46)
+    pos = torch.cartesian_prod(torch.arange(4), torch.arange(4))  # corners, edges and the inside
+    x = torch.rand(len(pos), 3, size, size, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    f = torch.arange(len(pos)) % 4
+    windows, _ = gb.cone_windows(x, cone.input_start(pos), cone.window)
+    with torch.no_grad():
+        full = gb.forward_to(D, layer, x)[torch.arange(len(pos)), :, pos[:, 0], pos[:, 1]]
+        assert torch.allclose(cone(windows, pos)[:, :, 0, 0], full, atol=1e-5)
+    for rule in gb.RULES:
+        got = gb.guided_maps(D, layer, x, f, pos, rule, batch_size=5, progress=False)
+        want = gb.guided_maps(D, layer, x, f, pos, rule, crop=False, progress=False)
+        assert want.abs().max() > 0 and (got - want).abs().max() <= 1e-5 * want.abs().max()
+
+
 def test_relu_network_leaky_and_relu_rules_agree_plain_net_refuses():
     net = _busy(nn.Sequential(OrderedDict(c1=nn.Conv2d(3, 4, 3), r1=nn.ReLU(), c2=nn.Conv2d(4, 4, 3),
                                           r2=nn.ReLU(inplace=True), c3=nn.Conv2d(4, 1, 3))))
