@@ -138,10 +138,10 @@ def _unit_maps(attr, x: torch.Tensor, f: torch.Tensor, i: torch.Tensor, j: torch
 
 def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch.Tensor, positions: torch.Tensor,
                 rule: str = "leaky", batch_size: int = 256, device: torch.device | str = "cpu",
-                progress: bool = True, crop: bool = True) -> torch.Tensor:
+                progress: bool = True, cone: bool = True) -> torch.Tensor:
     """Guided backprop of one unit per row, all rows batched (``batch_size`` rows per backward pass).
 
-    With ``crop`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`)
+    With ``cone`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`)
     each row is computed on its unit's cone alone (:class:`~gan_viz.analyses.unit_scan.UnitCone`):
     the same maps (zero outside the receptive field) for a small part of the work.
     Otherwise every row runs on the whole image.
@@ -155,16 +155,16 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
     out = torch.zeros(images.shape, dtype=torch.float32)
     with evaluating(net), guided_rule(net, rule):
         net.to(device)
-        chain = receptive_chain(net, layer) if crop else None
-        cone = UnitCone(*chain, images.shape[-2:]) if chain else None
-        attr = _attribution(cone if cone is not None else net, layer, rule)
+        chain = receptive_chain(net, layer) if cone else None
+        unit = UnitCone(*chain, images.shape[-2:]) if chain else None
+        attr = _attribution(unit if unit is not None else net, layer, rule)
         batches = [torch.arange(s, min(len(images), s + batch_size)) for s in range(0, len(images), batch_size)]
         for rows in tqdm(batches, desc=f"guided backprop ({rule})", unit="batch", leave=False, disable=not progress):
             f, pos = filters[rows], positions[rows]
-            if cone is None:
+            if unit is None:
                 out[rows] = _unit_maps(attr, images[rows].to(device), f, pos[:, 0], pos[:, 1]).float().cpu()
                 continue
-            x, where = cone_windows(images[rows], cone.input_start(pos), cone.window)
+            x, where = cone_windows(images[rows], unit.input_start(pos), unit.window)
             zero = torch.zeros_like(f)
             maps = _unit_maps(attr, x.to(device), f, zero, zero, (pos.to(device),)).float().cpu()
             out[rows] = place_windows(maps, where, images.shape)

@@ -193,9 +193,8 @@ def receptive_chain(net: nn.Module, layer: str) -> tuple[nn.Sequential, int] | N
     (eval-mode BatchNorm, rectifiers), as in every DCGAN D; otherwise None.
 
     In such a chain a unit at (i, j) of ``layer`` sees input rows ``[s*i - s + 1, s*i + 2s - 2]``
-    (``s = 2**L``), so the crop ``[s*(i-1), s*(i+2))`` (clipped to the image) holds its
-    whole receptive field on the stride grid: the unit's value and its gradient map are
-    exactly those of the full image, from at most (3s)^2 pixels instead of H*W.
+    (``s = 2**L``, ``3s - 2`` rows), and :class:`UnitCone` computes it and its gradient map
+    from those pixels alone.
     """
     children = list(net.named_children())
     names = [n for n, _ in children]
@@ -244,8 +243,8 @@ class UnitCone(nn.Sequential):
     the positions of each convolution's input that lie outside the full map are zeroed
     first, which is exactly the zero padding of the full-image forward. The output is the
     chain's last layer at the unit alone, ``(R, channels, 1, 1)``: the unit's value and its
-    gradient map equal those of the full image, for the work of the cone (about a third of a
-    stride-aligned crop's at L = 3). Convolutions share the chain's parameters; every other
+    gradient map equal those of the full image, for the work of the cone (a sixth of the
+    full image's at L = 3, a quarter at L = 4). Convolutions share the chain's parameters; every other
     module (BatchNorm, rectifiers, their hooks) is the chain's own.
     """
 

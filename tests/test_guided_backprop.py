@@ -127,7 +127,7 @@ def test_receptive_field_crops_give_the_full_image_maps(D, rows):
     trunk, n_conv = gb.receptive_chain(D, "lrelu2")
     assert n_conv == 2 and list(dict(trunk.named_children()))[-1] == "lrelu2"
     for rule in gb.RULES:
-        full = gb.guided_maps(D, "lrelu2", x, f, pos, rule, crop=False, progress=False)
+        full = gb.guided_maps(D, "lrelu2", x, f, pos, rule, cone=False, progress=False)
         crop = gb.guided_maps(D, "lrelu2", x, f, pos, rule, batch_size=2, progress=False)
         assert (full - crop).abs().max() <= 1e-6
     # unit (0, 0) of a 4x4 map on 16x16 images (stride 4) sees rows/cols 0..6 only
@@ -151,7 +151,7 @@ def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
         assert torch.allclose(cone(windows, pos)[:, :, 0, 0], full, atol=1e-5)
     for rule in gb.RULES:
         got = gb.guided_maps(D, layer, x, f, pos, rule, batch_size=5, progress=False)
-        want = gb.guided_maps(D, layer, x, f, pos, rule, crop=False, progress=False)
+        want = gb.guided_maps(D, layer, x, f, pos, rule, cone=False, progress=False)
         assert want.abs().max() > 0 and (got - want).abs().max() <= 1e-5 * want.abs().max()
 
 
