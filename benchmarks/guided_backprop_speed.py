@@ -1,8 +1,9 @@
 """Guided backprop speed: batched rows vs one captum call per filter, and the top-response scan.
 
 All filters of D's default layer, top K (9) images each: the maps of :func:`guided_maps`
-(``--batch-size`` rows per backward pass) against :func:`guided_maps_per_filter` (a loop
-of captum calls, one per filter, each over that filter's K images). Then the seconds to
+(``--batch-size`` rows per backward pass, each row on its unit's receptive-field cone)
+against :func:`guided_maps_per_filter` (a loop of captum calls, one per filter, each over
+that filter's K whole images; the same guided rule). Then the seconds to
 scan 10,000 images for the top responses (rooms images rendered on the fly, as the
 command does). On the bundled checkpoint when installed, else on a fresh default DCGAN
 of the same architecture (said in the output: the timings do not depend on the weights).
