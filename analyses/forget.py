@@ -31,8 +31,10 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
-from gan_viz.analyses.forget_probe import (ProbeFit, Selection, cells_from_boxes, fit_probe, layer_features,
+from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
+                                           layer_features,
                                            select_filters)
+from gan_viz.analyses.unit_scan import evaluating
 from gan_viz.cli.generate import generate_images
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit_layer
@@ -173,7 +175,15 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
 
 
 def _measure_removal(G, layer, filters, ctx) -> Measured:
-    imgs = removed_images(G, layer, ctx["z_eval"], filters, ctx["r"], ctx["batch_size"], ctx["device"])
+    tail, feats = ctx["tail"], ctx["feats"]
+    if tail is None:
+        imgs = removed_images(G, layer, ctx["z_eval"], filters, ctx["r"], ctx["batch_size"], ctx["device"])
+    else:  # the same edit rule on the evaluation samples' cached layer output: only G's tail runs
+        a = ablation(len(ctx["r"]), filters)
+        bs, dev = ctx["batch_size"], ctx["device"]
+        with evaluating(G), torch.no_grad():
+            imgs = torch.cat([tail((feats[i:i + bs] * (1 - a) + ctx["r"] * a).to(dev)).float().cpu()
+                              for i in range(0, len(feats), bs)])
     ctx["bar"].update(1)
     return segment_stats(ctx["segment"](imgs), ctx["K"], ctx["reference"], ctx["cid"])
 
@@ -216,7 +226,7 @@ def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_e
                         "(pick a concept this model draws)")
     ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
            "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
-           "batch_size": cfg.batch_size,
+           "batch_size": cfg.batch_size, "feats": feats, "tail": after_layer(G, layer),
            "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gan_viz.analyses.forget_probe import after_layer, layer_features
 from gan_viz.analyses.unit_scan import evaluating
 from gan_viz.cli.generate import generate_images
 from gan_viz.hooks import edit_layer
@@ -82,14 +83,20 @@ def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: C
     r = replacement.to(device)
     opt = torch.optim.Adam([logit], lr=lr)
     G.to(device)
+    tail = after_layer(G, layer)  # G's layers up to the edit do not depend on it: run them once
     with evaluating(G):
         with torch.no_grad():
             base = float(concept_prob(G(z[:256])).mean().clamp(min=1e-6))
+        head = layer_features(G, layer, z, device=device).to(device) if tail is not None else None
         for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
-            idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen)
+            idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen).to(device)
             alpha = torch.sigmoid(logit)  # (C, 1, 1)
-            with edit_layer(G, layer, alpha, r, prefix="G"):
-                loss = concept_prob(G(z[idx.to(device)])).mean() / base + sparsity * alpha.mean()
+            if tail is None:
+                with edit_layer(G, layer, alpha, r, prefix="G"):
+                    images = G(z[idx])
+            else:
+                images = tail(head[idx] * (1 - alpha) + r * alpha)
+            loss = concept_prob(images).mean() / base + sparsity * alpha.mean()
             (logit.grad,) = torch.autograd.grad(loss, [logit])
             opt.step()
     return logit.detach().flatten().cpu().numpy().astype(np.float64)

@@ -124,6 +124,16 @@ def layer_features(G: nn.Module, layer: str, z: torch.Tensor, batch_size: int = 
     return torch.cat(out)
 
 
+def after_layer(G: nn.Module, layer: str) -> nn.Module | None:
+    """G's children after ``layer`` as one module (layer output -> image), or None when G
+    is not a flat chain of named children."""
+    names = [n for n, _ in G.named_children()]
+    if not isinstance(G, nn.Sequential) or layer not in names:
+        return None
+    return nn.Sequential(*list(G.children())[names.index(layer) + 1:])
+
+
+
 # --- the probe ---------------------------------------------------------------------------
 
 def probe_examples(features: np.ndarray, cells: np.ndarray, samples: np.ndarray,

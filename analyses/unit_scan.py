@@ -227,7 +227,7 @@ class _ValidConv(nn.Module):
         super().__init__()
         self.weight, self.bias = conv.weight, conv.bias
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) == (4, 4):
             return nn.functional.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None]
         return nn.functional.conv2d(x, self.weight, self.bias, stride=2)
@@ -244,8 +244,8 @@ class UnitCone(nn.Sequential):
     first, which is exactly the zero padding of the full-image forward. The output is the
     chain's last layer at the unit alone, ``(R, channels, 1, 1)``: the unit's value and its
     gradient map equal those of the full image, for the work of the cone (a sixth of the
-    full image's at L = 3, a quarter at L = 4). Convolutions share the chain's parameters; every other
-    module (BatchNorm, rectifiers, their hooks) is the chain's own.
+    full image's at L = 3, a quarter at L = 4). Convolutions share the chain's parameters;
+    every other module (BatchNorm, rectifiers, their hooks) is the chain's own.
     """
 
     def __init__(self, trunk: nn.Sequential, n_conv: int, size: Sequence[int]):
@@ -263,7 +263,8 @@ class UnitCone(nn.Sequential):
         s = 2 ** self.levels
         return s * pos - (s - 1)
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """x: (R, C, n, n) windows from :func:`cone_windows`; pos: (R, 2) each row's unit."""
         level, n = 0, self.window
         x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout: 12-18% less time
         for m in self:

@@ -181,6 +181,20 @@ def test_removal_hook_is_scoped_and_removes_the_planted_object(planted, tiny_cfg
     assert count_hooks(planted) == 0 and torch.equal(planted(z).detach(), ref)
 
 
+def test_tail_on_cached_layer_output_equals_the_hooked_generator(planted, tiny_cfg):
+    from gan_viz.analyses.forget_probe import layer_features
+
+    z = sample_z(tiny_cfg, 20, torch.Generator().manual_seed(4))
+    r = torch.randn(8, 1, 1)
+    feats = layer_features(planted, "relu2", z, batch_size=8)
+    a = fg.ablation(8, [1, 5])
+    with torch.no_grad():
+        got = fg.after_layer(planted, "relu2")(feats * (1 - a) + r * a)
+    want = fg.removed_images(planted, "relu2", z, [1, 5], r, batch_size=8)
+    assert torch.allclose(got, want, atol=1e-6) and not torch.allclose(got, planted(z).detach(), atol=1e-3)
+    assert fg.after_layer(planted, "nope") is None and fg.after_layer(nn.ModuleList([nn.ReLU()]), "0") is None
+
+
 def test_segment_stats_scene_changed():
     ref = torch.tensor([[[0, 1], [2, 2]]])  # one sample, 2x2: wall, window, bed, bed
     same = fg.segment_stats(ref, 3, ref, concept_id=1)
