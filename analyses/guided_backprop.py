@@ -330,7 +330,7 @@ def plot_guided_backprop(result: GuidedBackpropResult, scale: str = "map", conte
         panel = getattr(result, tag)
         cells = to_uint8(panel.images) if content == "images" else display_maps(panel.maps, scale, ref)
         pad, h = 2, cells.shape[1]
-        ax.imshow(grid(cells, nrow=k, pad=pad))
+        ax.imshow(grid(cells, nrow=k, pad=pad), interpolation="nearest")  # pixel maps: no smoothing
         ax.set_xticks([])
         ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(nf)])
         ax.set_yticklabels([f"filter {f}" for f in result.filters], fontsize=7)
