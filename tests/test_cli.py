@@ -68,3 +68,26 @@ def test_edit_rule(tiny_cfg):
     with capture(G, ["relu2"]) as plain:
         G(z)
     assert torch.equal(plain["relu2"][:, 2:], acts["relu2"][:, 2:])
+
+
+def test_save_figure_lowers_the_dpi_of_a_huge_figure_only(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import cv2
+    import matplotlib.pyplot as plt
+
+    from gan_viz import io
+
+    def saved_width(w_in, h_in, name):
+        fig = plt.figure(figsize=(w_in, h_in))
+        fig.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
+        io.save_figure(fig, tmp_path, name, dpi=100)
+        assert (tmp_path / f"{name}.pdf").exists()
+        return cv2.imread(str(tmp_path / f"{name}.png")).shape[1]
+
+    free = saved_width(2, 8, "free")  # 2 x 8 inches at 100 dpi: 160,000 pixels
+    monkeypatch.setattr(io, "MAX_FIGURE_PIXELS", 40_000)
+    assert saved_width(2, 2, "small") == free  # 40,000 pixels: within the budget, dpi as asked
+    capped = saved_width(2, 8, "capped")  # dpi 50 keeps it to 40,000 pixels
+    assert abs(capped / free - 0.5) < 0.05
