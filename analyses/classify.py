@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from gan_viz.hooks import capture
 
 FEATURE_SETS = ("trained_D", "random_D", "pixels")
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+PARALLEL_MIN_SIZE = 2_000_000  # feature values below which the C grid is fitted in-process
 POOL = 4
 CI_Z = 1.96
 ROOMS_ATTRIBUTES = {  # attribute -> class names, in label order
@@ -202,28 +203,48 @@ def split_protocol(labels: np.ndarray, n_val: int, n_labels: int | None, draws: 
     return Protocol(val, np.stack([balanced_draw(labels, pool, n_labels, k, rng) for _ in range(draws)]), True)
 
 
-def fit_svm(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, Cs: Sequence[float]):
+def _fit_one(Xs: np.ndarray, y: np.ndarray, C: float):
+    """One LinearSVC fit (in a worker process): the model and whether it hit max_iter."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf = LinearSVC(C=C, loss="squared_hinge", penalty="l2", dual=True, max_iter=2000,
+                        random_state=0).fit(Xs, y)
+    return clf, any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+def fit_svm(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, Cs: Sequence[float],
+            done: Callable[[], None] | None = None):
     """LinearSVC for each C on standardised features; the best on the validation split.
 
+    liblinear runs on one core, so the C values are fitted side by side in worker
+    processes (joblib; one process per core, at most one per C; in-process where the
+    problem is small). Each process seeds liblinear alike, so the models are those of
+    fitting one C after another, bit for bit. Ties on validation accuracy go to the
+    first C of ``Cs``.
+
+    Args:
+        done: called once per finished C (progress).
     Returns:
         (predict: callable X -> labels, chosen C, validation accuracy, fits that did not converge)
     """
-    from sklearn.exceptions import ConvergenceWarning
+    from joblib import Parallel, cpu_count, delayed
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
 
     scaler = StandardScaler().fit(X)
     Xs, Xvs = scaler.transform(X), scaler.transform(Xv)
+    n_jobs = 1 if Xs.size < PARALLEL_MIN_SIZE else max(1, min(len(Cs), cpu_count()))
     best, unconverged = (-1.0, None, None), 0
-    for C in Cs:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            clf = LinearSVC(C=C, loss="squared_hinge", penalty="l2", dual=True, max_iter=2000,
-                            random_state=0).fit(Xs, y)
-        unconverged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    fits = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_fit_one)(Xs, y, C) for C in Cs)
+    for C, (clf, bad) in zip(Cs, fits):
+        unconverged += bad
         acc = float((clf.predict(Xvs) == yv).mean())
         if acc > best[0]:
             best = (acc, C, clf)
+        if done is not None:
+            done()
     acc, C, clf = best
     return (lambda Z: clf.predict(scaler.transform(Z))), C, acc, unconverged
 
@@ -291,16 +312,16 @@ def compute_classify(features: Mapping[str, np.ndarray], labels: np.ndarray, pro
     R = len(protocol.draws)
     acc, bacc, vacc, Cs = (np.zeros((len(names), R)) for _ in range(4))
     unconverged = 0
-    bar = tqdm(total=len(names) * R, desc="L2-SVM", unit="fit", leave=False)
+    bar = tqdm(total=len(names) * R * len(C_grid), desc="L2-SVM (one fit per C)", unit="fit", leave=False)
     for s, name in enumerate(names):
         X, Xt = features[name], test_features[name]
         for r, draw in enumerate(protocol.draws):
-            predict, C, va, bad = fit_svm(X[draw], labels[draw], X[protocol.val], labels[protocol.val], C_grid)
+            predict, C, va, bad = fit_svm(X[draw], labels[draw], X[protocol.val], labels[protocol.val], C_grid,
+                                          done=lambda: bar.update(1))
             pred = predict(Xt)
             acc[s, r], vacc[s, r], Cs[s, r] = float((pred == test_labels).mean()), va, C
             bacc[s, r] = balanced_accuracy(pred, test_labels)
             unconverged += bad
-            bar.update(1)
     bar.close()
     k = max(int(labels.max()), int(test_labels.max())) + 1
     return ClassifyResult(names, tuple(features[n].shape[1] for n in names), acc, bacc, vacc, Cs, protocol,

@@ -135,3 +135,17 @@ def test_cli_bad_input(cli, digits_ckpt, tmp_path, extra, message):
     code, _, err = cli("classify", "--ckpt", digits_ckpt, "--n-test", "50", *extra, "--out", out)
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_fit_svm_in_worker_processes_equals_in_process(monkeypatch):
+    g = np.random.default_rng(0)
+    X, Xv = g.normal(size=(120, 30)), g.normal(size=(40, 30))
+    y, yv = (X[:, 0] + 0.5 * g.normal(size=120) > 0).astype(int), (Xv[:, 0] > 0).astype(int)
+    Cs = (1e-3, 1e-1, 10.0)
+    calls = []
+    here = K.fit_svm(X, y, Xv, yv, Cs, done=lambda: calls.append(1))
+    monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 0)  # force the worker processes
+    there = K.fit_svm(X, y, Xv, yv, Cs, done=lambda: calls.append(1))
+    assert len(calls) == 2 * len(Cs)
+    assert here[1:] == there[1:] and here[2] > 0.7
+    assert np.array_equal(here[0](Xv), there[0](Xv))
