@@ -32,8 +32,7 @@ from tqdm import tqdm
 
 from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
-                                           layer_features,
-                                           select_filters)
+                                           layer_features, select_filters)
 from gan_viz.analyses.unit_scan import evaluating
 from gan_viz.cli.generate import generate_images
 from gan_viz.errors import UserError
