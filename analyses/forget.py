@@ -9,8 +9,8 @@ beside the same number of random filters (several draws) and the other classes, 
 are several fits; the summary reports their median and spread, and the figures show
 the median fit.
 
-Removal goes through the one edit rule of :func:`gan_viz.hooks.edit_layer`,
-``x * (1 - a) + r * a`` with ``a`` = 1 on the removed filters and ``r`` = 0 (``zero``, the
+Removal goes through the one edit rule of :func:`gan_viz.hooks.edit`,
+``x * (1 - a) + r * a`` (as a layer hook, or on G's cached layer output), with ``a`` = 1 on the removed filters and ``r`` = 0 (``zero``, the
 paper's drop) or the filter's mean activation (``mean``); the generator is unchanged
 after every call, also after an exception.
 
@@ -36,7 +36,7 @@ from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cel
 from gan_viz.analyses.unit_scan import evaluating
 from gan_viz.cli.generate import generate_images
 from gan_viz.errors import UserError
-from gan_viz.hooks import edit_layer
+from gan_viz.hooks import edit, edit_layer
 
 PRESENT = 0.004  # a sample "contains" a class when it covers at least 0.4% of its pixels
 REPLACEMENTS = ("zero", "mean")
@@ -181,7 +181,7 @@ def _measure_removal(G, layer, filters, ctx) -> Measured:
         a = ablation(len(ctx["r"]), filters)
         bs, dev = ctx["batch_size"], ctx["device"]
         with evaluating(G), torch.no_grad():
-            imgs = torch.cat([tail((feats[i:i + bs] * (1 - a) + ctx["r"] * a).to(dev)).float().cpu()
+            imgs = torch.cat([tail(edit(feats[i:i + bs], a, ctx["r"]).to(dev)).float().cpu()
                               for i in range(0, len(feats), bs)])
     ctx["bar"].update(1)
     return segment_stats(ctx["segment"](imgs), ctx["K"], ctx["reference"], ctx["cid"])

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from gan_viz.analyses.forget_probe import after_layer, layer_features
 from gan_viz.analyses.unit_scan import evaluating
 from gan_viz.cli.generate import generate_images
-from gan_viz.hooks import edit_layer
+from gan_viz.hooks import edit, edit_layer
 
 ConceptProb = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) -> (N,) differentiable object share
 Segment = Callable[[torch.Tensor], torch.Tensor]  # images -> (N, H, W) class ids
@@ -95,7 +95,7 @@ def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: C
                 with edit_layer(G, layer, alpha, r, prefix="G"):
                     images = G(z[idx])
             else:
-                images = tail(head[idx] * (1 - alpha) + r * alpha)
+                images = tail(edit(head[idx], alpha, r))
             loss = concept_prob(images).mean() / base + sparsity * alpha.mean()
             (logit.grad,) = torch.autograd.grad(loss, [logit])
             opt.step()

@@ -133,7 +133,6 @@ def after_layer(G: nn.Module, layer: str) -> nn.Module | None:
     return nn.Sequential(*list(G.children())[names.index(layer) + 1:])
 
 
-
 # --- the probe ---------------------------------------------------------------------------
 
 def probe_examples(features: np.ndarray, cells: np.ndarray, samples: np.ndarray,

@@ -258,9 +258,10 @@ class UnitCone(nn.Sequential):
         for _ in range(n_conv):
             self.map_sizes.append(tuple(v // 2 for v in self.map_sizes[-1]))
 
-    def input_start(self, pos: torch.Tensor) -> torch.Tensor:
-        """(R, 2) unit positions at the last level -> (R, 2) top-left pixel of each row's window."""
-        s = 2 ** self.levels
+    def input_start(self, pos: torch.Tensor, level: int = 0) -> torch.Tensor:
+        """(R, 2) unit positions at the last level -> (R, 2) first position of each row's window
+        in the map after ``level`` convolutions (0: the image's top-left pixel)."""
+        s = 2 ** (self.levels - level)
         return s * pos - (s - 1)
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -269,8 +270,7 @@ class UnitCone(nn.Sequential):
         x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout: 12-18% less time
         for m in self:
             if isinstance(m, _ValidConv):
-                s = 2 ** (self.levels - level)
-                start = s * pos - (s - 1)  # (R, 2) first position of the window at this level
+                start = self.input_start(pos, level)  # (R, 2)
                 k = torch.arange(n, device=x.device)
                 inside = [((start[:, a, None] + k) >= 0) & ((start[:, a, None] + k) < self.map_sizes[level][a])
                           for a in (0, 1)]

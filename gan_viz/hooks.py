@@ -91,6 +91,13 @@ def capture(net: nn.Module, names: Sequence[str], prefix: str = "", detach: bool
             h.remove()
 
 
+def edit(x: torch.Tensor, ablation: torch.Tensor | float, replacement: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """The edit rule ``x * (1 - a) + r * a`` (``a``, ``r`` broadcast against ``x``; see :func:`edit_layer`)."""
+    a = torch.as_tensor(ablation, dtype=x.dtype, device=x.device)
+    r = torch.as_tensor(replacement, dtype=x.dtype, device=x.device)
+    return x * (1 - a) + r * a
+
+
 @contextlib.contextmanager
 def edit_layer(net: nn.Module, name: str, ablation: torch.Tensor | float,
                replacement: torch.Tensor | float = 0.0, prefix: str = "") -> Iterator[nn.Module]:
@@ -104,9 +111,7 @@ def edit_layer(net: nn.Module, name: str, ablation: torch.Tensor | float,
     module = resolve_layer(net, name, prefix)
 
     def hook(_m, _inp, out):
-        a = torch.as_tensor(ablation, dtype=out.dtype, device=out.device)
-        r = torch.as_tensor(replacement, dtype=out.dtype, device=out.device)
-        return out * (1 - a) + r * a
+        return edit(out, ablation, replacement)
 
     handle = module.register_forward_hook(hook)
     try:

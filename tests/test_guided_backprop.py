@@ -122,14 +122,14 @@ def test_batched_equals_one_captum_call_per_filter(D, rows):
         assert (batched - loop).abs().max() <= 1e-5
 
 
-def test_receptive_field_crops_give_the_full_image_maps(D, rows):
+def test_receptive_field_cones_give_the_full_image_maps(D, rows):
     x, f, pos = rows
     trunk, n_conv = gb.receptive_chain(D, "lrelu2")
     assert n_conv == 2 and list(dict(trunk.named_children()))[-1] == "lrelu2"
     for rule in gb.RULES:
         full = gb.guided_maps(D, "lrelu2", x, f, pos, rule, cone=False, progress=False)
-        crop = gb.guided_maps(D, "lrelu2", x, f, pos, rule, batch_size=2, progress=False)
-        assert (full - crop).abs().max() <= 1e-6
+        cone = gb.guided_maps(D, "lrelu2", x, f, pos, rule, batch_size=2, progress=False)
+        assert (full - cone).abs().max() <= 1e-6
     # unit (0, 0) of a 4x4 map on 16x16 images (stride 4) sees rows/cols 0..6 only
     assert full[0, :, 7:, :].abs().max() == 0 and full[0, :, :, 7:].abs().max() == 0
     other = nn.Sequential(OrderedDict(conv1=nn.Conv2d(3, 4, 3, 1, 1), lrelu1=nn.LeakyReLU(0.2)))
