@@ -10,9 +10,9 @@ are several fits; the summary reports their median and spread, and the figures s
 the median fit.
 
 Removal goes through the one edit rule of :func:`gan_viz.hooks.edit`,
-``x * (1 - a) + r * a`` (as a layer hook, or on G's cached layer output), with ``a`` = 1 on the removed filters and ``r`` = 0 (``zero``, the
-paper's drop) or the filter's mean activation (``mean``); the generator is unchanged
-after every call, also after an exception.
+``x * (1 - a) + r * a`` (as a layer hook, or on G's cached layer output), with ``a`` = 1
+on the removed filters and ``r`` = 0 (``zero``, the paper's drop) or the filter's mean
+activation (``mean``); the generator is unchanged after every call, also after an exception.
 
 Example:
     >>> r = compute_forget(G, "relu3", [ProbeSet(z, boxes)], z_eval, parser.class_fractions,
