@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gan_viz.cli.generate import generate_images
+from gan_viz.subject import generate_images
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.models import sample_z

@@ -34,7 +34,7 @@ from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
                                            layer_features, select_filters)
 from gan_viz.analyses.unit_scan import evaluating
-from gan_viz.cli.generate import generate_images
+from gan_viz.subject import generate_images
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from gan_viz.analyses.forget_probe import after_layer, layer_features
 from gan_viz.analyses.unit_scan import evaluating
-from gan_viz.cli.generate import generate_images
+from gan_viz.subject import generate_images
 from gan_viz.hooks import edit, edit_layer
 
 ConceptProb = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) -> (N,) differentiable object share

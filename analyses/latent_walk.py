@@ -3,7 +3,7 @@
 A walk visits a series of anchor points of z (9 random ones, as the paper) and puts
 ``steps`` frames on each segment between two anchors, so a walk through P anchors has
 ``(P - 1) * steps + 1`` frames and frame ``k * steps`` is anchor ``k`` exactly. Every
-frame is ``G(z)`` in eval mode through :func:`gan_viz.cli.generate.generate_images`, so
+frame is ``G(z)`` in eval mode through :func:`gan_viz.subject.generate_images`, so
 it equals what ``gan-viz generate --z`` gives for the same z.
 
 Measured along the walk:
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_viz.cli.generate import generate_images
+from gan_viz.subject import generate_images
 from gan_viz.errors import UserError
 from gan_viz.images import to_uint8
 

@@ -219,3 +219,24 @@ def _from_pytorch_examples(path: Path, state: Mapping) -> Checkpoint:
         nets[k] = net.eval()
     epoch = int(m.group(2).split("_")[-1]) if m and m.group(2).split("_")[-1].isdigit() else 0
     return Checkpoint(cfg, nets["G"], nets["D"], path, "pytorch-examples", 0, epoch, None, {})
+
+
+# --- subjects -------------------------------------------------------------------------
+
+def to_subject(ck: Checkpoint, sha256: str | None = None) -> "Subject":
+    """The :class:`~gan_viz.subject.Subject` of an opened checkpoint (config, domain, provenance)."""
+    from .subject import Provenance, Subject, file_sha256
+
+    meta = {"step": ck.step, "epoch": ck.epoch}
+    prov = Provenance(str(ck.path), ck.source, sha256 or file_sha256(ck.path), meta)
+    return Subject.from_config(ck.config, ck.G, ck.D, domain=ck.dataset, provenance=prov, step=ck.step,
+                               epoch=ck.epoch, train_config=ck.train_config, raw=ck.raw)
+
+
+def load_subject(path: str | Path | None = None, model_def: str | None = None) -> "Subject":
+    """The subject to audit: a checkpoint file (``None``: the bundled model) or ``FILE.py:FUNC``."""
+    if model_def is not None:
+        from .model_def import load_model_def
+
+        return load_model_def(model_def, ckpt=path)
+    return to_subject(load_checkpoint(path))

@@ -9,6 +9,7 @@ removed in ``finally``, also when the body raises.
 from __future__ import annotations
 
 import contextlib
+import difflib
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -19,19 +20,34 @@ from .errors import UserError
 
 
 def layer_names(net: nn.Module) -> list[str]:
-    """Addressable layers of a network, in forward order (its named children)."""
-    return [name for name, _ in net.named_children()]
+    """Addressable layers of a network: every submodule by its dotted ``named_modules()`` name
+    (``conv3`` for gan-viz models, ``main.10`` or ``blocks.2.act`` for others), in registration order."""
+    return [name for name, _ in net.named_modules() if name]
+
+
+def _strip(name: str, prefix: str) -> str:
+    return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
 
 
 def resolve_layer(net: nn.Module, name: str, prefix: str = "") -> nn.Module:
-    """The child called ``name`` (``"conv3"`` or ``"G.conv3"`` when ``prefix="G"``)."""
-    short = name
-    if prefix and name.startswith(prefix + "."):
-        short = name[len(prefix) + 1:]
-    modules = dict(net.named_children())
+    """The submodule called ``name`` (``"conv3"``, ``"blocks.2.act"``, or ``"G.conv3"`` when ``prefix="G"``).
+
+    Raises:
+        UserError: naming the closest valid names (and how to list them all).
+    """
+    short = _strip(name, prefix)
+    modules = dict(net.named_modules())
+    modules.pop("", None)
     if short not in modules:
-        valid = ", ".join(f"{prefix + '.' if prefix else ''}{n}" for n in modules)
-        raise UserError(f"unknown layer {name!r}; valid layers are: {valid}")
+        p = f"{prefix}." if prefix else ""
+        names = list(modules)
+        close = difflib.get_close_matches(short, names, n=5, cutoff=0.5)
+        if len(names) <= 12:
+            hint = "valid layers are: " + ", ".join(p + n for n in names)
+        else:
+            hint = (f"closest: {', '.join(p + n for n in close)}; " if close else "") + \
+                "`gan-viz layers` lists them all"
+        raise UserError(f"unknown layer {name!r}; {hint}")
     return modules[short]
 
 
@@ -48,10 +64,15 @@ class LayerInfo:
 
 
 @torch.no_grad()
-def layer_table(G: nn.Module | None, D: nn.Module | None, nz: int, image_shape: Sequence[int]) -> list[LayerInfo]:
-    """Every addressable layer of G and D with its output shape, from one forward pass."""
+def layer_table(G: nn.Module | None, D: nn.Module | None, nz: int | Sequence[int] | None,
+                image_shape: Sequence[int]) -> list[LayerInfo]:
+    """Every addressable layer of G and D with its output shape, from one forward pass.
+
+    ``nz``: the latent size, or the whole shape of one z as G takes it (e.g. (nz, 1, 1)).
+    """
     rows: list[LayerInfo] = []
-    for tag, net, x in (("G", G, torch.zeros(2, nz)), ("D", D, torch.zeros(2, *image_shape))):
+    z_shape = (nz,) if isinstance(nz, int) else tuple(nz or ())
+    for tag, net, x in (("G", G, torch.zeros(2, *z_shape)), ("D", D, torch.zeros(2, *image_shape))):
         if net is None:
             continue
         with capture(net, layer_names(net)) as acts:
@@ -61,9 +82,18 @@ def layer_table(G: nn.Module | None, D: nn.Module | None, nz: int, image_shape: 
                 net(x)
             finally:
                 net.train(was_training)
-        mods = dict(net.named_children())
-        rows += [LayerInfo(tag, n, type(mods[n]).__name__, tuple(acts[n].shape[1:])) for n in layer_names(net)]
+        mods = dict(net.named_modules())
+        rows += [LayerInfo(tag, n, type(mods[n]).__name__, _shape(acts.get(n))) for n in layer_names(net)]
     return rows
+
+
+def _shape(out) -> tuple:
+    """Output shape without the batch dimension; () for a module the forward never called."""
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape[1:])
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return tuple(out[0].shape[1:])
+    return ()
 
 
 @contextlib.contextmanager
@@ -82,7 +112,7 @@ def capture(net: nn.Module, names: Sequence[str], prefix: str = "", detach: bool
             module = resolve_layer(net, n, prefix)
 
             def hook(_m, _inp, out, key=n):
-                acts[key] = out.detach() if detach else out
+                acts[key] = out.detach() if detach and isinstance(out, torch.Tensor) else out
 
             handles.append(module.register_forward_hook(hook))
         yield acts

@@ -11,7 +11,7 @@ from torch import nn
 
 from gan_viz.analyses import arithmetic as A
 from gan_viz.checkpoint import save_checkpoint
-from gan_viz.cli.generate import generate_images
+from gan_viz.subject import generate_images
 from gan_viz.data.rooms import CLASSES
 from gan_viz.errors import UserError
 from gan_viz.models import build_discriminator, build_generator

@@ -12,7 +12,7 @@ from ..errors import UserError
 from ..io import save_figure, write_json, write_npz
 from ..models import sample_z
 from .common import add_common, device_of, prepare_out
-from .generate import generate_images, load_z
+from ..subject import generate_images, load_z
 from .latent_walk import add_parser_option, parser_for
 
 NAME = "arithmetic"

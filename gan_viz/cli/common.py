@@ -15,8 +15,18 @@ from ..io import run_record, write_json
 
 def add_ckpt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt", default=None, metavar="CKPT",
-                   help="a gan-viz checkpoint or a PyTorch examples netG_/netD_epoch_N.pth "
-                        "(default: the bundled rooms DCGAN)")
+                   help="a gan-viz checkpoint, a PyTorch examples netG_/netD_epoch_N.pth, a state dict "
+                        "(also wrapped, DataParallel, .safetensors) (default: the bundled rooms DCGAN)")
+    p.add_argument("--model-def", default=None, metavar="FILE.py:FUNC",
+                   help="your own model: FUNC() in FILE.py returns a Subject or {'G': ..., 'D': ..., 'nz': ...} "
+                        "(it may load --ckpt itself; see the README, 'Your own model')")
+
+
+def subject_of(args: argparse.Namespace):
+    """The :class:`~gan_viz.subject.Subject` that ``--ckpt`` / ``--model-def`` name."""
+    from ..checkpoint import load_subject
+
+    return load_subject(getattr(args, "ckpt", None), getattr(args, "model_def", None))
 
 
 def add_out(p: argparse.ArgumentParser, required: bool = True) -> None:

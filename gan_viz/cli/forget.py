@@ -20,7 +20,7 @@ from ..images import to_uint8
 from ..io import save_figure, write_json, write_npz
 from ..models import sample_z
 from .common import add_common, device_of, prepare_out
-from .generate import generate_images
+from ..subject import generate_images
 
 NAME = "forget"
 HELP = "find the generator filters that draw an object, remove them and measure what disappears (Fig. 6)"

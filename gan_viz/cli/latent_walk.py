@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..io import save_figure, write_json, write_npz
 from ..models import sample_z
 from .common import add_common, device_of, prepare_out
-from .generate import load_z
+from ..subject import load_z
 
 NAME = "latent-walk"
 HELP = "walk through random points of z (paper Fig. 4): grid, GIF, MP4, image change per step, sharp transitions"

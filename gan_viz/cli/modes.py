@@ -14,7 +14,7 @@ from ..io import save_figure, write_json, write_npz
 from ..models import sample_z
 from .classify import load_labelled_pair
 from .common import add_common, device_of, prepare_out
-from .generate import generate_images
+from ..subject import generate_images
 
 NAME = "modes"
 HELP = ("mode coverage: a small CNN trained here on the labelled real data labels generated samples; "

@@ -13,7 +13,7 @@ from ..images import to_uint8
 from ..io import save_figure, write_json, write_npz
 from ..models import sample_z
 from .common import add_common, device_of, prepare_out
-from .generate import generate_images
+from ..subject import generate_images
 
 NAME = "neighbors"
 HELP = ("nearest training images of generated samples in pixel and D-feature space; memorisation score "

@@ -13,7 +13,7 @@ from ..images import to_uint8
 from ..io import atomic_path, save_png, write_json
 from ..models import sample_z
 from .common import add_common, device_of, prepare_out
-from .generate import generate_images
+from ..subject import generate_images
 
 NAME = "samples"
 HELP = "write samples to annotate: one PNG each, an indexed contact sheet and a manifest (index, file, z)"
