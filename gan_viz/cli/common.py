@@ -105,3 +105,34 @@ def load_json(path: str | os.PathLike, what: str) -> object:
         raise UserError(f"{what} {path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{what} {path} is not valid JSON ({e}); fix or regenerate it") from None
+
+
+def add_data(p: argparse.ArgumentParser, help_dataset: str = "real dataset (default: the model's own)") -> None:
+    """--dataset / --data-root: the real images an analysis reads."""
+    p.add_argument("--dataset", default=None, help=help_dataset)
+    p.add_argument("--data-root", default=None, metavar="DIR", help="folder of a real dataset")
+
+
+def add_segmenter(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--segmenter", default=None, metavar="rooms|FILE.py:FUNC",
+                   help="the concept instrument: default the one that applies to the model's domain (the "
+                        "rooms parser for rooms models, none otherwise); 'rooms' forces the rooms parser; "
+                        "FILE.py:FUNC is your own (images (N, C, H, W) in [-1, 1] -> class ids (N, H, W), "
+                        "see the README)")
+
+
+def context_of(args: argparse.Namespace, subject=None, **record):
+    """The analysis :class:`~gan_viz.analyses.registry.Context` of parsed options: the subject
+    (``--ckpt`` / ``--model-def``), the output folder (created, with ``run.json``), seed, device,
+    ``--dataset`` / ``--data-root`` and ``--segmenter`` where the command has them."""
+    from ..analyses.registry import Context
+
+    S = subject if subject is not None else (subject_of(args) if hasattr(args, "ckpt") else None)
+    device = device_of(args)
+    fields = dict(record)
+    if S is not None:
+        fields.setdefault("checkpoint", S.where)
+        fields.setdefault("subject", S.describe())
+    out = prepare_out(args, **fields)
+    return Context(S, out, getattr(args, "seed", 0), device, getattr(args, "dataset", None),
+                   getattr(args, "data_root", None), getattr(args, "segmenter", None))

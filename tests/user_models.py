@@ -1,0 +1,118 @@
+"""Models a user brings that are not gan-viz's own (for the "your own model" tests).
+
+- :class:`PTGenerator` / :class:`PTDiscriminator`: the PyTorch examples DCGAN, verbatim
+  layout (``main`` Sequential; G takes z (N, nz, 1, 1)).
+- :class:`NestedGenerator`: a ModuleList of Upsample + Conv + BN + ReLU blocks.
+- :class:`Critic`: a WGAN-GP-style critic: no BatchNorm (optional LayerNorm), LeakyReLU
+  modules, a Linear head, no sigmoid.
+- :class:`FunctionalCritic`: the same, but its activations are functional calls in
+  ``forward`` (guided backprop cannot be applied to it).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PTGenerator(nn.Module):
+    def __init__(self, nz=16, ngf=8, nc=3, bias=False):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=bias), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=bias), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=bias), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=bias), nn.Tanh())
+
+    def forward(self, z):
+        return self.main(z)
+
+
+class PTDiscriminator(nn.Module):
+    def __init__(self, ndf=8, nc=3, bias=False):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=bias), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=bias), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=bias), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.main(x).view(-1, 1).squeeze(1)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.conv = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.bn = nn.BatchNorm2d(cout)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(self.up(x))))
+
+
+class NestedGenerator(nn.Module):
+    """z (N, nz) -> (N, nc, 32, 32): Linear to 4x4, three upsampling blocks, a 3x3 conv + tanh."""
+
+    def __init__(self, nz=16, width=16, nc=3):
+        super().__init__()
+        self.width = width
+        self.fc = nn.Linear(nz, width * 4 * 4)
+        self.blocks = nn.ModuleList([Block(width, width), Block(width, width // 2), Block(width // 2, width // 2)])
+        self.to_rgb = nn.Conv2d(width // 2, nc, 3, 1, 1)
+
+    def forward(self, z):
+        x = self.fc(z.flatten(1)).view(len(z), self.width, 4, 4)
+        for b in self.blocks:
+            x = b(x)
+        return torch.tanh(self.to_rgb(x))
+
+
+class Critic(nn.Module):
+    """(N, nc, 32, 32) -> (N,) scores: conv blocks (LayerNorm or none) + LeakyReLU modules + Linear head."""
+
+    def __init__(self, nc=3, width=8, norm="layer"):
+        super().__init__()
+        layers = []
+        c, size = nc, 32
+        for i in range(3):
+            size //= 2
+            layers += [nn.Conv2d(c, width * 2 ** i, 4, 2, 1)]
+            if norm == "layer" and i > 0:
+                layers += [nn.LayerNorm([width * 2 ** i, size, size])]
+            layers += [nn.LeakyReLU(0.2)]
+            c = width * 2 ** i
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c * size * size, 1)
+
+    def forward(self, x):
+        return self.head(self.features(x).flatten(1)).squeeze(1)
+
+
+class FunctionalCritic(nn.Module):
+    """A critic whose rectifiers are F.leaky_relu calls: no rectifier module to guide."""
+
+    def __init__(self, nc=3, width=8):
+        super().__init__()
+        self.c1 = nn.Conv2d(nc, width, 4, 2, 1)
+        self.c2 = nn.Conv2d(width, width * 2, 4, 2, 1)
+        self.c3 = nn.Conv2d(width * 2, width * 4, 4, 2, 1)
+        self.head = nn.Linear(width * 4 * 4 * 4, 1)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.c1(x), 0.2)
+        x = F.leaky_relu(self.c2(x), 0.2)
+        x = F.leaky_relu(self.c3(x), 0.2)
+        return self.head(x.flatten(1)).squeeze(1)
+
+
+def seeded(module: nn.Module, seed: int = 0) -> nn.Module:
+    """``module`` with weights drawn from ``seed`` (N(0, 0.1): far enough from zero to give structure)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return module.eval()
