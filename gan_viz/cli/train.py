@@ -51,8 +51,17 @@ def add_arguments(p):
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS")
     p.add_argument("--dataset-size", type=int, default=None, help="train on the first N images only")
     p.add_argument("--data-cache-mb", type=int, default=1024, metavar="MB",
-                   help="render the rooms training set into memory once, up front, when it fits in MB "
-                        "(default 1024: 50,000 rooms at 64x64 take 586 MB; 0 renders on the fly)")
+                   help="memory for the decoded training images: rooms are rendered into memory once when "
+                        "they fit (default 1024: 50,000 rooms at 64x64 take 586 MB; 0 renders on the fly); "
+                        "image files (folder, lsun, celeba, cifar10, mnist) are decoded once into a cache file "
+                        "that is read into memory when it fits, else read from disk batch by batch")
+    p.add_argument("--data-cache-dir", default=None, metavar="DIR",
+                   help="where decoded image files are cached (default: ~/.cache/gan-viz/decoded); "
+                        "reused by later runs while the files are unchanged")
+    p.add_argument("--no-data-cache", action="store_true",
+                   help="decode image files at every epoch instead (the slow path)")
+    p.add_argument("--bad-images", default="stop", choices=["stop", "skip"],
+                   help="an unreadable image file: stop (default, naming it) or skip and count it")
     p.add_argument("--no-quality", action="store_true", help="skip the per-epoch sample-quality figures")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
@@ -81,7 +90,8 @@ def _configs(args):
                        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
                        log_every=args.log_every, quality_every_epoch=not args.no_quality, seed=args.seed,
                        precision=args.precision, dataset_size=args.dataset_size,
-                       data_cache_mb=args.data_cache_mb)
+                       data_cache_mb=args.data_cache_mb, data_cache_dir=args.data_cache_dir,
+                       data_cache=not args.no_data_cache, bad_images=args.bad_images)
     return mcfg, tcfg
 
 

@@ -36,6 +36,9 @@ class TrainConfig:
     precision: str = "fp32"  # "bf16" = autocast; only where the hardware has bf16
     dataset_size: int | None = None  # use only the first N training images
     data_cache_mb: int = 1024  # render rooms into memory once when they fit in this many MB (0: never)
+    data_cache_dir: str | None = None  # decoded image files (folder, lsun, ...): None = ~/.cache/gan-viz/decoded
+    data_cache: bool = True  # decode image files once into the cache (False: at every epoch)
+    bad_images: str = "stop"  # image files: "stop" at an unreadable one, or "skip" it
 
     def __post_init__(self):
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every"):
@@ -50,6 +53,8 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} {v!r} must be a positive integer")
         if self.lr <= 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise UserError("--lr must be > 0 and the Adam betas in [0, 1)")
+        if self.bad_images not in ("stop", "skip"):
+            raise UserError(f"--bad-images {self.bad_images!r}: choose stop or skip")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.epochs is None and self.max_steps is None:

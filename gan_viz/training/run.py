@@ -60,7 +60,8 @@ class TrainingRun:
                  info: DistInfo = DistInfo(), quality=None):
         self.mcfg, self.tcfg, self.out, self.device, self.info = mcfg, tcfg, Path(out), device, info
         self.quality = quality  # callable(run, epoch) -> dict, or None
-        self.data = build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0)
+        self._notes: list[str] = []  # logged once the run's log file is open
+        self.data = self._open_data(mcfg, tcfg, info)
         n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
         self.n_data = n
         self._data_in_memory: bool | None = None  # decided by the first fit()
@@ -79,10 +80,36 @@ class TrainingRun:
         torch.manual_seed(derived_seed(tcfg.seed, "global"))  # any global-RNG use is seeded too
         self.fixed_z = sample_z(mcfg, 64, torch.Generator().manual_seed(derived_seed(tcfg.seed, "fixed")), device)
 
+    def _open_data(self, mcfg: ModelConfig, tcfg: TrainConfig, info: DistInfo):
+        """The training set; image files are decoded once into the cache (rank 0 builds it,
+        the other processes wait and open the same file)."""
+        from ..data import cache
+
+        if tcfg.dataset not in cache.DECODED or not tcfg.data_cache:
+            return build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0,
+                                 bad_images=tcfg.bad_images)
+        spec = cache.Spec(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, tcfg.bad_images)
+        opened = lambda: cache.decoded(spec, tcfg.data_cache_mb, tcfg.data_cache_dir,  # noqa: E731
+                                       progress=info.is_main)
+        if not info.enabled:
+            data = opened()
+        else:
+            import torch.distributed as dist
+
+            data = opened() if info.is_main else None
+            dist.barrier()
+            data = data if data is not None else opened()
+        if data.skipped:
+            self._notes.append(f"skipped {len(data.skipped)} unreadable images (first: {sorted(data.skipped)[0]})")
+        self._notes.append(f"training images decoded once into {data.path} "
+                           f"({'in memory' if data.in_memory else 'read from disk per batch'}, {len(data)} images, "
+                           f"cache built in {data.meta.get('build_s', 0):.1f} s)")
+        return data
+
     def _cache_data(self) -> None:
         """Rooms are rendered on the CPU that also trains: render the training set once,
         up front, when it fits in ``data_cache_mb`` (same pixels; the loop then only indexes)."""
-        n, self._data_in_memory = self.n_data, False
+        n, self._data_in_memory = self.n_data, bool(getattr(self.data, "in_memory", False))
         if not hasattr(self.data, "cache"):
             return
         need = self.data.cache_bytes(n)
@@ -175,6 +202,9 @@ class TrainingRun:
 
     def fit(self) -> dict:
         t, amp = self.tcfg, autocast_for(self.tcfg.precision, self.device)
+        for note in self._notes:
+            log.info(note)
+        self._notes = []
         if self._data_in_memory is None:
             self._cache_data()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.info.is_main,

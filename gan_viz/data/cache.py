@@ -1,0 +1,314 @@
+"""Decode once: a dataset's preprocessed images as one uint8 file, reused by every run.
+
+Real datasets (folder, mnist, fashion-mnist, cifar10, celeba, lsun) are decoded, resized
+and centre-cropped (the paper's preprocessing, :func:`gan_viz.data.real.preprocess`) once
+into ``CACHE_DIR/<name>-<key>.u8``: rows of (H, W, C) uint8, built by worker processes
+that decode in parallel and write their rows straight into the file (a memory map), with
+a progress bar and ETA. Later runs (and the analyses that read real images) reuse it
+when the source and the preprocessing are unchanged: the key covers the dataset name,
+split, image size, channels and every source file's name, size and mtime, so a changed
+folder rebuilds. Where the array fits ``budget_mb`` it is read into memory once;
+otherwise batches are read from the file row by row (``os.pread``: memory stays within
+the budget whatever the file's size; the OS page cache does the rest).
+
+The file is written under a temporary name and renamed, and its ``.json`` sidecar
+(format version, shape, key, skipped images) is written last, also atomically: a
+half-written cache, one of another version, or one whose size does not match its sidecar
+is rebuilt. A full disk says so and leaves no partial file behind.
+
+The pixels equal the uncached path's: ``uint8 / 255``, then ``(x - 0.5) / 0.5``, the
+same float32 operations torchvision's ToTensor + Normalize apply.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..errors import UserError
+
+VERSION = 1
+DECODED = ("folder", "mnist", "fashion-mnist", "cifar10", "celeba", "lsun")  # read from files: cached
+CHUNK = 256  # rows per worker task
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-viz" / "decoded"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the cache holds: enough to rebuild the source dataset in a worker process."""
+
+    name: str
+    image_size: int
+    nc: int
+    split: str
+    root: str | None
+    bad_images: str = "stop"
+    lsun_category: str = "bedroom"
+
+    def build(self):
+        from . import build_dataset
+
+        return build_dataset(self.name, self.image_size, self.nc, self.split, self.root,
+                             bad_images=self.bad_images, lsun_category=self.lsun_category)
+
+
+def _source_files(ds, root: str | None) -> list[Path]:
+    """The files the dataset reads: a folder's image list, else every file under the root."""
+    if hasattr(ds, "paths"):
+        return list(ds.paths)
+    if root is None:
+        return []
+    out = []
+    for dirpath, _, files in os.walk(Path(root).expanduser()):
+        out += [Path(dirpath) / f for f in files]
+    return sorted(out)
+
+
+def source_key(spec: Spec, ds) -> str:
+    """sha256 over the preprocessing and every source file's (name, size, mtime)."""
+    h = hashlib.sha256(json.dumps({"v": VERSION, "name": spec.name, "size": spec.image_size, "nc": spec.nc,
+                                   "split": spec.split, "bad": spec.bad_images, "cat": spec.lsun_category,
+                                   "n": len(ds)}).encode())
+    root = Path(spec.root).expanduser().resolve() if spec.root else None
+    for p in _source_files(ds, spec.root):
+        st = p.stat()
+        rel = str(p.resolve().relative_to(root)) if root is not None and p.resolve().is_relative_to(root) else str(p)
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def raw_transform(image_size: int, nc: int):
+    """The paper's preprocessing up to the uint8 pixels: PIL -> (H, W, C) uint8."""
+    from torchvision import transforms as T
+
+    steps = T.Compose([T.Resize(image_size, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
+                       T.CenterCrop(image_size)])
+    mode = "L" if nc == 1 else "RGB"
+
+    def f(img):
+        a = np.asarray(steps(img.convert(mode)), dtype=np.uint8)
+        return a[:, :, None] if a.ndim == 2 else a
+    return f
+
+
+def to_float(u8: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, C, H, W) float32 in [-1, 1], as ToTensor + Normalize(0.5, 0.5)."""
+    x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).contiguous().float().div(255)
+    return x.sub_(0.5).div_(0.5)
+
+
+# --- building ---------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(spec: Spec, path: str, shape: tuple) -> None:
+    torch.set_num_threads(1)
+    ds = spec.build()
+    ds.transform = raw_transform(spec.image_size, spec.nc)  # "stop" at a bad image raises, naming it
+    _WORKER.update(ds=ds, out=np.memmap(path, np.uint8, "r+", shape=shape))
+
+
+def _decode(start: int, stop: int) -> tuple[int, list[int], list[str], list[int]]:
+    """Decode rows start..stop-1 into the memory-mapped file; returns (rows, labels, bad paths, bad rows)."""
+    ds, out = _WORKER["ds"], _WORKER["out"]
+    labels, bad, bad_rows = [], [], []
+    for i in range(start, stop):
+        if hasattr(ds, "paths"):  # a folder: open the one file, no fallback to a neighbour
+            img = ds._open(ds.paths[i])
+            if img is None:
+                bad.append(str(ds.paths[i]))
+                bad_rows.append(i)
+                labels.append(-1)
+                continue
+            out[i] = ds.transform(img)
+            labels.append(int(ds.labels[i]))
+        else:
+            img, label = ds[i]
+            out[i] = img
+            labels.append(int(label))
+    out.flush()
+    return stop - start, labels, bad, bad_rows
+
+
+def _serial_decode(spec: Spec, path: str, shape: tuple, n: int, bar) -> tuple[list, list, list]:
+    _init_worker(spec, path, shape)
+    labels, bad, bad_rows = [], [], []
+    try:
+        for s in range(0, n, CHUNK):
+            k, lab, b, br = _decode(s, min(n, s + CHUNK))
+            labels += lab
+            bad += b
+            bad_rows += br
+            bar.update(k)
+    finally:
+        _WORKER.clear()
+    return labels, bad, bad_rows
+
+
+def build(spec: Spec, ds, path: Path, workers: int, progress: bool = True) -> dict:
+    """Decode every row of ``ds`` into ``path`` (atomically); returns the sidecar dict."""
+    n, s, c = len(ds), spec.image_size, spec.nc
+    shape = (n, s, s, c)
+    need = int(np.prod(shape))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path.parent).free
+    if need > free:
+        raise UserError(f"the decoded cache needs {need >> 20} MB but {path.parent} has {free >> 20} MB free; "
+                        "free space or pass --data-cache-dir DIR on a larger disk")
+    for stale in path.parent.glob(f"{path.name}.tmp-*"):
+        _remove_if_dead(stale)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    t0 = time.perf_counter()
+    try:
+        with open(tmp, "wb") as f:
+            f.truncate(need)
+        labels, bad, bad_rows = [], [], []
+        with tqdm(total=n, desc=f"decoding {spec.name} once", unit="img", disable=not progress,
+                  mininterval=1.0, dynamic_ncols=True) as bar:
+            if workers <= 1 or n <= CHUNK:
+                labels, bad, bad_rows = _serial_decode(spec, str(tmp), shape, n, bar)
+            else:
+                with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec, str(tmp), shape)) as pool:
+                    futures = [pool.submit(_decode, a, min(n, a + CHUNK)) for a in range(0, n, CHUNK)]
+                    for fut in futures:  # in order: labels line up with rows
+                        k, lab, b, br = fut.result()
+                        labels += lab
+                        bad += b
+                        bad_rows += br
+                        bar.update(k)
+        meta = {"version": VERSION, "shape": list(shape), "labels": labels, "skipped": bad,
+                "skipped_rows": bad_rows, "classes": list(getattr(ds, "classes", []) or []),
+                "spec": spec.__dict__, "build_s": round(time.perf_counter() - t0, 2)}
+        os.replace(tmp, path)
+        _write_json_atomic(path.with_suffix(".json"), meta)
+        return meta
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise UserError(f"the disk under {path.parent} filled up while writing the decoded cache "
+                            f"({need >> 20} MB); nothing was kept: free space or pass --data-cache-dir DIR") from None
+        raise UserError(f"cannot write the decoded cache {path} ({e.strerror}); pass --data-cache-dir DIR") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _remove_if_dead(stale: Path) -> None:
+    """Remove a temporary file of a build whose process is gone (a killed earlier run)."""
+    try:
+        pid = int(stale.name.rsplit("-", 1)[1])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        stale.unlink(missing_ok=True)
+    except PermissionError:
+        pass
+
+
+def _write_json_atomic(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(obj))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _valid(path: Path, shape: tuple) -> dict | None:
+    """The sidecar of a complete cache file of this version and shape, else None."""
+    side = path.with_suffix(".json")
+    try:
+        meta = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if meta.get("version") != VERSION or tuple(meta.get("shape", ())) != shape:
+        return None
+    if not path.is_file() or path.stat().st_size != int(np.prod(shape)):
+        return None
+    return meta
+
+
+# --- reading ----------------------------------------------------------------------------
+
+class DecodedDataset(torch.utils.data.Dataset):
+    """The decoded rows as a dataset: ``ds[i] -> (image (C, H, W) float32 in [-1, 1], label)``,
+    ``get_batch(indices)``; rows of unreadable images (``--bad-images skip``) are left out.
+
+    ``in_memory``: the whole array was read into memory; otherwise rows are read from the
+    file per batch (memory stays flat)."""
+
+    def __init__(self, path: Path, meta: dict, in_memory: bool):
+        self.path, self.meta = path, meta
+        self.shape = tuple(meta["shape"])
+        skipped = set(meta.get("skipped_rows", []))
+        self.rows = np.array([i for i in range(self.shape[0]) if i not in skipped], np.int64)
+        self.labels = np.asarray(meta["labels"], np.int64)[self.rows]
+        self.classes = meta.get("classes", [])
+        self.skipped = set(meta.get("skipped", []))
+        self.row_bytes = int(np.prod(self.shape[1:]))
+        self.in_memory = in_memory
+        self._array = np.fromfile(path, np.uint8).reshape(self.shape) if in_memory else None
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self):  # worker processes reopen the file
+        d = dict(self.__dict__)
+        d["_fd"] = None
+        return d
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        if self._array is not None:
+            return self._array[rows]
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        out = np.empty((len(rows), *self.shape[1:]), np.uint8)
+        flat = out.reshape(len(rows), -1)
+        for k, r in enumerate(rows):
+            flat[k] = np.frombuffer(os.pread(self._fd, self.row_bytes, int(r) * self.row_bytes), np.uint8)
+        return out
+
+    def get_batch(self, indices) -> torch.Tensor:
+        return to_float(self._read(self.rows[np.asarray(list(indices), np.int64)]))
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self.get_batch([i])[0], int(self.labels[i])
+
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+
+
+def decoded(spec: Spec, budget_mb: int = 1024, cache_dir: str | Path | None = None, workers: int | None = None,
+            progress: bool = True, ds=None) -> DecodedDataset:
+    """The dataset of ``spec`` decoded once (built if missing or stale, else reused)."""
+    if spec.name not in DECODED:
+        raise UserError(f"--dataset {spec.name} is not read from image files; it needs no decoded cache")
+    ds = spec.build() if ds is None else ds
+    key = source_key(spec, ds)
+    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    path = folder / f"{spec.name}-{spec.split}-{spec.image_size}px-{spec.nc}c-{key}.u8"
+    shape = (len(ds), spec.image_size, spec.image_size, spec.nc)
+    meta = _valid(path, shape)
+    if meta is None:
+        workers = max(1, min(os.cpu_count() or 1, 8)) if workers is None else workers
+        meta = build(spec, ds, path, workers, progress)
+    return DecodedDataset(path, meta, in_memory=int(np.prod(shape)) <= budget_mb * 2 ** 20)
