@@ -120,3 +120,13 @@ def test_trainer_trains_from_the_cache(tmp_path):
     idx = run.batch_indices(0)
     torch.testing.assert_close(run.data.get_batch(idx.tolist()),
                                torch.stack([slow.data[int(i)][0] for i in idx]), atol=1e-6, rtol=0)
+
+
+def test_analyses_reuse_a_cache_a_training_run_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = _folder(tmp_path / "img")
+    assert not isinstance(build_dataset("folder", 16, 3, "test", str(root)), cache.DecodedDataset)  # none built
+    built = cache.decoded(_spec(root), workers=1, progress=False)  # as `gan-viz train` does
+    reused = build_dataset("folder", 16, 3, "test", str(root))  # a folder's test split = its images
+    assert isinstance(reused, cache.DecodedDataset) and reused.path == built.path
+    assert not isinstance(build_dataset("folder", 16, 3, "test", str(root), cached=False), cache.DecodedDataset)

@@ -112,7 +112,7 @@ def run(args) -> int:
         raise UserError(f"--n {args.n}: show at least one image")
     nc = args.nc or (1 if args.dataset in GRAYSCALE else 3)
     ds = build_dataset(args.dataset, args.image_size, nc, args.split, args.data_root, args.download,
-                       seed=args.seed, bad_images=args.bad_images)
+                       seed=args.seed, bad_images=args.bad_images, cached=False)
     n = min(args.n, len(ds))
     out = prepare_out(args, dataset=args.dataset, n=n)
     if args.dataset == "rooms":

@@ -17,7 +17,7 @@ SPLITS = ("train", "test")
 
 def build_dataset(name: str, image_size: int, nc: int = 3, split: str = "train", root=None,
                   download: bool = False, seed: int = 0, n: int | None = None, bad_images: str = "stop",
-                  lsun_category: str = "bedroom"):
+                  lsun_category: str = "bedroom", cached: bool = True):
     """Build dataset ``name`` at ``image_size`` with ``nc`` channels.
 
     Args:
@@ -28,6 +28,9 @@ def build_dataset(name: str, image_size: int, nc: int = 3, split: str = "train",
         seed: rooms / fake seed. n: rooms / fake length (default 50,000 / 5,000 rooms).
         bad_images: folder only: "stop" at an unreadable image, or "skip" and count it.
         lsun_category: lsun only: e.g. bedroom, church_outdoor.
+        cached: image files (folder, lsun, ...) come from their decode-once cache
+            (:mod:`gan_viz.data.cache`, e.g. built by a training run) where a valid one exists
+            for exactly these files and this preprocessing; nothing is built here.
     Returns:
         a torch Dataset of (image float32 (nc, H, W) in [-1, 1], label int).
 
@@ -44,6 +47,14 @@ def build_dataset(name: str, image_size: int, nc: int = 3, split: str = "train",
         raise UserError(f"nc={nc!r}: images must have 1 or 3 channels")
     if not isinstance(image_size, int) or image_size < 8:
         raise UserError(f"image size {image_size!r} is too small; use at least 8 pixels")
+    if cached and not download:
+        from . import cache
+
+        if name in cache.DECODED:
+            spec = cache.Spec(name, image_size, nc, split, None if root is None else str(root), bad_images,
+                              lsun_category)
+            ds = spec.build()
+            return cache.existing(spec, ds) or ds
     if name == "rooms":
         from .rooms import RoomsDataset
 

@@ -63,7 +63,12 @@ class Spec:
         from . import build_dataset
 
         return build_dataset(self.name, self.image_size, self.nc, self.split, self.root,
-                             bad_images=self.bad_images, lsun_category=self.lsun_category)
+                             bad_images=self.bad_images, lsun_category=self.lsun_category, cached=False)
+
+    @property
+    def key_split(self) -> str:
+        """A folder has no held-out split (test = the same images): one cache serves both."""
+        return "train" if self.name == "folder" else self.split
 
 
 def _source_files(ds, root: str | None) -> list[Path]:
@@ -81,7 +86,7 @@ def _source_files(ds, root: str | None) -> list[Path]:
 def source_key(spec: Spec, ds) -> str:
     """sha256 over the preprocessing and every source file's (name, size, mtime)."""
     h = hashlib.sha256(json.dumps({"v": VERSION, "name": spec.name, "size": spec.image_size, "nc": spec.nc,
-                                   "split": spec.split, "bad": spec.bad_images, "cat": spec.lsun_category,
+                                   "split": spec.key_split, "bad": spec.bad_images, "cat": spec.lsun_category,
                                    "n": len(ds)}).encode())
     root = Path(spec.root).expanduser().resolve() if spec.root else None
     for p in _source_files(ds, spec.root):
@@ -297,16 +302,26 @@ class DecodedDataset(torch.utils.data.Dataset):
                 pass
 
 
+def _where(spec: Spec, ds, cache_dir) -> tuple[Path, tuple]:
+    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    name = f"{spec.name}-{spec.key_split}-{spec.image_size}px-{spec.nc}c-{source_key(spec, ds)}.u8"
+    return folder / name, (len(ds), spec.image_size, spec.image_size, spec.nc)
+
+
+def existing(spec: Spec, ds, budget_mb: int = 1024, cache_dir: str | Path | None = None) -> DecodedDataset | None:
+    """The valid cache of exactly these files and this preprocessing, if one was built; else None."""
+    path, shape = _where(spec, ds, cache_dir)
+    meta = _valid(path, shape)
+    return None if meta is None else DecodedDataset(path, meta, int(np.prod(shape)) <= budget_mb * 2 ** 20)
+
+
 def decoded(spec: Spec, budget_mb: int = 1024, cache_dir: str | Path | None = None, workers: int | None = None,
             progress: bool = True, ds=None) -> DecodedDataset:
     """The dataset of ``spec`` decoded once (built if missing or stale, else reused)."""
     if spec.name not in DECODED:
         raise UserError(f"--dataset {spec.name} is not read from image files; it needs no decoded cache")
     ds = spec.build() if ds is None else ds
-    key = source_key(spec, ds)
-    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    path = folder / f"{spec.name}-{spec.split}-{spec.image_size}px-{spec.nc}c-{key}.u8"
-    shape = (len(ds), spec.image_size, spec.image_size, spec.nc)
+    path, shape = _where(spec, ds, cache_dir)
     meta = _valid(path, shape)
     if meta is None:
         workers = max(1, min(os.cpu_count() or 1, 8)) if workers is None else workers

@@ -87,7 +87,7 @@ class TrainingRun:
 
         if tcfg.dataset not in cache.DECODED or not tcfg.data_cache:
             return build_dataset(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, seed=0,
-                                 bad_images=tcfg.bad_images)
+                                 bad_images=tcfg.bad_images, cached=False)
         spec = cache.Spec(tcfg.dataset, mcfg.image_size, mcfg.nc, "train", tcfg.data_root, tcfg.bad_images)
         opened = lambda: cache.decoded(spec, tcfg.data_cache_mb, tcfg.data_cache_dir,  # noqa: E731
                                        progress=info.is_main)
