@@ -35,6 +35,7 @@ class ModelConfig:
     z_dist: str = "normal"  # "uniform" in [-1, 1] (paper) or "normal" (PyTorch example)
     g_upsample: str = "transposed"  # "transposed" or "nearest-conv" (resize + 3x3 conv)
     mlp_hidden: int = 1024  # hidden width of the MLP GAN (arch="mlp" only)
+    conv_bias: bool = False  # DCGAN convolutions with a bias (the PyTorch examples DCGAN with bias=True)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -50,6 +51,8 @@ class ModelConfig:
                 raise UserError(f"{name}={v!r} must be a positive integer")
         if self.z_dist not in Z_DISTS:
             raise UserError(f"unknown z distribution {self.z_dist!r}; choose one of {', '.join(Z_DISTS)}")
+        if not isinstance(self.conv_bias, bool):
+            raise UserError(f"conv_bias={self.conv_bias!r} must be true or false")
         if self.g_upsample not in G_UPSAMPLES:
             raise UserError(f"unknown upsampling {self.g_upsample!r}; choose one of {', '.join(G_UPSAMPLES)}")
 

@@ -4,7 +4,8 @@ The paper's constraints, exactly: (fractionally-)strided convolutions only, no p
 no hidden fully connected layers, BatchNorm everywhere except the generator output and
 the discriminator input, ReLU + Tanh in G, LeakyReLU(0.2) in D. Convolutions have no
 bias (BatchNorm follows them), as in the PyTorch examples DCGAN, whose checkpoints map
-onto these modules one to one (see ``gan_viz.checkpoint``).
+onto these modules one to one (see ``gan_viz.checkpoint``); ``conv_bias=True`` gives
+every convolution a bias, the same layout as that DCGAN built with ``bias=True``.
 
 At 64x64 with ngf=ndf=64 (the PyTorch example)::
 
@@ -27,9 +28,9 @@ from ..config import ModelConfig
 def _up(cin: int, cout: int, cfg: ModelConfig) -> list[tuple[str, nn.Module]]:
     """One 2x upsampling convolution, named by the caller's index."""
     if cfg.g_upsample == "transposed":
-        return [("conv", nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False))]
+        return [("conv", nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=cfg.conv_bias))]
     return [("up", nn.Upsample(scale_factor=2, mode="nearest")),
-            ("conv", nn.Conv2d(cin, cout, 3, 1, 1, bias=False))]
+            ("conv", nn.Conv2d(cin, cout, 3, 1, 1, bias=cfg.conv_bias))]
 
 
 class DCGANGenerator(nn.Sequential):
@@ -39,7 +40,7 @@ class DCGANGenerator(nn.Sequential):
         layers: list[tuple[str, nn.Module]] = []
         nb = cfg.n_blocks
         width = [cfg.ngf * 2 ** (nb - 1 - i) for i in range(nb)]  # e.g. 512, 256, 128, 64
-        layers += [("conv1", nn.ConvTranspose2d(cfg.nz, width[0], 4, 1, 0, bias=False)),
+        layers += [("conv1", nn.ConvTranspose2d(cfg.nz, width[0], 4, 1, 0, bias=cfg.conv_bias)),
                    ("bn1", nn.BatchNorm2d(width[0])), ("relu1", nn.ReLU())]
         for i in range(1, nb):
             layers += [(f"{n}{i + 1}", m) for n, m in _up(width[i - 1], width[i], cfg)]
@@ -62,13 +63,13 @@ class DCGANDiscriminator(nn.Sequential):
         nb = cfg.n_blocks
         width = [cfg.ndf * 2 ** i for i in range(nb)]  # e.g. 64, 128, 256, 512
         layers: list[tuple[str, nn.Module]] = [
-            ("conv1", nn.Conv2d(cfg.nc, width[0], 4, 2, 1, bias=False)),
+            ("conv1", nn.Conv2d(cfg.nc, width[0], 4, 2, 1, bias=cfg.conv_bias)),
             ("lrelu1", nn.LeakyReLU(0.2, inplace=False))]
         for i in range(1, nb):
-            layers += [(f"conv{i + 1}", nn.Conv2d(width[i - 1], width[i], 4, 2, 1, bias=False)),
+            layers += [(f"conv{i + 1}", nn.Conv2d(width[i - 1], width[i], 4, 2, 1, bias=cfg.conv_bias)),
                        (f"bn{i + 1}", nn.BatchNorm2d(width[i])),
                        (f"lrelu{i + 1}", nn.LeakyReLU(0.2, inplace=False))]
-        layers += [(f"conv{nb + 1}", nn.Conv2d(width[-1], 1, 4, 1, 0, bias=False)),
+        layers += [(f"conv{nb + 1}", nn.Conv2d(width[-1], 1, 4, 1, 0, bias=cfg.conv_bias)),
                    ("sigmoid", nn.Sigmoid())]
         super().__init__(OrderedDict(layers))
         self.config = cfg
