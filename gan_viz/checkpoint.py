@@ -1,16 +1,22 @@
-"""Self-describing checkpoints, and safe opening of any DCGAN checkpoint.
+"""Self-describing checkpoints, and safe opening of any DCGAN checkpoint, by content.
 
 A gan-viz checkpoint is one file holding the model config, both networks, optimizer
 states, step/epoch, RNG states and the training config. It is written atomically and
 read with ``torch.load(weights_only=True)`` only: loading never runs code from a file.
 
-PyTorch examples checkpoints (``netG_epoch_N.pth`` / ``netD_epoch_N.pth``: bare state
-dicts with ``main.<i>.*`` keys) open too; the sibling network is found beside the file
-and nz / ngf / ndf / nc / image size are inferred from the tensor shapes.
+Other files open too, whatever their name (the layouts are read by
+:mod:`gan_viz.formats`): PyTorch examples ``netG_epoch_N.pth`` / ``netD_epoch_N.pth``
+(bare ``main.<i>.*`` state dicts; the sibling network is found beside the file), the same
+with ``module.`` prefixes, without ``num_batches_tracked`` or with convolution biases;
+``{"netG": ..., "netD": ...}`` / ``{"state_dict": ...}`` wrappers (their plain entries
+kept as metadata); and ``.safetensors`` files, gan-viz's own export (config in the
+metadata) or flat state dicts. nz / ngf / ndf / nc / image size are inferred from the
+tensor shapes where the file does not record them.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 import warnings
@@ -21,6 +27,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from . import formats
 from .config import ModelConfig
 from .errors import UserError
 from .io import atomic_path
@@ -39,11 +46,12 @@ class Checkpoint:
     G: nn.Module | None
     D: nn.Module | None
     path: Path
-    source: str  # "gan-viz" or "pytorch-examples"
+    source: str  # "gan-viz", "pytorch-examples", "state-dict" or "safetensors"
     step: int = 0
     epoch: int = 0
     train_config: dict | None = None
     raw: dict = field(default_factory=dict, repr=False)  # the whole payload (for resuming)
+    metadata: dict = field(default_factory=dict)  # plain entries beside the weights (epoch, iteration...)
 
     def require(self, net: str) -> nn.Module:
         """The network ``"G"`` or ``"D"``, or a clear error when this file lacks it."""
@@ -80,9 +88,7 @@ def _plain_state(net: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def safe_load(path: str | Path) -> Any:
-    """``torch.load(weights_only=True)`` with one-line errors for every bad file."""
-    path = Path(path)
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise UserError(f"checkpoint {path} does not exist; check the path given to --ckpt")
     if path.is_dir():
@@ -90,14 +96,33 @@ def safe_load(path: str | Path) -> Any:
                         "(for a training run: RUN/checkpoints/last.pt)")
     if path.stat().st_size == 0:
         raise UserError(f"checkpoint {path} is empty (0 bytes); the file was not written completely")
+
+
+def _refuse_pickle(path: Path, e: Exception) -> UserError:
+    """The one-line refusal of a file that needs arbitrary unpickling, with the --model-def way out."""
+    m = re.search(r"GLOBAL ([\w.]+)", str(e))
+    what = f" (it pickles {m.group(1)}: a whole model saved with torch.save(model)?)" if m else ""
+    role = "D" if re.search(r"netD|disc|(^|[_.-])D([_.-]|$)", path.stem) else "G"
+    return UserError(
+        f"refusing to load {path}: it would need arbitrary unpickling (code execution){what}; only tensors and "
+        f"plain data are loaded. Re-save it as a state_dict, or, if you trust the file, load it in your own "
+        f"code with --model-def FILE.py:build, FILE.py being: import torch / def build(): / "
+        f"return {{\"{role}\": torch.load(\"{path}\", weights_only=False), \"nz\": 100}} "
+        f"(nz: your latent size; see the README, 'Your own model')")
+
+
+def safe_load(path: str | Path) -> Any:
+    """``torch.load(weights_only=True)`` with one-line errors for every bad file."""
+    path = Path(path)
+    _check_file(path)
     try:
         with warnings.catch_warnings():  # torch's remarks on a stranger's file (pickle protocol...) are noise
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with open(path, "rb") as f:  # a file object: torch.load would go by a .safetensors name
+                return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
-            raise UserError(f"refusing to load {path}: it would need arbitrary unpickling (code execution); "
-                            "only tensors and plain data are loaded. Re-save it as a state_dict") from None
+            raise _refuse_pickle(path, e) from None
         raise UserError(f"{path} is not a PyTorch checkpoint (it does not unpickle); "
                         "pass a .pt/.pth file written by gan-viz or torch.save") from None
     except Exception as e:  # any parse failure of an untrusted file (KeyError, EOFError, zip errors...)
@@ -106,21 +131,32 @@ def safe_load(path: str | Path) -> Any:
                         "pass a complete .pt/.pth file") from None
 
 
+def read_weights(path: str | Path) -> Any:
+    """What a file holds, by content: a safetensors file's tensors (a dict), else :func:`safe_load`."""
+    path = Path(path)
+    _check_file(path)
+    return formats.read_safetensors(path)[0] if formats.is_safetensors(path) else safe_load(path)
+
+
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
-    """Open a gan-viz or PyTorch examples checkpoint; ``None`` opens the bundled one."""
+    """Open a checkpoint of any format gan-viz reads (see the module docstring); ``None`` opens the
+    bundled one."""
     if path is None:
         if not BUNDLED.exists():
             raise UserError("the bundled checkpoint is not installed with this copy of gan-viz; "
                             "pass --ckpt with a checkpoint (e.g. one from `gan-viz train`)")
         path = BUNDLED
     path = Path(path)
+    _check_file(path)
+    if formats.is_safetensors(path):
+        return _from_safetensors(path)
     obj = safe_load(path)
     if isinstance(obj, Mapping) and str(obj.get("format", "")).startswith("gan-viz/"):
         return _from_gan_viz(path, obj)
-    if isinstance(obj, Mapping) and any(isinstance(k, str) and k.startswith("main.") for k in obj):
-        return _from_pytorch_examples(path, obj)
-    raise UserError(f"{path} is neither a gan-viz checkpoint nor a PyTorch examples DCGAN "
-                    "(netG_/netD_epoch_N.pth); pass a checkpoint of one of those")
+    if isinstance(obj, Mapping):
+        return _from_state_dicts(path, obj)
+    raise UserError(f"{path} is neither a gan-viz checkpoint nor a state dict (it holds a "
+                    f"{type(obj).__name__}); pass a checkpoint written by gan-viz or torch.save(net.state_dict())")
 
 
 def _from_gan_viz(path: Path, obj: Mapping) -> Checkpoint:
@@ -144,81 +180,72 @@ def _load_net(net: nn.Module, state: Mapping | None, path: Path, what: str) -> n
     return net.eval()
 
 
-# --- PyTorch examples DCGAN ----------------------------------------------------------
+# --- state dicts and safetensors (gan_viz.formats) ------------------------------------
 
 _PT_NAME = re.compile(r"net([GD])_(.*)$")
 
 
-def _pt_kind(state: Mapping) -> str:
-    """'G' or 'D': G has BatchNorm right after its first layer (main.1), D a LeakyReLU."""
-    return "G" if "main.1.running_mean" in state or "main.1.weight" in state else "D"
-
-
-def _pt_rename(state: Mapping, kind: str) -> dict:
-    """Map ``main.<i>.<p>`` keys onto gan-viz layer names by layer order."""
-    idx = sorted({int(k.split(".")[1]) for k in state if re.match(r"main\.\d+\.", k)})
-    out, conv, bn = {}, 0, 0
-    for i in idx:
-        params = {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"main.{i}.")}
-        w = params.get("weight")
-        if w is not None and w.dim() == 4:
-            conv += 1
-            name = f"conv{conv}"
-        else:
-            bn = conv  # BatchNorm takes the number of the conv it follows
-            name = f"bn{bn}"
-            params.setdefault("num_batches_tracked", torch.tensor(0))  # pre-0.4.1 files
-        out.update({f"{name}.{p}": v for p, v in params.items()})
-    return out
-
-
-def _pt_config(G_state: Mapping | None, D_state: Mapping | None, path: Path) -> ModelConfig:
-    try:
-        ref = G_state if G_state is not None else D_state
-        nconv = sum(1 for k, v in ref.items() if k.endswith(".weight") and v.dim() == 4)
-        size = 2 ** (nconv + 1)
-        kw: dict = {"image_size": size, "z_dist": "normal"}
-        if G_state is not None:
-            w0 = G_state["conv1.weight"]  # (nz, ngf * 2^(nb-1), 4, 4)
-            kw.update(nz=w0.shape[0], ngf=w0.shape[1] // 2 ** (nconv - 2),
-                      nc=G_state[f"conv{nconv}.weight"].shape[1])
-        if D_state is not None:
-            w0 = D_state["conv1.weight"]  # (ndf, nc, 4, 4)
-            kw.update(ndf=w0.shape[0], nc=w0.shape[1])
-        return ModelConfig(**kw)
-    except (KeyError, IndexError, AttributeError, UserError) as e:
-        raise UserError(f"{path} has main.* keys but not the PyTorch examples DCGAN layout ({e}); "
-                        "only that architecture can be imported") from None
-
-
-def _from_pytorch_examples(path: Path, state: Mapping) -> Checkpoint:
-    kind = _pt_kind(state)
-    states: dict[str, dict | None] = {"G": None, "D": None}
-    states[kind] = _pt_rename(state, kind)
+def _from_state_dicts(path: Path, obj: Mapping, source: str | None = None) -> Checkpoint:
+    """Any state dict(s) of a DCGAN layout: bare (PyTorch examples), wrapped, prefixed, flat pairs."""
+    nets = formats.networks(obj, str(path))
     m = _PT_NAME.match(path.stem)
-    other = "D" if kind == "G" else "G"
-    if m:
+    if not nets.wrapped and len(nets.states) == 1 and m:  # netG_epoch_24.pth: its netD_epoch_24.pth beside it
+        other = "D" if "G" in nets.states else "G"
         sibling = path.with_name(f"net{other}_{m.group(2)}{path.suffix}")
-        if sibling.exists():
-            sib = safe_load(sibling)
-            if isinstance(sib, Mapping) and _pt_kind(sib) == other:
-                states[other] = _pt_rename(sib, other)
-    cfg = _pt_config(states["G"], states["D"], path)
-    nets = {}
-    for k, build in (("G", build_generator), ("D", build_discriminator)):
-        if states[k] is None:
-            nets[k] = None
-            continue
-        net = build(cfg)
-        try:
-            net.load_state_dict(states[k], strict=True)
-        except RuntimeError as e:
-            raise UserError(f"{path}: the {'generator' if k == 'G' else 'discriminator'} does not fit the "
-                            f"PyTorch examples DCGAN layout ({str(e).splitlines()[0][:150]}); "
-                            "another architecture cannot be imported") from None
-        nets[k] = net.eval()
-    epoch = int(m.group(2).split("_")[-1]) if m and m.group(2).split("_")[-1].isdigit() else 0
-    return Checkpoint(cfg, nets["G"], nets["D"], path, "pytorch-examples", 0, epoch, None, {})
+        if sibling.is_file():
+            sib_obj = read_weights(sibling)
+            sib = formats.networks(sib_obj, str(sibling)) if isinstance(sib_obj, Mapping) else None
+            if sib is not None and not sib.wrapped and set(sib.states) == {other}:
+                nets.states[other] = sib.states[other]
+    cfg, G, D = formats.build_nets(nets)
+    source = source or ("pytorch-examples" if not nets.wrapped and nets.layout == "pytorch-examples"
+                        else "state-dict")
+    step, epoch = formats.step_epoch(nets.meta)
+    if epoch is None and m and m.group(2).split("_")[-1].isdigit():
+        epoch = int(m.group(2).split("_")[-1])
+    return Checkpoint(cfg, G, D, path, source, step or 0, epoch or 0, None, {}, dict(nets.meta))
+
+
+def _from_safetensors(path: Path) -> Checkpoint:
+    """A .safetensors file: gan-viz's own export (config in its metadata) or any DCGAN state dict(s)."""
+    tensors, meta = formats.read_safetensors(path)
+    if not str(meta.get("format", "")).startswith("gan-viz/"):
+        if not tensors:
+            raise UserError(f"{path} is a safetensors file without tensors; pass one holding G and/or D")
+        ck = _from_state_dicts(path, tensors, source="safetensors")
+        step, epoch = formats.step_epoch(meta)
+        ck.step, ck.epoch = step if step is not None else ck.step, epoch if epoch is not None else ck.epoch
+        ck.metadata = {**meta, **ck.metadata}
+        return ck
+    if meta["format"] != FORMAT:
+        raise UserError(f"{path} has checkpoint format {meta['format']!r}; this gan-viz reads {FORMAT!r}")
+    try:
+        cfg = ModelConfig.from_dict(json.loads(meta.get("config", "null")))
+        train_config = json.loads(meta.get("train_config", "null"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: the model config in its metadata is not JSON ({e}); the file is damaged") \
+            from None
+    nets: dict[str, nn.Module | None] = {}
+    for role, build, what in (("G", build_generator, "generator"), ("D", build_discriminator, "discriminator")):
+        pre = f"net{role}."
+        state = {k[len(pre):]: v for k, v in tensors.items() if k.startswith(pre)}
+        nets[role] = _load_net(build(cfg), state or None, path, what)
+    step, epoch = formats.step_epoch(meta)
+    return Checkpoint(cfg, nets["G"], nets["D"], path, "safetensors", step or 0, epoch or 0, train_config, {},
+                      {k: v for k, v in meta.items() if k not in ("config", "train_config")})
+
+
+def save_safetensors(path: str | Path, config: ModelConfig, G: nn.Module | None, D: nn.Module | None,
+                     step: int = 0, epoch: int = 0, train_config: dict | None = None) -> Path:
+    """Write G and D (``netG.*`` / ``netD.*`` keys) and the model config (metadata) as safetensors,
+    atomically; :func:`load_checkpoint` reopens it to the same networks."""
+    tensors = {f"net{role}.{k}": v for role, net in (("G", G), ("D", D)) if net is not None
+               for k, v in net.state_dict().items()}
+    meta = {"format": FORMAT, "config": config.to_dict(), "step": str(int(step)), "epoch": str(int(epoch)),
+            "train_config": train_config}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        formats.write_safetensors(tmp, tensors, meta)
+    return Path(path)
 
 
 # --- subjects -------------------------------------------------------------------------
@@ -227,7 +254,7 @@ def to_subject(ck: Checkpoint, sha256: str | None = None) -> "Subject":
     """The :class:`~gan_viz.subject.Subject` of an opened checkpoint (config, domain, provenance)."""
     from .subject import Provenance, Subject, file_sha256
 
-    meta = {"step": ck.step, "epoch": ck.epoch}
+    meta = {**ck.metadata, "step": ck.step, "epoch": ck.epoch}
     prov = Provenance(str(ck.path), ck.source, sha256 or file_sha256(ck.path), meta)
     return Subject.from_config(ck.config, ck.G, ck.D, domain=ck.dataset, provenance=prov, step=ck.step,
                                epoch=ck.epoch, train_config=ck.train_config, raw=ck.raw)
