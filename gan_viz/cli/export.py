@@ -1,4 +1,9 @@
-"""gan-viz export: a slim, shippable copy of a checkpoint (no optimizer state), with a model card."""
+"""gan-viz export: a slim, shippable copy of a checkpoint (no optimizer state), with a model card.
+
+``--format pt`` (default) writes a gan-viz checkpoint; ``--format safetensors`` writes G and D
+as ``netG.*`` / ``netD.*`` tensors with the model config, step, epoch and training config in
+the file's metadata, so gan-viz (or any safetensors reader) reopens it without unpickling.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint, save_safetensors
 from ..errors import UserError
 from ..images import grid, to_uint8
 from ..io import atomic_path, save_png, write_json
@@ -17,12 +22,18 @@ from ..models import sample_z
 
 NAME = "export"
 HELP = "write a slim copy of a checkpoint (networks + configs, no optimizer state) and its model card"
-EXAMPLES = ["gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --out gan_viz/assets/rooms_dcgan.pt"]
+EXAMPLES = ["gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --out gan_viz/assets/rooms_dcgan.pt",
+            "gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --format safetensors --out rooms.safetensors"]
+SUFFIX = {"pt": ".pt", "safetensors": ".safetensors"}
 
 
 def add_arguments(p):
-    p.add_argument("--ckpt", required=True, help="a gan-viz training checkpoint")
-    p.add_argument("--out", required=True, help="the slim checkpoint to write (FILE.pt); the card goes beside it")
+    p.add_argument("--ckpt", required=True,
+                   help="a checkpoint holding both networks (gan-viz, a PyTorch examples pair, a state dict...)")
+    p.add_argument("--out", required=True,
+                   help="the slim checkpoint to write (FILE.pt or FILE.safetensors); the card goes beside it")
+    p.add_argument("--format", choices=sorted(SUFFIX), default=None,
+                   help="pt (a gan-viz checkpoint) or safetensors (default: from the --out suffix, else pt)")
     p.add_argument("--card-samples", type=int, default=1000, help="samples the card's quality figures use")
 
 
@@ -43,25 +54,28 @@ def _run_facts(ckpt: Path, step: int) -> dict:
 
 
 def run(args) -> int:
-    ck = load_checkpoint(args.ckpt)
-    if ck.source != "gan-viz" or ck.G is None or ck.D is None:
-        raise UserError(f"{args.ckpt} is not a gan-viz checkpoint with both networks; export needs one")
     out = Path(args.out)
-    if out.suffix != ".pt":
-        raise UserError(f"--out {out} must name a .pt file")
+    fmt = args.format or ("safetensors" if out.suffix == ".safetensors" else "pt")
+    if out.suffix != SUFFIX[fmt]:
+        raise UserError(f"--out {out} must name a {SUFFIX[fmt]} file for --format {fmt}")
+    ck = load_checkpoint(args.ckpt)
+    if ck.G is None or ck.D is None:
+        raise UserError(f"{args.ckpt} does not hold both networks; export needs a generator and a discriminator")
     quality = None
     if ck.dataset == "rooms":  # measured first: a missing parser stops before anything is written
         from ..parser import load_parser
         from ..training.model_card import rooms_quality
 
         quality = rooms_quality(ck.G, ck.config, load_parser(), n=args.card_samples)
-    save_checkpoint(out, ck.config, ck.G, ck.D, step=ck.step, epoch=ck.epoch, train_config=ck.train_config)
-    card = {"checkpoint": out.name, "exported_from": str(ck.path), "step": ck.step, "epoch": ck.epoch,
+    save = save_safetensors if fmt == "safetensors" else save_checkpoint
+    save(out, ck.config, ck.G, ck.D, step=ck.step, epoch=ck.epoch, train_config=ck.train_config)
+    card = {"checkpoint": out.name, "format": fmt, "exported_from": str(ck.path), "source": ck.source,
+            "step": ck.step, "epoch": ck.epoch,
             "model": ck.config.to_dict(), "train": ck.train_config, "size_bytes": out.stat().st_size,
             "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                          "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                          "torch": torch.__version__, "threads": torch.get_num_threads()},
-            **_run_facts(ck.path, ck.step)}
+            **(_run_facts(ck.path, ck.step) if ck.source == "gan-viz" else {})}
     z = sample_z(ck.config, 64, torch.Generator().manual_seed(0))
     with torch.no_grad():
         save_png(out.with_name(out.stem + "_samples.png"), grid(to_uint8(ck.G.eval()(z)), 8))
