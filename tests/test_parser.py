@@ -32,10 +32,26 @@ def test_segment_every_size(tiny, size, nc):
     assert feats.shape == (3, 2 * 4 + K) and torch.isfinite(feats).all()
 
 
+def _same_labels(a: torch.Tensor, b: torch.Tensor, logits: torch.Tensor, tol: float) -> None:
+    """Label maps equal, except at pixels whose top two logits tie within ``tol`` (float error)."""
+    top2 = logits.topk(2, dim=1).values
+    tie = (top2[:, 0] - top2[:, 1]) <= tol
+    assert not ((a != b) & ~tie).any(), f"{int((a != b).sum())} labels differ, {int(tie.sum())} ties"
+
+
 def test_batched_equals_whole(tiny):
+    # Another batch size may sum the convolutions in another order, so the logits agree to float
+    # error (3e-8 on an AVX2 CPU, logits of order 0.4) and the labels wherever the top two logits
+    # are further apart than that (the smallest margin here is 0.25: no label may differ).
     x = torch.rand(5, 3, 32, 32) * 2 - 1
-    assert torch.equal(tiny.segment(x), tiny.segment(x, batch_size=2))
-    assert torch.equal(tiny.segment(x)[3], tiny.segment(x[3:4])[0])  # every item, not just [0]
+    whole = tiny.logits(x)
+    tol = 1e-5 * whole.abs().max().item()
+    torch.testing.assert_close(tiny.logits(x, batch_size=2), whole, rtol=0, atol=tol)
+    torch.testing.assert_close(tiny.logits(x[3:4])[0], whole[3], rtol=0, atol=tol)  # every item, not just [0]
+    seg = tiny.segment(x)
+    assert torch.equal(seg, whole.argmax(1))
+    _same_labels(tiny.segment(x, batch_size=2), seg, whole, tol)
+    _same_labels(tiny.segment(x[3:4])[0], seg[3], whole[3:4], tol)
 
 
 def test_input_not_mutated_and_eval_mode(tiny):
