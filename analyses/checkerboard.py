@@ -21,12 +21,18 @@ its own period 2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from gan_viz.analyses.registry import register
+from gan_viz.errors import UserError
 from gan_viz.hooks import capture
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
 
 NEIGHBOUR_RADIUS = 2
 
@@ -104,9 +110,13 @@ def image_scores(spec: np.ndarray, periods: list[int]) -> dict[str, float]:
 
 
 def upsampling_layers(G: nn.Module) -> list[str]:
-    """Names of G's 2x upsampling convolutions: stride-2 ConvTranspose2d, or a conv after Upsample."""
+    """Dotted names of G's 2x upsampling convolutions, in registration order: stride-2
+    ConvTranspose2d, or a Conv2d registered right after an Upsample (``conv2`` of a gan-viz
+    DCGAN, ``main.3`` of a PyTorch examples G, ``blocks.0.conv`` of a nested-block G)."""
     names, prev = [], None
-    for name, m in G.named_children():
+    for name, m in G.named_modules():
+        if not name or len(m._modules):  # containers: their leaves are visited in order
+            continue
         if isinstance(m, nn.ConvTranspose2d) and m.stride[0] == 2:
             names.append(name)
         elif isinstance(m, nn.Conv2d) and isinstance(prev, nn.Upsample):
@@ -132,29 +142,34 @@ class CheckerboardResult:
 
 
 @torch.no_grad()
-def compute_checkerboard(G: nn.Module, z: torch.Tensor, real: torch.Tensor | None = None,
-                         batch_size: int = 128, device: torch.device | str = "cpu") -> CheckerboardResult:
+def compute_checkerboard(G: nn.Module | None, z: torch.Tensor, real: torch.Tensor | None = None,
+                         batch_size: int = 128, device: torch.device | str = "cpu",
+                         generate: Callable[[torch.Tensor], torch.Tensor] | None = None) -> CheckerboardResult:
     """Mean power spectra of G(z) (and of ``real``) and per-layer checkerboard scores.
 
     Args:
-        G: generator (run in eval mode, restored after).
+        G: generator module (run in eval mode, restored after; its upsampling layers are
+            hooked), or None with ``generate`` (image spectra only).
         z: (N, nz) latent codes; every item is used.
         real: (M, C, S, S) real images in [-1, 1], or None.
         batch_size: forward batch.
         device: where G runs.
+        generate: z -> images (default ``G``; e.g. a subject's ``generator_fn()`` that reshapes z).
     Returns:
         A :class:`CheckerboardResult`.
     """
-    layers = upsampling_layers(G)
-    was = G.training
-    G.eval().to(device)
+    fn = generate if generate is not None else G
+    layers = upsampling_layers(G) if G is not None else []
+    was = G.training if G is not None else False
+    if G is not None:
+        G.eval().to(device)
     sums: dict[str, np.ndarray] = {}
     img_sum, n, samples = None, 0, None
     try:
         for i in range(0, len(z), batch_size):
             zb = z[i:i + batch_size].to(device)
-            with capture(G, layers) as acts:
-                x = G(zb).float().cpu()  # (B, C, S, S)
+            with capture(G, layers) as acts:  # no layers (and no hooks) without a G module
+                x = fn(zb).float().cpu()  # (B, C, S, S)
             w = len(zb)
             img_sum = _acc(img_sum, power_spectrum(x), w)
             for name in layers:
@@ -162,7 +177,8 @@ def compute_checkerboard(G: nn.Module, z: torch.Tensor, real: torch.Tensor | Non
             samples = x[:8].numpy() if samples is None else samples
             n += w
     finally:
-        G.train(was)
+        if G is not None:
+            G.train(was)
     size = img_sum.shape[0]
     periods = periods_for(size)
     spec_g = img_sum / n
@@ -245,6 +261,11 @@ def plot_layers(r: CheckerboardResult):
 
     n = len(r.layers)
     fig, axes = plt.subplots(1, n + 1, figsize=(3.0 * (n + 1), 3.2), squeeze=False)
+    if not n:
+        axes[0][0].text(0.5, 0.5, "G has no 2x upsampling convolution modules to score", ha="center",
+                        va="center", fontsize=9)
+        axes[0][0].axis("off")
+        return fig
     for ax, name in zip(axes[0], r.layers):
         ax.imshow(_log_shifted(r.layer_specs[name]), cmap="magma")
         info = r.per_layer[name]
@@ -262,3 +283,70 @@ def plot_layers(r: CheckerboardResult):
 
 
 FIGURES = {"checkerboard_spectra": plot_spectra, "checkerboard_layers": plot_layers}
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+def real_images(subject, name: str | None, root: str | None, n: int, seed: int) -> tuple[torch.Tensor, str, np.ndarray]:
+    """(M, C, S, S) held-out real images of ``name`` (None: raises with how to pass one or skip them)."""
+    from gan_viz.data import build_dataset
+
+    if name is None:
+        raise UserError(f"{subject.where} does not record its dataset; pass --dataset (and --data-root) "
+                        "or --no-real")
+    root = root or ((subject.train_config or {}).get("data_root") if name == subject.domain else None)
+    C, H, W = subject.image_shape
+    if H != W:
+        raise UserError(f"the model's images are {H}x{W}; real datasets load square images only: use --no-real")
+    ds = build_dataset(name, H, C, "test", root, seed=0)
+    if len(ds) == 0:
+        raise UserError(f"the {name} test split is empty; pass another --dataset")
+    idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
+    x = ds.get_batch(idx) if hasattr(ds, "get_batch") else torch.stack([ds[int(i)][0] for i in idx])
+    if tuple(x.shape[1:]) != (C, H, W):
+        raise UserError(f"{name} images have shape {tuple(x.shape[1:])} but the model makes {(C, H, W)}; "
+                        "pass a matching --dataset")
+    return x.float(), name, idx
+
+
+def caption(s: dict) -> str:
+    """The report's caption: checkerboard scores of generated and real images and of each G layer."""
+    num = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
+    c = s.get("checkerboard") or {}
+    per = ", ".join(f"{k} ({v.get('resolution')}px, period {v.get('image_period')}) {num(v.get('score'))}"
+                    for k, v in (c.get("per_layer") or {}).items()) or "no upsampling convolution modules"
+    fmt = lambda d: ", ".join(f"{k} {num(v)}" for k, v in d.items()) if d else "not measured"  # noqa: E731
+    return (f"Mean power spectrum of {s.get('n')} generated vs real images ({s.get('g_upsample') or 'G'} "
+            f"upsampling). Checkerboard score (1 = no excess power at the stride frequencies): generated "
+            f"{fmt(c.get('generated'))}; real {fmt(c.get('real'))}; per G layer: {per}.")
+
+
+@register("checkerboard", needs=("G",), title="Mechanics: checkerboard artefacts", caption=caption)
+def run(ctx: "Context", *, n: int = 512, no_real: bool = False, batch_size: int = 128) -> dict:
+    """Mean power spectra of ``n`` samples of ``ctx``'s subject and of ``n`` real test images of
+    ``ctx.data`` (unless ``no_real``), and the checkerboard score of every 2x upsampling layer of G.
+
+    Writes checkerboard_spectra.png, checkerboard_layers.png (+ PDFs), summary.json and
+    arrays.npz into ``ctx.out``; returns the summary.
+    """
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    if n < 1 or batch_size < 1:
+        raise UserError("--n and --batch-size must be at least 1")
+    S = ctx.subject
+    if not S.has_G:
+        S.require("G")
+    real, name, idx = (None, None, np.zeros(0, int)) if no_real else \
+        real_images(S, ctx.data, ctx.data_root, n, ctx.seed)
+    z = S.sample_z(n, torch.Generator().manual_seed(ctx.seed))
+    result = compute_checkerboard(S.G, z, real, batch_size, ctx.device, generate=S.generator_fn())
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for fname, plot in FIGURES.items():
+        figures += [p.name for p in save_figure(plot(result), ctx.out, fname)]
+    summary = summary_of(result)
+    summary.update(checkpoint=S.where, g_upsample=S.config.g_upsample if S.config is not None else None,
+                   dataset=name, n=n, seed=ctx.seed, figures=figures)
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", z=z.numpy(), real_indices=idx, seed=np.array(ctx.seed), **arrays_of(result))
+    return summary

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,104 +32,51 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.unit_scan import RECTIFIERS, evaluating
+from gan_viz.analyses.labelled import (NO_HELDOUT_SPLIT, ROOMS_ATTRIBUTES, Labelled, labelled_pair,  # noqa: F401
+                                       load_split, real_pair, require_labels)
+from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
-from gan_viz.hooks import capture
+from gan_viz.hooks import resolve_layer
+from gan_viz.sources import evaluating
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
+
+RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6)
 
 FEATURE_SETS = ("trained_D", "random_D", "pixels")
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PARALLEL_MIN_SIZE = 2_000_000  # feature values below which the C grid is fitted in-process
 POOL = 4
 CI_Z = 1.96
-ROOMS_ATTRIBUTES = {  # attribute -> class names, in label order
-    "n_windows": ("0", "1", "2", "3"), "time_of_day": ("day", "dusk", "night"), "lamp_on": ("off", "on"),
-    "has_door": ("no", "yes"), "has_picture": ("no", "yes"), "has_bed": ("no", "yes"),
-    "has_rug": ("no", "yes"), "has_nightstand": ("no", "yes"), "has_lamp": ("no", "yes")}
-
-
-# --- labelled data ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Labelled:
-    """Images of one split with integer labels."""
-
-    images: torch.Tensor  # (N, C, H, W) float32 in [-1, 1]
-    labels: np.ndarray  # (N,) int64, -1 where the dataset has none
-    indices: np.ndarray  # (N,) item indices in the dataset
-    classes: tuple  # class names, label k -> classes[k] (empty when unlabelled)
-
-
-def _class_names(ds, name: str, attribute: str | None) -> tuple:
-    if name == "rooms":
-        return ROOMS_ATTRIBUTES[attribute or "n_windows"]
-    if name in ("digits", "mnist"):
-        return tuple(str(k) for k in range(10))
-    base = getattr(ds, "base", ds)
-    return tuple(getattr(base, "classes", ()) or ())
-
-
-def _rooms_items(ds, idx: np.ndarray, attribute: str) -> tuple[torch.Tensor, np.ndarray]:
-    from gan_viz.data.rooms import TIMES_OF_DAY, to_tensor
-
-    samples = [ds.sample(int(i)) for i in idx]
-    values = [s.attrs[attribute] for s in samples]
-    labels = [TIMES_OF_DAY.index(v) if attribute == "time_of_day" else int(v) for v in values]
-    return to_tensor(np.stack([s.image for s in samples]), ds.nc), np.asarray(labels, np.int64)
-
-
-def load_split(name: str, image_size: int, nc: int, split: str, root=None, n: int | None = None,
-               seed: int = 0, attribute: str | None = None, limit: int | None = None) -> Labelled:
-    """Up to ``n`` random items (sorted by index) of a dataset split, with labels.
-
-    Args:
-        name, image_size, nc, split, root: as :func:`gan_viz.data.build_dataset`.
-        n: how many items (None: all). seed: which ones. attribute: rooms only, the scene
-            attribute used as label (default ``n_windows``). limit: draw only from the
-            first ``limit`` items (a run trained on ``--dataset-size`` images).
-    Returns:
-        :class:`Labelled`; labels are -1 for an unlabelled dataset.
-    """
-    from gan_viz.data import build_dataset
-
-    if attribute is not None and name != "rooms":
-        raise UserError(f"--attribute applies to rooms only; {name} has its own labels")
-    if attribute is not None and attribute not in ROOMS_ATTRIBUTES:
-        raise UserError(f"unknown rooms attribute {attribute!r}; choose one of {', '.join(ROOMS_ATTRIBUTES)}")
-    ds = build_dataset(name, image_size, nc, split, root, seed=0)
-    total = len(ds) if limit is None else min(limit, len(ds))
-    if total == 0:
-        raise UserError(f"the {name} {split} split is empty; pass another --dataset")
-    order = np.random.default_rng(seed).permutation(total)
-    idx = np.sort(order[: total if n is None else min(n, total)])
-    if name == "rooms":
-        images, labels = _rooms_items(ds, idx, attribute or "n_windows")
-    elif hasattr(ds, "get_batch") and isinstance(getattr(ds, "labels", None), torch.Tensor):
-        images, labels = ds.get_batch(idx.tolist()), ds.labels[torch.as_tensor(idx)].numpy()
-    else:
-        items = [ds[int(i)] for i in tqdm(idx, desc=f"load {name} {split}", unit="img", leave=False)]
-        images = torch.stack([x for x, _ in items])
-        labels = np.array([y for _, y in items], np.int64)
-    return Labelled(images.float(), labels.astype(np.int64), idx, _class_names(ds, name, attribute))
-
-
-def require_labels(data: Labelled, name: str) -> int:
-    """The number of classes; raises when the dataset carries no labels."""
-    if (data.labels < 0).any():
-        raise UserError(f"dataset {name} has no labels; use a labelled one (digits, rooms, mnist, "
-                        "fashion-mnist, cifar10, or a folder with one sub-folder per class)")
-    k = int(data.labels.max()) + 1
-    return max(k, len(data.classes))
 
 
 # --- features ---------------------------------------------------------------------------
 
 def feature_layers(D: nn.Module) -> list[str]:
-    """D's hidden block outputs: its rectifiers (``lrelu1``, ``lrelu2``, ... of a DCGAN or MLP)."""
-    names = [n for n, m in D.named_children() if isinstance(m, RECTIFIERS)]
+    """D's hidden block outputs by dotted name: its rectifier modules (``lrelu1``, ... of a gan-viz
+    DCGAN or MLP, ``main.1``, ``main.4``, ... of a PyTorch examples D); where D has none (functional
+    activations), its convolutions except a one-channel head."""
+    names = [n for n, m in D.named_modules() if n and isinstance(m, RECTIFIERS)]
     if not names:
-        raise UserError("this discriminator has no LeakyReLU/ReLU layers to read features from; "
-                        "pass --layers with D layer names")
+        names = [n for n, m in D.named_modules() if n and isinstance(m, nn.Conv2d) and m.out_channels > 1]
+    if not names:
+        raise UserError("this discriminator has no rectifier or convolution modules to read features from; "
+                        "pass --layers with D layer names (`gan-viz layers` lists them)")
     return names
+
+
+def check_layers(D: nn.Module, layers: str | Sequence[str] | None) -> list[str]:
+    """``layers`` ("L1,L2", a list, or None = :func:`feature_layers`) checked against D, ``D.`` dropped."""
+    if layers is None:
+        return feature_layers(D)
+    names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else [str(s) for s in layers]
+    names = [n for n in names if n]
+    if not names:
+        raise UserError("--layers is empty; give D layer names such as lrelu1,lrelu2")
+    for n in names:
+        resolve_layer(D, n, "D")
+    return [n[2:] if n.startswith("D.") else n for n in names]
 
 
 @torch.no_grad()
@@ -137,24 +84,42 @@ def d_features(D: nn.Module, images: torch.Tensor, layers: Sequence[str], pool: 
                batch_size: int = 256, device: torch.device | str = "cpu") -> np.ndarray:
     """Concatenated D features: each layer max-pooled to ``pool`` x ``pool``, flattened.
 
+    A module that D's forward calls several times (one activation module reused) gives
+    one block per call, in call order.
+
     Args:
-        D: a discriminator (run in eval mode, restored after). images: (N, C, H, W).
-        layers: child names of D. pool: grid side (maps already this small are kept).
+        D: any discriminator (run in eval mode, restored after). images: (N, C, H, W).
+        layers: dotted module names of D (``D.`` optional). pool: grid side (maps already this small are kept).
     Returns:
         (N, F) float32.
     """
+    modules = [(n, resolve_layer(D, n, "D")) for n in layers]
+    calls: dict[str, list[torch.Tensor]] = {}
+
+    def hook_of(name: str):
+        def hook(_m, _inp, out):
+            a = out.detach().float()
+            a = F.adaptive_max_pool2d(a, pool) if a.dim() == 4 and a.shape[-1] > pool else a.clone()
+            calls.setdefault(name, []).append(a.flatten(1).cpu())  # (B, C * pool * pool)
+        return hook
+
     D.to(device)
-    out = []
-    with evaluating(D), capture(D, layers, prefix="D") as acts:
-        for s in range(0, len(images), batch_size):
-            D(images[s:s + batch_size].to(device))
-            parts = []
-            for name in layers:
-                a = acts[name].float()
-                if a.dim() == 4 and a.shape[-1] > pool:
-                    a = F.adaptive_max_pool2d(a, pool)  # (B, C, pool, pool)
-                parts.append(a.flatten(1).cpu())
-            out.append(torch.cat(parts, 1))
+    out, handles = [], []
+    try:
+        for name, m in modules:
+            handles.append(m.register_forward_hook(hook_of(name)))
+        with evaluating(D):
+            for s in range(0, len(images), batch_size):
+                calls.clear()
+                D(images[s:s + batch_size].to(device))
+                missing = [n for n in layers if n not in calls]
+                if missing:
+                    raise UserError(f"D's forward never called {', '.join(missing)}; pass --layers with "
+                                    "modules it uses")
+                out.append(torch.cat([t for n in layers for t in calls[n]], 1))
+    finally:
+        for h in handles:
+            h.remove()
     return torch.cat(out).numpy()
 
 
@@ -377,3 +342,82 @@ def plot_classify(r: ClassifyResult, title: str = "", ax=None):
                  fontsize=9)
     ax.legend(fontsize=7, loc="upper center", ncol=1, framealpha=0.9)
     return fig
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+def _c_grid(C_grid: str | Sequence[float]) -> list[float]:
+    try:
+        grid = [float(c) for c in (C_grid.split(",") if isinstance(C_grid, str) else C_grid)]
+    except (TypeError, ValueError):
+        raise UserError(f"--C-grid {C_grid!r} is not a comma-separated list of numbers") from None
+    if not grid or any(not c > 0 for c in grid):
+        raise UserError("--C-grid values must be positive")
+    return grid
+
+
+def _check(draws: int, n_train: int, n_test: int, batch_size: int, labels, val) -> None:
+    for name, v in (("draws", draws), ("n-train", n_train), ("n-test", n_test), ("batch-size", batch_size)):
+        if v < 1:
+            raise UserError(f"--{name} must be at least 1")
+    if labels is not None and labels < 1:
+        raise UserError("--labels must be at least 1")
+    if val is not None and val < 1:
+        raise UserError("--val must be at least 1")
+
+
+def caption(s: dict) -> str:
+    """The report's caption: test accuracy of each feature set against chance."""
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    sets = s.get("feature_sets") or {}
+    accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))} (balanced "
+                     f"{pct(v.get('balanced_accuracy_mean'))}, {v.get('dims')} dims)" for n, v in sets.items())
+    return (f"The discriminator as a feature extractor on {s.get('dataset')} ({s.get('attribute') or 'default label'}, "
+            f"{len(s.get('classes') or [])} classes): D layers {s.get('layers')} max-pooled to "
+            f"{s.get('pool')}x{s.get('pool')}, linear L2-SVM on {s.get('labels_per_draw')} labels x "
+            f"{s.get('draws')} draw(s), {s.get('test_images')} test images. Test accuracy: {accs}; chance "
+            f"{pct(s.get('chance_accuracy'))} (balanced {pct(s.get('chance_balanced_accuracy'))}).")
+
+
+@register("classify", needs=("D",), title="Table 1: D as a feature extractor", caption=caption)
+def run(ctx: "Context", *, attribute: str | None = None, labels: int | None = None, draws: int = 10,
+        n_train: int = 2000, n_test: int = 2000, val: int | None = None,
+        C_grid: str | Sequence[float] = C_GRID, layers: str | Sequence[str] | None = None,
+        batch_size: int = 256) -> dict:
+    """Table 1 on ``ctx``'s subject and labelled real data (``ctx.data``): D features of every
+    conv block vs the same D freshly initialised vs raw pixels, a linear L2-SVM on each.
+
+    Writes classify.png/.pdf, summary.json and arrays.npz into ``ctx.out``; returns the summary.
+    Options are the ``gan-viz classify`` options (argparse dest names).
+    """
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    _check(draws, n_train, n_test, batch_size, labels, val)
+    grid = _c_grid(C_grid)
+    S = ctx.subject
+    D = S.require("D")
+    names = check_layers(D, layers)
+    name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, n_train, n_test, ctx.seed, attribute)
+    n_val = val if val is not None else min(10000, max(k, len(train.labels) // 5))
+    if n_val >= len(train.labels):
+        raise UserError(f"--val {n_val} leaves no training images out of {len(train.labels)}; lower it")
+    protocol = split_protocol(train.labels, n_val, labels, draws, ctx.seed, k)
+    feats, test_feats = {}, {}
+    for set_name, net in (("trained_D", D), ("random_D", S.random_copy("D", ctx.seed))):
+        feats[set_name] = d_features(net, train.images, names, batch_size=batch_size, device=ctx.device)
+        test_feats[set_name] = d_features(net, test.images, names, batch_size=batch_size, device=ctx.device)
+    feats["pixels"], test_feats["pixels"] = train.images.flatten(1).numpy(), test.images.flatten(1).numpy()
+    result = compute_classify(feats, train.labels, protocol, test_feats, test.labels, grid)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    figures = [p.name for p in save_figure(plot_classify(result), ctx.out, "classify")]
+    summary = summary_of(result)
+    summary.update(checkpoint=S.where, dataset=name, attribute=attribute if name == "rooms" else None,
+                   classes=list(train.classes), layers=names, pool=POOL, random_D_seed=ctx.seed,
+                   heldout="test split" if name not in NO_HELDOUT_SPLIT else "a part of the folder disjoint "
+                   "from the training images", feature_standardisation="per draw, mean/std of the labelled images",
+                   seed=ctx.seed, figures=figures)
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", train_indices=train.indices, train_labels=train.labels,
+              test_indices=test.indices, test_labels=test.labels, layers=np.array(names),
+              seed=np.array(ctx.seed), **arrays_of(result))
+    return summary

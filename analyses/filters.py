@@ -28,10 +28,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.checkpoint import load_checkpoint
+from gan_viz.checkpoint import load_subject
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture
-from gan_viz.models import sample_z
 
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 MAX_PAIRS = 50  # duplicate pairs listed per layer and checkpoint in summary.json
@@ -65,17 +64,24 @@ def find_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return found
 
 
+RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6)
+PASS_THROUGH = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout, nn.Dropout2d)
+
+
 def analysed_layers(net: nn.Module) -> list[tuple[str, str]]:
-    """(conv, activation) name pairs: each conv followed (after BN) by its ReLU / LeakyReLU."""
-    mods = dict(net.named_children())
+    """(conv, activation) dotted-name pairs: each (transposed) convolution followed, after any
+    normalisation, by a ReLU / LeakyReLU module, in registration order (``("conv2", "lrelu2")``
+    for a gan-viz D, ``("main.2", "main.4")`` for a PyTorch examples D)."""
+    leaves = [(n, m) for n, m in net.named_modules() if n and not len(m._modules)]
     pairs = []
-    for name, m in mods.items():
-        num = name[4:] if name.startswith("conv") else None
-        if num is None or not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+    for i, (name, m) in enumerate(leaves):
+        if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             continue
-        act = next((a for a in (f"relu{num}", f"lrelu{num}") if a in mods), None)
-        if act is not None:
-            pairs.append((name, act))
+        j = i + 1
+        while j < len(leaves) and isinstance(leaves[j][1], PASS_THROUGH):
+            j += 1
+        if j < len(leaves) and isinstance(leaves[j][1], RECTIFIERS):
+            pairs.append((name, leaves[j][0]))
     return pairs
 
 
@@ -159,13 +165,14 @@ def _checkpoint(ck, z: torch.Tensor, real: torch.Tensor | None, th: Thresholds, 
     G, D = ck.require("G").eval(), ck.require("D").eval()
     g_layers, d_layers = analysed_layers(G), analysed_layers(D)
     with capture(G, [a for _, a in g_layers]) as acts:
-        x = G(z)
+        x = ck.generator_fn()(z)
     acts_all.update({f"G.{c}": acts[a] for c, a in g_layers})
     xd = x if real is None else torch.cat([x, real.to(x.dtype)])
     with capture(D, [a for _, a in d_layers]) as acts:
         D(xd)
     acts_all.update({f"D.{c}": acts[a] for c, a in d_layers})
-    mods = {f"G.{c}": getattr(G, c) for c, _ in g_layers} | {f"D.{c}": getattr(D, c) for c, _ in d_layers}
+    gm, dm = dict(G.named_modules()), dict(D.named_modules())
+    mods = {f"G.{c}": gm[c] for c, _ in g_layers} | {f"D.{c}": dm[c] for c, _ in d_layers}
     for name, act in acts_all.items():
         t = track.setdefault(name, _Layer(name))
         w = filter_weights(mods[name])
@@ -197,16 +204,24 @@ def compute_filters(checkpoints: list[tuple[int, Path]], n: int = 128, seed: int
         A :class:`FiltersResult`.
     """
     track: dict[str, _Layer] = {}
-    z, cfg0 = None, None
+    z, arch0 = None, None
     for step, path in tqdm(checkpoints, desc="checkpoints", disable=not progress):
-        ck = load_checkpoint(path)
-        if cfg0 is None:
-            cfg0 = ck.config
-            z = sample_z(cfg0, n, torch.Generator().manual_seed(seed))
-        elif ck.config != cfg0:
+        ck = load_subject(path)
+        arch = _architecture(ck)
+        if arch0 is None:
+            arch0 = arch
+            z = ck.sample_z(n, torch.Generator().manual_seed(seed))
+        elif arch != arch0:
             raise UserError(f"{path} has another model config than the first checkpoint; one run at a time")
         _checkpoint(ck, z, real, th, track)
     return _result(checkpoints, track, z, seed, th, "generated" if real is None else "generated + real")
+
+
+def _architecture(ck) -> object:
+    """What must stay equal over a run: the model config, or else every tensor's name and shape."""
+    if ck.config is not None:
+        return ck.config
+    return tuple((n, tuple(t.shape)) for net in (ck.G, ck.D) if net is not None for n, t in net.state_dict().items())
 
 
 def _result(checkpoints, track: dict, z: torch.Tensor, seed: int, th: Thresholds, d_inputs: str) -> FiltersResult:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,7 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.unit_scan import evaluating
+from gan_viz.analyses.labelled import labelled_pair
+from gan_viz.analyses.registry import register
+from gan_viz.errors import UserError
+from gan_viz.sources import evaluating
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
 
 MIN_SHARE = 0.2
 PSEUDO_COUNT = 0.5
@@ -235,3 +242,60 @@ def plot_by_class(r: ModesResult, images: np.ndarray, per_class: int = 8):
                         ha="right", va="center", fontsize=7)
     fig.suptitle("generated samples by predicted class (count)", fontsize=9)
     return fig
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+def caption(s: dict) -> str:
+    """The report's caption: modes covered, missing, KL, the two histograms."""
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    share = ", ".join(f"{k}: {pct(v)}" for k, v in (s.get("generated_share") or {}).items())
+    real = ", ".join(f"{k}: {pct(v)}" for k, v in (s.get("real_share_true") or {}).items())
+    kl = s.get("kl_real_to_generated")
+    return (f"Mode coverage ({s.get('dataset')}, classes by {s.get('attribute') or 'the default label'}) of "
+            f"{s.get('n_generated')} samples labelled by a classifier trained here "
+            f"({s.get('classifier')}, test accuracy {pct(s.get('classifier_test_accuracy'))}): "
+            f"{s.get('modes_covered')} of {s.get('n_classes')} classes covered, missing {s.get('missing_modes')}, "
+            f"collapsed {s.get('collapsed')}; KL(real||generated) {'n/a' if kl is None else f'{kl:.3f}'}. "
+            f"Generated shares {share}; real {real}.")
+
+
+@register("modes", needs=("G",), title="Mode coverage", caption=caption)
+def run(ctx: "Context", *, attribute: str | None = None, n: int = 1000, n_train: int = 5000, n_test: int = 2000,
+        epochs: int = 8, min_share: float = MIN_SHARE, per_class: int = 8, batch_size: int = 256) -> dict:
+    """Mode coverage of ``ctx``'s subject on the labelled real data ``ctx.data``: a small CNN trained
+    here labels ``n`` samples; histograms, coverage, KL, collapse.
+
+    Writes modes.png/.pdf, samples_by_class.png/.pdf, summary.json and arrays.npz into ``ctx.out``;
+    returns the summary. Options are the ``gan-viz modes`` options (argparse dest names).
+    """
+    from gan_viz.images import to_uint8
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    for name, v in (("n", n), ("n-train", n_train), ("n-test", n_test), ("epochs", epochs),
+                    ("per-class", per_class), ("batch-size", batch_size)):
+        if v < 1:
+            raise UserError(f"--{name} must be at least 1")
+    if not 0 < min_share <= 1:
+        raise UserError(f"--min-share {min_share} must lie in (0, 1]")
+    S = ctx.subject
+    if not S.has_G:
+        S.require("G")  # says what is missing
+    name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, n_train, n_test, ctx.seed, attribute)
+    clf = train_classifier(train.images, train.labels, k, epochs, ctx.seed)
+    z = S.sample_z(n, torch.Generator().manual_seed(ctx.seed))
+    fake = S.images(z, batch_size, ctx.device)
+    classes = train.classes if len(train.classes) == k else tuple(str(i) for i in range(k))
+    result = compute_modes(clf, fake, test.images, test.labels, classes, min_share)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    figures = [p.name for p in save_figure(plot_histogram(result), ctx.out, "modes")]
+    figures += [p.name for p in save_figure(plot_by_class(result, to_uint8(fake), per_class), ctx.out,
+                                            "samples_by_class")]
+    summary = summary_of(result)
+    summary.update(checkpoint=S.where, dataset=name, attribute=attribute if name == "rooms" else None,
+                   classifier=f"SmallCNN, {epochs} epochs on {len(train.labels)} real training images",
+                   seed=ctx.seed, figures=figures)
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train.indices,
+              test_indices=test.indices, test_labels=test.labels, seed=np.array(ctx.seed), **arrays_of(result))
+    return summary

@@ -24,10 +24,16 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 import torch
+
+from gan_viz.analyses.registry import register
+from gan_viz.errors import UserError
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
 
 QUANTILE = 0.05
 
@@ -183,3 +189,82 @@ def plot_distances(r: NeighborsResult):
         ax.set_xlabel("distance to nearest training image")
         ax.legend(fontsize=7)
     return fig
+
+
+# --- the analysis -------------------------------------------------------------------------
+
+def caption(s: dict) -> str:
+    """The report's caption: memorisation score and median distances per space."""
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    num = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    parts = [f"{sp} space: {pct(v.get('memorisation'))} of samples closer to a training image than the "
+             f"threshold (expected {pct(v.get('expected_if_like_heldout'))} if like held-out images); median NN "
+             f"distance {num(v.get('sample_nn_median'))} vs held-out {num(v.get('heldout_nn_median'))}"
+             for sp, v in (s.get("spaces") or {}).items()]
+    return (f"Nearest training images of {s.get('n_generated')} samples among {s.get('train_images_searched')} "
+            f"training images of {s.get('dataset')}, against {s.get('heldout_images')} held-out images. "
+            + "; ".join(parts) + ".")
+
+
+def _check(n: int, n_train: int, n_heldout: int, k: int, quantile: float, show: int, batch_size: int) -> None:
+    for name, v in (("n", n), ("n-heldout", n_heldout), ("k", k), ("show", show), ("batch-size", batch_size)):
+        if v < 1:
+            raise UserError(f"--{name} must be at least 1")
+    if n_train < 0:
+        raise UserError("--n-train must be 0 (all) or positive")
+    if not 0 < quantile < 1:
+        raise UserError(f"--quantile {quantile} must lie in (0, 1)")
+
+
+@register("neighbors", needs=("G",), title="Figs. 2-3: memorisation (nearest training images)", caption=caption)
+def run(ctx: "Context", *, n: int = 256, n_train: int = 5000, n_heldout: int = 1000, k: int = 3,
+        quantile: float = QUANTILE, show: int = 8, batch_size: int = 256) -> dict:
+    """Nearest training images of ``n`` samples of ``ctx``'s subject in pixel space and (where the
+    subject has a D) D-feature space, and the memorisation score against held-out real images.
+
+    ``n_train=0`` searches every training image (for the model's own dataset: the first
+    ``dataset_size`` it was trained on). Writes neighbors.png, neighbors_closest.png,
+    distances.png (+ PDFs), summary.json and arrays.npz into ``ctx.out``; returns the summary.
+    """
+    from gan_viz.analyses import classify as K
+    from gan_viz.images import to_uint8
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    _check(n, n_train, n_heldout, k, quantile, show, batch_size)
+    S = ctx.subject
+    if not S.has_G:
+        S.require("G")
+    name = ctx.data
+    limit = (S.train_config or {}).get("dataset_size") if name == S.domain else None  # trained on the first N only
+    train, held = K.real_pair(S, name, ctx.data_root, n_train or None, n_heldout, ctx.seed, limit=limit)
+    z = S.sample_z(n, torch.Generator().manual_seed(ctx.seed))
+    fake = S.images(z, batch_size, ctx.device)
+    spaces, layers, d_note = {"pixel": pixel_embedding}, [], None
+    if S.D is not None:
+        try:
+            layers = K.feature_layers(S.D)
+        except UserError as e:
+            d_note = f"no D space: {e}"
+        else:
+            spaces["D"] = lambda x: unit_rows(K.d_features(S.D, x, layers, batch_size=batch_size, device=ctx.device))
+    result = compute_neighbors(spaces, fake, train.images, held.images, k, quantile)
+    pics, train_pics = to_uint8(fake), to_uint8(train.images)
+    rows = np.arange(min(show, n))
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    figures = [p.name for p in save_figure(plot_neighbors(result, pics, train_pics, rows,
+                                                          "samples 0.. and their nearest training images"),
+                                           ctx.out, "neighbors")]
+    figures += [p.name for p in save_figure(plot_neighbors(result, pics, train_pics, result.closest(
+        "pixel", len(rows)), "the samples nearest to the training set (pixel space)"), ctx.out, "neighbors_closest")]
+    figures += [p.name for p in save_figure(plot_distances(result), ctx.out, "distances")]
+    summary = summary_of(result)
+    summary.update(checkpoint=S.where, dataset=name, d_layers=layers, n_generated=n,
+                   heldout_images=len(held.images), seed=ctx.seed, figures=figures,
+                   heldout="test split" if name not in K.NO_HELDOUT_SPLIT else "a part of the folder disjoint "
+                   "from the searched training images",
+                   d_space=d_note if "D" not in spaces else "every D conv block max-pooled to 4x4")
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train.indices,
+              heldout_indices=held.indices, d_layers=np.array(layers), seed=np.array(ctx.seed),
+              **arrays_of(result))
+    return summary

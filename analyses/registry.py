@@ -93,4 +93,10 @@ def run(name: str, ctx: Context, **options: Any) -> dict:
 
 # analysis name -> module under analyses/ that registers it (imported lazily: the heavy
 # dependencies of one analysis are not paid by another)
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {
+    "classify": "classify",
+    "neighbors": "neighbors",
+    "modes": "modes",
+    "checkerboard": "checkerboard",
+    "upsampling": "upsampling",
+}

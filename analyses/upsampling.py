@@ -20,10 +20,17 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gan_viz.analyses.registry import register
+from gan_viz.errors import UserError
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
 
 # The notes' grids (seed 004)
 NEAREST_INPUT = np.array([[1, 2], [3, 4]], np.float32)
@@ -263,3 +270,40 @@ def plot_taps(result: UpsamplingResult):
 
 FIGURES = {"upsampling_nearest": plot_nearest, "upsampling_transposed_copies": plot_copies,
            "upsampling_transposed_strides": plot_strides, "upsampling_taps": plot_taps}
+
+
+# --- the runner ------------------------------------------------------------------------
+
+def caption(s: dict) -> str:
+    """The report's caption: what the grids show and whether both methods agree."""
+    return ("Nearest-neighbour and transposed-convolution upsampling worked on the notes' grids, computed by "
+            f"PyTorch and by an explicit scatter-add (agree: {s.get('methods_agree')}), and the number of kernel "
+            "taps per output pixel of DCGAN's k4 s2 p1 layer (uneven overlap is the source of checkerboards).")
+
+
+@register("upsampling", title="Mechanics: upsampling by transposed convolution", caption=caption)
+def run(ctx: "Context") -> dict:
+    """The notes' grids (no model): figures (PNG + PDF), summary.json and arrays.npz in ``ctx.out``."""
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    result = compute_upsampling()
+    if not result.methods_agree:  # an internal check: the teaching code must match PyTorch
+        bad = {k: v for k, v in result.max_abs_diff.items() if v != 0.0}
+        raise UserError(f"the scatter-add and PyTorch disagree on {bad}; please report this bug")
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for name, plot in FIGURES.items():
+        figures += [p.name for p in save_figure(plot(result), ctx.out, name)]
+    write_npz(ctx.out / "arrays.npz", **arrays_of(result))
+    summary = {
+        "grids": {"nearest": result.nearest.tolist(), "transposed_2x2_s1": result.transposed_2x2_s1.tolist(),
+                  "transposed_3x3_s1": result.transposed_3x3_s1.tolist(),
+                  "transposed_3x3_s2": result.transposed_3x3_s2.tolist()},
+        "methods": "torch (F.interpolate / F.conv_transpose2d) vs explicit scatter-add, float64",
+        "max_abs_diff_torch_vs_scatter": result.max_abs_diff,
+        "methods_agree": result.methods_agree,
+        "taps": tap_summary(result),
+        "figures": figures,
+    }
+    write_json(ctx.out / "summary.json", summary)
+    return summary

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..analyses import filters as F
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_subject
 from ..errors import UserError
 from ..io import save_figure, write_json, write_npz
 from .common import add_out, add_seed, prepare_out
@@ -38,19 +38,18 @@ def _real(path, n: int, seed: int) -> tuple[torch.Tensor | None, str]:
     """Up to n held-out real images of the run's dataset, or None and why not."""
     from ..data import build_dataset
 
-    ck = load_checkpoint(path)
     if n == 0:
         return None, "--real 0"
-    if ck.dataset is None:
+    S = load_subject(path)
+    if S.domain is None:
         return None, "the checkpoint records no dataset"
-    cfg = ck.config
     try:
-        ds = build_dataset(ck.dataset, cfg.image_size, cfg.nc, "test", (ck.train_config or {}).get("data_root"))
+        ds = build_dataset(S.domain, S.image_size, S.nc, "test", (S.train_config or {}).get("data_root"))
     except UserError as e:
         return None, f"real images unavailable ({e})"
     idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
     x = ds.get_batch(idx) if hasattr(ds, "get_batch") else torch.stack([ds[int(i)][0] for i in idx])
-    return x.float(), f"{len(idx)} real test images of {ck.dataset}"
+    return x.float(), f"{len(idx)} real test images of {S.domain}"
 
 
 def run(args) -> int:

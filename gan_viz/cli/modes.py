@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from ..analyses import classify as K
 from ..analyses import modes as M
-from ..checkpoint import load_checkpoint
-from ..errors import UserError
-from ..images import to_uint8
-from ..io import save_figure, write_json, write_npz
-from ..models import sample_z
-from .classify import load_labelled_pair
-from .common import add_common, device_of, prepare_out
-from ..subject import generate_images
+from .common import add_common, add_data
+from .runner import run_analysis
 
 NAME = "modes"
 HELP = ("mode coverage: a small CNN trained here on the labelled real data labels generated samples; "
@@ -26,8 +17,7 @@ EXAMPLES = ["gan-viz modes --ckpt runs/digits/checkpoints/last.pt --out out/mode
 
 def add_arguments(p):
     add_common(p)
-    p.add_argument("--dataset", default=None, help="labelled dataset (default: the checkpoint's)")
-    p.add_argument("--data-root", default=None, metavar="DIR", help="folder of a real dataset")
+    add_data(p, "labelled dataset (default: the model's); a folder needs one sub-folder per class")
     p.add_argument("--attribute", default=None, choices=list(K.ROOMS_ATTRIBUTES),
                    help="rooms only: the scene attribute used as class (default: n_windows)")
     p.add_argument("--n", type=int, default=1000, help="generated samples (default: 1000)")
@@ -41,37 +31,10 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=256, help="samples per G forward pass")
 
 
-def _check_args(args) -> None:
-    for name in ("n", "n_train", "n_test", "epochs", "per_class", "batch_size"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    if not 0 < args.min_share <= 1:
-        raise UserError(f"--min-share {args.min_share} must lie in (0, 1]")
-
-
 def run(args) -> int:
-    _check_args(args)
-    ck = load_checkpoint(args.ckpt)
-    G = ck.require("G")
-    name, train, test, k = load_labelled_pair(args, ck)
-    device = device_of(args)
-    out = prepare_out(args, checkpoint=str(ck.path), model_config=ck.config.to_dict(), dataset=name)
-    clf = M.train_classifier(train.images, train.labels, k, args.epochs, args.seed)
-    z = sample_z(ck.config, args.n, torch.Generator().manual_seed(args.seed))
-    fake = generate_images(G, z, args.batch_size, device)
-    classes = train.classes if len(train.classes) == k else tuple(str(i) for i in range(k))
-    result = M.compute_modes(clf, fake, test.images, test.labels, classes, args.min_share)
-    figures = [p.name for p in save_figure(M.plot_histogram(result), out, "modes")]
-    figures += [p.name for p in save_figure(M.plot_by_class(result, to_uint8(fake), args.per_class), out,
-                                            "samples_by_class")]
-    summary = M.summary_of(result)
-    summary.update(checkpoint=str(ck.path), dataset=name, attribute=args.attribute if name == "rooms" else None,
-                   classifier=f"SmallCNN, {args.epochs} epochs on {len(train.labels)} real training images",
-                   seed=args.seed, figures=figures)
-    write_json(out / "summary.json", summary)
-    write_npz(out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train.indices,
-              test_indices=test.indices, test_labels=test.labels, seed=np.array(args.seed), **M.arrays_of(result))
-    flag = f"COLLAPSED (missing {', '.join(summary['missing_modes'])})" if result.collapsed else "no collapse"
-    print(f"modes {name}: {summary['modes_covered']}/{k} covered, {flag}; KL(real||gen) {result.kl_real_gen:.3f}; "
-          f"classifier acc {100 * result.test_accuracy:.1f}%; wrote {out}")
+    ctx, s = run_analysis(args, "modes")
+    flag = f"COLLAPSED (missing {', '.join(s['missing_modes'])})" if s["collapsed"] else "no collapse"
+    print(f"modes {s['dataset']}: {s['modes_covered']}/{s['n_classes']} covered, {flag}; KL(real||gen) "
+          f"{s['kl_real_to_generated']:.3f}; classifier acc {100 * s['classifier_test_accuracy']:.1f}%; "
+          f"wrote {ctx.out}")
     return 0

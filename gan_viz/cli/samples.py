@@ -7,13 +7,10 @@ import numpy as np
 import torch
 
 from ..analyses.boxes import manifest_dict
-from ..checkpoint import load_checkpoint
 from ..errors import UserError
 from ..images import to_uint8
 from ..io import atomic_path, save_png, write_json
-from ..models import sample_z
-from .common import add_common, device_of, prepare_out
-from ..subject import generate_images
+from .common import add_common, context_of, subject_of
 
 NAME = "samples"
 HELP = "write samples to annotate: one PNG each, an indexed contact sheet and a manifest (index, file, z)"
@@ -55,23 +52,24 @@ def run(args) -> int:
             raise UserError(f"{opt} {v}: must be at least {lo}")
     if args.scale > 32:
         raise UserError(f"--scale {args.scale} is too large; use 1 to 32")
-    ck = load_checkpoint(args.ckpt)
-    G = ck.require("G")
-    out = prepare_out(args, checkpoint=str(ck.path), model_config=ck.config.to_dict())
-    z = sample_z(ck.config, args.n, torch.Generator().manual_seed(args.seed))
-    pics = to_uint8(generate_images(G, z, args.batch_size, device_of(args)))  # (N, H, W, 3)
+    S = subject_of(args)
+    if not S.has_G:
+        S.require("G")  # says what is missing, before anything is written
+    ctx = context_of(args, subject=S)
+    z = S.sample_z(args.n, torch.Generator().manual_seed(args.seed))
+    pics = to_uint8(S.images(z, args.batch_size, ctx.device))  # (N, H, W, 3)
+    out = ctx.out
     files = [f"sample_{i:04d}.png" for i in range(args.n)]
     for f, pic in zip(files, pics):
         big = np.repeat(np.repeat(pic, args.scale, 0), args.scale, 1) if args.scale > 1 else pic
         save_png(out / f, big)
     save_png(out / "contact_sheet.png", contact_sheet(pics, args.columns))
-    write_json(out / "manifest.json", manifest_dict(files, z.numpy(), ck.config.image_size, args.scale,
-                                                    str(ck.path), args.seed))
+    write_json(out / "manifest.json", manifest_dict(files, z.numpy(), S.image_size, args.scale, S.where, args.seed))
     with atomic_path(out / "z.npy", suffix=".npy") as tmp:
         np.save(tmp, z.numpy())
     with atomic_path(out / "boxes_template.csv") as tmp:
         tmp.write_text(CSV_HEADER)
-    print(f"wrote {args.n} samples ({ck.config.image_size * args.scale}px PNGs), contact_sheet.png and "
+    print(f"wrote {args.n} samples ({S.image_size * args.scale}px PNGs), contact_sheet.png and "
           f"manifest.json to {out}; draw boxes (COCO, LabelMe, VOC or CSV like boxes_template.csv) and run "
           f"gan-viz forget --boxes FILE --manifest {out / 'manifest.json'}")
     return 0
