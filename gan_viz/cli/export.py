@@ -17,7 +17,7 @@ import torch
 from ..checkpoint import load_checkpoint, save_checkpoint, save_safetensors
 from ..errors import UserError
 from ..images import grid, to_uint8
-from ..io import atomic_path, save_png, write_json
+from ..io import save_png, write_json
 from ..models import sample_z
 
 NAME = "export"
