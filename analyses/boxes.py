@@ -104,6 +104,27 @@ def load_manifest(path: str | Path) -> Manifest:
     return Manifest(path, files, z, size, scale, str(d.get("checkpoint", "")))
 
 
+def check_pngs(manifest: Manifest, images: np.ndarray) -> None:
+    """The manifest's PNGs (where present) must be what the model draws from their z.
+
+    Args:
+        images: (n, H, W, 3) uint8, the model's images of the first n manifest z.
+    Raises:
+        UserError: a PNG differs (mean absolute difference > 8 grey levels): another model's samples.
+    """
+    import cv2
+
+    mine = np.asarray(images).astype(np.int16)
+    for i in range(min(len(mine), len(manifest.files))):
+        png = cv2.imread(str(manifest.folder / manifest.files[i]), cv2.IMREAD_COLOR)
+        if png is None:
+            continue
+        png = png[::manifest.scale, ::manifest.scale, ::-1].astype(np.int16)
+        if png.shape != mine[i].shape or np.abs(png - mine[i]).mean() > 8:
+            raise UserError(f"{manifest.files[i]} in {manifest.folder} is not what this model draws from the "
+                            f"manifest's z; pass the --ckpt the samples were made with ({manifest.checkpoint})")
+
+
 # --- annotation files ------------------------------------------------------------------
 
 def read_annotations(path: str | Path) -> list[RawBox]:

@@ -2,12 +2,18 @@
 
 The paper fitted a logistic regression on 150 samples with hand-drawn window boxes,
 dropped every filter with weight > 0 and showed samples with and without them; it
-measured nothing. Here every step is measured by the scene parser on ``eval`` samples:
+measured nothing. Here every step is measured by a concept instrument
+(:mod:`gan_viz.instruments`: the rooms scene parser for a rooms model, or the user's
+segmenter) on ``eval`` samples:
 the object's pixel fraction and the share of samples containing it, before and after,
 beside the same number of random filters (several draws) and the other classes, so that
 "the scene stays" is a number. Probe fits vary a lot (PAPER.md, Fig. 6 notes), so there
 are several fits; the summary reports their median and spread, and the figures show
-the median fit.
+the median fit. With hand boxes and no instrument, the run is the paper's: probe fits,
+the filters they select and the figure, nothing measured (the summary says so).
+
+The registered runner :func:`run` (``gan-viz forget``) takes a subject (any G; layers by
+dotted names, e.g. ``G.blocks.2.act``) and the instrument its context resolves.
 
 Removal goes through the one edit rule of :func:`gan_viz.hooks.edit`,
 ``x * (1 - a) + r * a`` (as a layer hook, or on G's cached layer output), with ``a`` = 1
@@ -15,8 +21,8 @@ on the removed filters and ``r`` = 0 (``zero``, the paper's drop) or the filter'
 activation (``mean``); the generator is unchanged after every call, also after an exception.
 
 Example:
-    >>> r = compute_forget(G, "relu3", [ProbeSet(z, boxes)], z_eval, parser.class_fractions,
-    ...                    CLASSES, ForgetConfig("window", Selection("positive")))
+    >>> r = compute_forget(G, "relu3", [ProbeSet(z, boxes)], z_eval, instrument.segment,
+    ...                    instrument.class_names, ForgetConfig("window", Selection("positive")))
     >>> summarize(r)["removed_share"]
 """
 
@@ -31,9 +37,10 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
+from gan_viz.analyses.registry import register
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
-                                           layer_features, select_filters)
-from gan_viz.analyses.unit_scan import evaluating
+                                           generator_parts, layer_features, select_filters)
+from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
@@ -126,11 +133,13 @@ def ablation(channels: int, filters: Sequence[int]) -> torch.Tensor:
     return a
 
 
-def removed_images(G: nn.Module, layer: str, z: torch.Tensor, filters: Sequence[int], replacement: torch.Tensor,
+def removed_images(G, layer: str, z: torch.Tensor, filters: Sequence[int], replacement: torch.Tensor,
                    batch_size: int = 256, device: torch.device | str = "cpu") -> torch.Tensor:
-    """G(z) with ``filters`` of ``layer`` replaced (scoped hook): (N, nc, H, W) in [-1, 1]."""
-    with edit_layer(G, layer, ablation(len(replacement), filters), replacement, prefix="G"):
-        return generate_images(G, z, batch_size, device)
+    """G(z) with ``filters`` of ``layer`` replaced (scoped hook): (N, nc, H, W) in [-1, 1].
+    ``G``: a generator module or a Subject."""
+    module, call = generator_parts(G)
+    with edit_layer(module, layer, ablation(len(replacement), filters), replacement, prefix="G"):
+        return generate_images(call, z, batch_size, device, module=module)
 
 
 def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | None = None,
@@ -180,7 +189,7 @@ def _measure_removal(G, layer, filters, ctx) -> Measured:
     else:  # the same edit rule on the evaluation samples' cached layer output: only G's tail runs
         a = ablation(len(ctx["r"]), filters)
         bs, dev = ctx["batch_size"], ctx["device"]
-        with evaluating(G), torch.no_grad():
+        with evaluating(generator_parts(G)[0]), torch.no_grad():
             imgs = torch.cat([tail(edit(feats[i:i + bs], a, ctx["r"]).to(dev)).float().cpu()
                               for i in range(0, len(feats), bs)])
     ctx["bar"].update(1)
@@ -195,37 +204,42 @@ def removed_share(before: Measured, after: Measured, class_id: int) -> float:
 
 # --- the analysis ------------------------------------------------------------------------
 
-def compute_forget(G: nn.Module, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.Tensor,
-                   segment_fn: Segment, classes: Sequence[str], cfg: ForgetConfig,
+def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.Tensor,
+                   segment_fn: Segment | None, classes: Sequence[str], cfg: ForgetConfig,
                    device: torch.device | str = "cpu", concept_prob: ConceptProb | None = None) -> ForgetResult:
     """Find the object's filters ``cfg.fits`` times, remove them, measure against controls.
 
     Args:
-        G: the generator (unchanged afterwards). layer: short child name, e.g. "relu3".
+        G: the generator module or a Subject (unchanged afterwards). layer: dotted name, e.g.
+            "relu3" or "blocks.2.act".
         probe_sets: one per fit, or one shared by all fits (fit f uses set f mod len).
         z_eval: (N, nz) latent codes of the evaluation samples.
-        segment_fn: images -> (N, H, W) class ids (``SceneParser.segment``).
+        segment_fn: images -> (N, H, W) class ids (an instrument's ``segment``), or None: the
+            paper's unmeasured run (probe fits, removal and figure; rules positive / top-K only).
         classes: the K class names; ``cfg.concept`` must be one.
         concept_prob: images -> (N,) differentiable object share, for ``optimized-K`` only.
     Returns:
-        A :class:`ForgetResult`.
+        A :class:`ForgetResult` (``before`` is None when nothing was measured).
     """
     if cfg.concept not in classes:
-        raise UserError(f"concept {cfg.concept!r} is not a class of the scene parser; choose one of "
+        raise UserError(f"concept {cfg.concept!r} is not a class of the instrument; choose one of "
                         f"{', '.join(classes)}")
     cid = list(classes).index(cfg.concept)
     feats = layer_features(G, layer, z_eval, cfg.batch_size, device)  # (N, C, h, w)
     shape = tuple(feats.shape[1:])
     mean = feats.mean((0, 2, 3))[:, None, None]  # (C, 1, 1)
     r = mean if cfg.replacement == "mean" else torch.zeros_like(mean)
-    reference = segment_fn(generate_images(G, z_eval, cfg.batch_size, device)).to(torch.uint8)  # (N, H, W)
+    if segment_fn is None:
+        return _unmeasured(G, layer, shape, probe_sets, z_eval, r, classes, cid, cfg, device)
+    module, call = generator_parts(G)
+    reference = segment_fn(generate_images(call, z_eval, cfg.batch_size, device, module=module)).to(torch.uint8)
     before = segment_stats(reference, len(classes))
     if before.fractions[cid] <= 0:
         raise UserError(f"no {cfg.concept} pixels in the {len(z_eval)} evaluation samples; nothing can be removed "
                         "(pick a concept this model draws)")
     ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
            "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
-           "batch_size": cfg.batch_size, "feats": feats, "tail": after_layer(G, layer),
+           "batch_size": cfg.batch_size, "feats": feats, "tail": after_layer(module, layer),
            "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))
@@ -257,9 +271,41 @@ def _curve(G, layer, channels: int, fit: FitOutcome, cfg: ForgetConfig, ctx: dic
             np.array([m.scene_changed for m in curve]), np.array([[m.scene_changed for m in row] for row in rand]))
 
 
+def _unmeasured(G, layer, shape, probe_sets, z_eval, r, classes, cid, cfg: ForgetConfig, device) -> ForgetResult:
+    """The paper's Fig. 6 without an instrument: probe fits, the filters they select, the figure."""
+    if cfg.select.kind in ("causal", "optimized"):
+        raise UserError(f"--select {cfg.select} measures the filters' effects and needs an instrument that "
+                        "segments images; pass --segmenter FILE.py:FUNC or use --select top-K / positive")
+    fits = []
+    for f in range(cfg.fits):
+        ps = probe_sets[f % len(probe_sets)]
+        feats = layer_features(G, layer, ps.z, cfg.batch_size, device).numpy()
+        probe = fit_probe(feats, cells_from_boxes(ps.boxes, len(ps.z), _image_size(G, ps.z), shape[1]),
+                          seed=cfg.seed * 1000 + f)
+        filters = select_filters(probe.weights, cfg.select)
+        rng = np.random.default_rng([cfg.seed, f, 7])
+        rand = np.stack([rng.choice(shape[0], len(filters), replace=False) for _ in range(cfg.random_draws)])
+        fits.append(FitOutcome(probe, probe.weights, filters, None, rand, ()))
+    empty = np.zeros((0, len(classes)))
+    images = _show_images(G, layer, z_eval[:cfg.show], fits[0], r, cfg, device)
+    return ForgetResult(cfg, tuple(classes), cid, layer, shape, None, tuple(fits), 0, np.zeros(0, int), empty,
+                        np.zeros((0, 0, len(classes))), np.zeros(0), np.zeros((0, 0)), z_eval=z_eval.numpy(),
+                        images=images, n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets))
+
+
+def _image_size(G, z: torch.Tensor) -> int:
+    from gan_viz.subject import Subject
+
+    if isinstance(G, Subject):
+        return int(G.image_shape[-1])
+    module, call = generator_parts(G)
+    return int(generate_images(call, z[:1], 1, "cpu", module=module).shape[-1])
+
+
 def _show_images(G, layer, z, fit: FitOutcome, r, cfg: ForgetConfig, device) -> dict:
     keep = lambda t: t.numpy().astype(np.float32)  # noqa: E731
-    return {"before": keep(generate_images(G, z, cfg.batch_size, device)),
+    module, call = generator_parts(G)
+    return {"before": keep(generate_images(call, z, cfg.batch_size, device, module=module)),
             "after": keep(removed_images(G, layer, z, fit.filters, r, cfg.batch_size, device)),
             "random": keep(removed_images(G, layer, z, fit.random_filters[0], r, cfg.batch_size, device))}
 
@@ -306,8 +352,26 @@ def _curve_summary(r: ForgetResult) -> dict:
     return out
 
 
+def _unmeasured_summary(r: ForgetResult) -> dict:
+    """What a run without an instrument has: the layer, the rule, each fit's filters and probe scores."""
+    cfg, o = r.config, r.fits[r.rep]
+    rows = [{"filters": f.filters.tolist(), "n_filters": len(f.filters), "accuracy": f.probe.accuracy,
+             "auc": f.probe.auc} for f in r.fits]
+    return {"concept": cfg.concept, "layer": f"G.{r.layer}", "layer_shape": list(r.layer_shape),
+            "select": str(cfg.select), "replacement": cfg.replacement, "fits": cfg.fits, "measured": False,
+            "representative_fit": r.rep, "filters_removed": rows[r.rep]["filters"],
+            "n_filters_removed": rows[r.rep]["n_filters"],
+            "classifier": {"accuracy": o.probe.accuracy, "auc": o.probe.auc, "positives": o.probe.n_pos,
+                           "negatives": o.probe.n_neg},
+            "over_fits": {k: spread([row[k] for row in rows]) for k in ("n_filters", "accuracy", "auc")},
+            "per_fit": rows, "shown_samples": int(len(r.images["before"])), "boxes_per_fit": list(r.n_boxes)}
+
+
 def summarize(r: ForgetResult) -> dict:
-    """The figures of merit: before / after, random control, other classes, spread over fits."""
+    """The figures of merit: before / after, random control, other classes, spread over fits
+    (without an instrument: the probe fits and the filters removed, ``measured`` false)."""
+    if r.before is None:
+        return _unmeasured_summary(r)
     cid, o, cfg = r.concept_id, r.fits[r.rep], r.config
     rows = [_fit_row(r, f) for f in r.fits]
     rep = rows[r.rep]
@@ -326,7 +390,7 @@ def summarize(r: ForgetResult) -> dict:
     if "bed" in other:
         goal["bed_lost_median_le_0.2"] = (over["other_lost_share"]["bed"]["median"] or 0.0) <= 0.2
     return {"concept": cfg.concept, "layer": f"G.{r.layer}", "layer_shape": list(r.layer_shape),
-            "select": str(cfg.select), "replacement": cfg.replacement, "fits": cfg.fits,
+            "select": str(cfg.select), "replacement": cfg.replacement, "fits": cfg.fits, "measured": True,
             "representative_fit": r.rep, "filters_removed": rep["filters"], "n_filters_removed": rep["n_filters"],
             "fraction_before": float(r.before.fractions[cid]), "fraction_after": float(o.after.fractions[cid]),
             "removed_share": rep["removed_share"], "presence_before": float(r.before.presence[cid]),
@@ -339,3 +403,193 @@ def summarize(r: ForgetResult) -> dict:
             "over_fits": over, "per_fit": rows, "curve": _curve_summary(r), "goal": goal,
             "eval_samples": len(r.z_eval), "boxes_per_fit": list(r.n_boxes), "present_threshold": PRESENT,
             "reference": GAN_DISSECTION}
+
+
+# --- the registered runner -----------------------------------------------------------------
+
+NAME = "forget"
+DEFAULT_SELECT = ("optimized-K with K = a quarter of the layer's filters (causal-K where the instrument is not "
+                  "differentiable, top-K with hand boxes alone)")
+HINT = ("pass --segmenter FILE.py:FUNC (your segmenter), --boxes with --manifest (hand boxes: the paper's "
+        "unmeasured run), or --segmenter rooms to force the rooms parser")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`prepare` settled before anything is computed or written."""
+
+    layer: str  # dotted, without "G."
+    shape: tuple  # (C, h, w)
+    cfg: ForgetConfig
+    instrument: object  # an Instrument, or None (hand boxes alone)
+    reason: str | None  # why there is no instrument
+    manifest: object = None  # boxes.Manifest with --boxes
+    boxes: dict | None = None  # {sample: [(x0, y0, x1, y1), ...]} with --boxes
+
+
+def _check_counts(o: dict) -> None:
+    for opt in ("samples", "fits", "random_draws", "eval_samples", "causal_samples", "curve_points", "show",
+                "batch_size", "opt_steps"):
+        if not isinstance(o[opt], int) or o[opt] < 1:
+            raise UserError(f"--{opt.replace('_', '-')} {o[opt]}: must be at least 1")
+    if o["show"] > o["eval_samples"]:
+        raise UserError(f"--show {o['show']} is larger than --eval-samples {o['eval_samples']}")
+    if (o["boxes"] is None) != (o["manifest"] is None):
+        raise UserError("--boxes and --manifest go together: the boxes are drawn on the samples the manifest lists")
+
+
+def prepare(ctx, o: dict) -> Plan:
+    """Validate the options ``o`` of :func:`run` on ``ctx.subject`` and resolve the instrument
+    (nothing is computed or written). Raises :class:`UserError` on the first problem."""
+    from gan_viz.analyses import boxes as bx
+    from gan_viz.analyses.forget_probe import check_layer, parse_select
+    from gan_viz.images import to_uint8
+    from gan_viz.instruments import absent_reason, require_instrument, resolve_instrument
+
+    _check_counts(o)
+    S = ctx.subject
+    S.require("G")
+    inst = resolve_instrument(S, ctx.segmenter, parser=o["parser"], device=ctx.device)
+    if inst is None and o["boxes"] is None:
+        require_instrument(S, ctx.segmenter, NAME, parser=o["parser"], device=ctx.device, alternatives=HINT)
+    if inst is not None and o["concept"] not in inst.class_names:
+        raise UserError(f"--concept {o['concept']!r} is not a class of {inst.name}; choose one of "
+                        f"{', '.join(inst.class_names)}")
+    layer, shape = check_layer(S, o["layer"])
+    select = o["select"]
+    if select is None:
+        kind = "optimized" if inst is not None and inst.differentiable else ("causal" if inst else "top")
+        select = f"{kind}-{max(1, shape[0] // 4)}"
+    cfg = ForgetConfig(o["concept"], parse_select(select, shape[0]), o["fits"], o["random_draws"], o["replace"],
+                       ctx.seed, o["batch_size"], o["curve_points"], o["show"], o["opt_steps"])
+    if cfg.select.kind in ("causal", "optimized") and inst is None:
+        raise UserError(f"--select {cfg.select} measures the filters' effects with an instrument, and there is "
+                        f"none ({absent_reason(S, ctx.segmenter)}); use --select top-K or positive, or {HINT}")
+    if cfg.select.kind == "optimized" and not inst.differentiable:
+        raise UserError(f"--select {cfg.select} needs a differentiable instrument ({inst.name} is not: give its "
+                        "'probs'); use --select causal-K")
+    if o["boxes"] is None:
+        return Plan(layer, shape, cfg, inst, None)
+    man = bx.load_manifest(o["manifest"])
+    if man.image_size != S.image_shape[-1] or man.z.shape[1] != S.nz:
+        raise UserError(f"manifest {o['manifest']} holds {man.image_size}px samples with nz={man.z.shape[1]}; "
+                        f"this model makes {S.image_shape[-1]}px with nz={S.nz}")
+    boxes = bx.match_boxes(bx.read_annotations(o["boxes"]), man, o["concept"])
+    n = min(4, len(man.files))
+    bx.check_pngs(man, to_uint8(S.images(torch.from_numpy(man.z[:n]), n, ctx.device)))
+    reason = None if inst is not None else absent_reason(S, ctx.segmenter)
+    return Plan(layer, shape, cfg, inst, reason, man, boxes)
+
+
+def _probe_sets(plan: Plan, S, gen: torch.Generator, o: dict, device) -> tuple[list, str]:
+    """One ProbeSet per fit: annotated samples (shared), or fresh samples boxed by the instrument;
+    causal rules also draw samples to measure the filters' effects on."""
+    from gan_viz.analyses.boxes import parser_boxes
+
+    needs = plan.cfg.select.kind in ("causal", "optimized")
+    causal = lambda: S.sample_z(o["causal_samples"], gen) if needs else None  # noqa: E731
+    if plan.boxes is not None:
+        z = torch.from_numpy(plan.manifest.z)
+        return [ProbeSet(z, plan.boxes, causal()) for _ in range(o["fits"])], f"annotations {o['boxes']}"
+    inst = plan.instrument
+    cid = inst.class_names.index(o["concept"])
+    sets = []
+    for _ in range(o["fits"]):
+        z = S.sample_z(o["samples"], gen)
+        seg = inst.segment(S.images(z, o["batch_size"], device)).numpy()
+        sets.append(ProbeSet(z, parser_boxes(seg, cid), causal()))
+    return sets, f"{inst.name} boxes on {o['samples']} new samples per fit"
+
+
+def _arrays(r: ForgetResult, sets: list, seed: int) -> dict:
+    C = r.layer_shape[0]
+    pad = lambda fs: np.array([np.pad(f, [(0, 0)] * (f.ndim - 1) + [(0, C - f.shape[-1])], constant_values=-1)
+                               for f in fs])  # noqa: E731  (fits select different numbers: -1 pads)
+    boxes = np.array([(f, i, *b) for f, ps in enumerate(sets) for i, bs in ps.boxes.items() for b in bs],
+                     np.float32).reshape(-1, 6)
+    out = {"z_eval": r.z_eval, "z_probe": np.stack([ps.z.numpy() for ps in sets]), "layer": np.array(f"G.{r.layer}"),
+           "boxes": boxes, "boxes_columns": np.array(["fit", "sample", "x0", "y0", "x1", "y1"]),
+           "scores": np.stack([o.scores for o in r.fits]), "filters": pad([o.filters for o in r.fits]),
+           "random_filters": pad([o.random_filters for o in r.fits]), "classes": np.array(r.classes),
+           "seed": np.array(seed), "representative_fit": np.array(r.rep),
+           **{f"images_{k}": v for k, v in r.images.items()}}
+    if r.before is not None:
+        out.update({"fractions_before": r.before.fractions, "presence_before": r.before.presence,
+                    "fractions_after": np.stack([o.after.fractions for o in r.fits]),
+                    "fractions_random": np.stack([[m.fractions for m in o.random] for o in r.fits]),
+                    "curve_k": r.curve_k, "curve": r.curve, "curve_random": r.curve_random,
+                    "curve_changed": r.curve_changed, "curve_random_changed": r.curve_random_changed,
+                    "scene_changed": np.array([o.after.scene_changed for o in r.fits]),
+                    "scene_changed_random": np.array([[m.scene_changed for m in o.random] for o in r.fits])})
+    if sets[0].causal_z is not None:
+        out["z_causal"] = np.stack([ps.causal_z.numpy() for ps in sets])
+    return out
+
+
+def caption(s: dict) -> str:
+    """The report's caption of a forget summary (says which instrument measured, and when it was forced)."""
+    from gan_viz.instruments import caption_note
+
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    head = (f"Forgetting to draw {s.get('concept')}s: {s.get('n_filters_removed')} filters of {s.get('layer')} "
+            f"chosen by the {s.get('select')} rule (probe AUC {s.get('classifier', {}).get('auc', float('nan')):.3f}) "
+            f"are removed ({s.get('replacement')})")
+    if not s.get("measured"):
+        return head + f"; {s.get('fits')} probe fit(s) on hand boxes. Nothing is measured. " + caption_note(
+            s.get("instrument") or {})
+    bed = (s.get("other_classes") or {}).get("bed") or {}
+    beds = f"; beds {pct(bed.get('before'))} -> {pct(bed.get('after'))}" if bed else ""
+    return (head + f" on {s.get('eval_samples')} samples (same z). {s.get('concept')} pixels "
+            f"{pct(s.get('fraction_before'))} -> {pct(s.get('fraction_after'))}, {pct(s.get('removed_share'))} "
+            f"removed; as many random filters: {pct(s.get('random_removed_share'))}. Scene pixels changed "
+            f"{pct(s.get('scene_changed'))} (random {pct(s.get('random_scene_changed'))}){beds}. "
+            f"{s.get('fits')} probe fit(s). " + caption_note(s.get("instrument") or {}))
+
+
+@register(NAME, needs=("G",), title="Fig. 6: forgetting to draw an object", caption=caption)
+def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str | None = None,
+        parser: str | None = None, layer: str | None = None, samples: int = 150, select: str | None = None,
+        fits: int = 5, random_draws: int = 5, eval_samples: int = 1000, causal_samples: int = 200,
+        opt_steps: int = 600, replace: str = "zero", curve_points: int = 8, show: int = 10,
+        batch_size: int = 256) -> dict:
+    """Fig. 6 on ``ctx.subject`` measured by the instrument of ``ctx`` (``ctx.segmenter``): find the
+    concept's filters, remove them, measure; writes ``forget_samples`` and ``removal_curve`` (PNG +
+    PDF), ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary.
+
+    Args (the command's option names): concept: a class of the instrument. boxes, manifest: hand
+        boxes on ``gan-viz samples`` output (together). parser: rooms parser weights. layer: a G
+        layer by dotted name (default: the second-highest conv's block output). samples: probe
+        samples per fit. select: positive, top-K, causal-K, optimized-K (default: see
+        ``DEFAULT_SELECT``). fits, random_draws, eval_samples, causal_samples, opt_steps, replace
+        ("zero" / "mean"), curve_points, show, batch_size: as ``gan-viz forget --help`` says.
+    Raises:
+        UserError: bad options, or no instrument and no boxes (exit 2).
+    """
+    from gan_viz.analyses.forget_plots import plot_forget_samples, plot_removal_curve
+    from gan_viz.instruments import instrument_record
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    o = dict(concept=concept, boxes=boxes, manifest=manifest, parser=parser, layer=layer, samples=samples,
+             select=select, fits=fits, random_draws=random_draws, eval_samples=eval_samples,
+             causal_samples=causal_samples, opt_steps=opt_steps, replace=replace, curve_points=curve_points,
+             show=show, batch_size=batch_size)
+    plan = prepare(ctx, o)
+    S, inst, cfg = ctx.subject, plan.instrument, plan.cfg
+    gen = torch.Generator().manual_seed(ctx.seed)
+    z_eval = S.sample_z(eval_samples, gen)  # drawn first: the same for any --fits
+    sets, source = _probe_sets(plan, S, gen, o, ctx.device)
+    if not any(ps.boxes for ps in sets):
+        raise UserError(f"{inst.name} finds no {concept} on the probe samples; raise --samples or pick a concept "
+                        "this model draws")
+    classes = inst.class_names if inst is not None else ("(rest)", concept)
+    prob = inst.concept_prob(classes.index(concept)) if inst is not None and inst.differentiable else None
+    r = compute_forget(S, plan.layer, sets, z_eval, inst.segment if inst is not None else None, classes, cfg,
+                       ctx.device, prob)
+    save_figure(plot_forget_samples(r), ctx.out, "forget_samples")
+    if r.before is not None:
+        save_figure(plot_removal_curve(r), ctx.out, "removal_curve")
+    summary = {"checkpoint": S.where, "checkpoint_step": S.step, "boxes_source": source,
+               "instrument": instrument_record(inst, plan.reason), **summarize(r)}
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", **_arrays(r, sets, ctx.seed))
+    return summary

@@ -24,11 +24,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.forget_probe import after_layer, layer_features
-from gan_viz.analyses.unit_scan import evaluating
+from gan_viz.analyses.forget_probe import after_layer, generator_parts, layer_features
+from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
 from gan_viz.hooks import edit, edit_layer
 
@@ -37,29 +36,32 @@ Segment = Callable[[torch.Tensor], torch.Tensor]  # images -> (N, H, W) class id
 
 
 def _ablated(G, layer, z, filters, replacement, batch_size, device) -> torch.Tensor:
+    module, call = generator_parts(G)
     a = torch.zeros(len(replacement), 1, 1)
     a[list(filters)] = 1.0
-    with edit_layer(G, layer, a, replacement, prefix="G"):
-        return generate_images(G, z, batch_size, device)
+    with edit_layer(module, layer, a, replacement, prefix="G"):
+        return generate_images(call, z, batch_size, device, module=module)
 
 
-def causal_effects(G: nn.Module, layer: str, z: torch.Tensor, segment_fn: Segment, concept_id: int,
+def causal_effects(G, layer: str, z: torch.Tensor, segment_fn: Segment, concept_id: int,
                    replacement: torch.Tensor, batch_size: int = 256, device="cpu") -> np.ndarray:
     """Object pixel fraction removed by each filter alone: (C,).
 
     Args:
+        G: a generator module or a Subject.
         z: (M, nz) samples to measure on. segment_fn: images -> (M, H, W) class ids.
         replacement: (C, 1, 1) what a removed filter becomes.
     """
     frac = lambda imgs: float((segment_fn(imgs) == concept_id).double().mean())  # noqa: E731
-    base = frac(generate_images(G, z, batch_size, device))
+    module, call = generator_parts(G)
+    base = frac(generate_images(call, z, batch_size, device, module=module))
     out = np.zeros(len(replacement))
     for c in tqdm(range(len(replacement)), desc="causal effect per filter", leave=False):
         out[c] = base - frac(_ablated(G, layer, z, [c], replacement, batch_size, device))
     return out
 
 
-def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
+def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
                       replacement: torch.Tensor, steps: int = 150, batch_size: int = 32, lr: float = 0.1,
                       sparsity: float = 1.0, seed: int = 0, device="cpu") -> np.ndarray:
     """GAN Dissection's optimised intervention: one score per filter, (C,).
@@ -72,12 +74,14 @@ def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: C
     to full removal (a clipped ``a`` ties them all at 1).
 
     Args:
+        G: a generator module or a Subject.
         z: (M, nz) pool of latent codes; each step draws ``batch_size`` of them.
         concept_prob: images -> (N,) differentiable object share (see :func:`parser_concept_prob`).
     Returns:
         (C,) float: the logits ``s``; large means the filter is needed for the object.
     """
     gen = torch.Generator().manual_seed(seed)
+    G, call = generator_parts(G)
     z = z.to(device)
     logit = torch.full((len(replacement), 1, 1), -2.0, device=device, requires_grad=True)
     r = replacement.to(device)
@@ -86,14 +90,14 @@ def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: C
     tail = after_layer(G, layer)  # G's layers up to the edit do not depend on it: run them once
     with evaluating(G):
         with torch.no_grad():
-            base = float(concept_prob(G(z[:256])).mean().clamp(min=1e-6))
+            base = float(concept_prob(call(z[:256])).mean().clamp(min=1e-6))
         head = layer_features(G, layer, z, device=device).to(device) if tail is not None else None
         for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
             idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen).to(device)
             alpha = torch.sigmoid(logit)  # (C, 1, 1)
             if tail is None:
                 with edit_layer(G, layer, alpha, r, prefix="G"):
-                    images = G(z[idx])
+                    images = call(z[idx])
             else:
                 images = tail(edit(head[idx], alpha, r))
             loss = concept_prob(images).mean() / base + sparsity * alpha.mean()
@@ -103,12 +107,8 @@ def optimize_ablation(G: nn.Module, layer: str, z: torch.Tensor, concept_prob: C
 
 
 def parser_concept_prob(parser, class_id: int) -> ConceptProb:
-    """The scene parser's mean softmax probability of ``class_id`` per image, differentiable."""
-    from gan_viz.parser import prepare
+    """The scene parser's mean softmax probability of ``class_id`` per image, differentiable
+    (:meth:`gan_viz.instruments.RoomsParser.concept_prob`)."""
+    from gan_viz.instruments import RoomsParser
 
-    def prob(images: torch.Tensor) -> torch.Tensor:
-        x, (h, w) = prepare(images)
-        logits = parser.net(x.to(parser.device))[..., :h, :w]  # (N, K, H, W)
-        return logits.softmax(1)[:, class_id].mean((1, 2))  # (N,)
-
-    return prob
+    return RoomsParser(parser).concept_prob(class_id)

@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from gan_viz.analyses.unit_scan import evaluating
+from gan_viz.sources import evaluating
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture, resolve_layer
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
+BLOCK = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.ReLU, nn.LeakyReLU, nn.PReLU)  # inside a conv block
 HOLDOUT = 0.25  # share of the annotated samples kept out of the fit for accuracy / AUC
 
 
@@ -67,66 +69,133 @@ class ProbeFit:
 
 # --- layers ------------------------------------------------------------------------------
 
-def default_layer(G: nn.Module) -> str:
-    """The second-highest convolution's block output (after its BN and ReLU), e.g. "relu3".
+def generator_parts(G) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
+    """(the module to hook, the callable z (N, nz) -> images) of a generator module or a
+    :class:`~gan_viz.subject.Subject` (whose G may take z shaped (N, nz, 1, 1))."""
+    from gan_viz.subject import Subject
 
+    if isinstance(G, Subject):
+        return G.require("G"), G.generator_fn()
+    return G, G
+
+
+def call_order(net: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tuple]]:
+    """(dotted name, module, output shape without the batch) of every module call of ``net``'s own
+    forward on ``x`` (eval mode, no grad), in the order the calls end (a block after its layers).
+    A module called twice is listed at its first call."""
+    calls: list = []
+    seen: set = set()
+    handles = []
+
+    def hook(name):
+        def record(m, _inp, out):
+            if name not in seen and isinstance(out, torch.Tensor):
+                seen.add(name)
+                calls.append((name, m, tuple(out.shape[1:])))
+        return record
+
+    try:
+        for name, m in net.named_modules():
+            if name:
+                handles.append(m.register_forward_hook(hook(name)))
+        with evaluating(net), torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def _z_probe(G, nz: int | None) -> tuple[nn.Module, list]:
+    """G's module and its call order on two zero latent codes."""
+    from gan_viz.subject import Subject
+
+    module, _ = generator_parts(G)
+    if isinstance(G, Subject):
+        nz = G.nz
+        x = G.as_input(torch.zeros(2, nz))
+    else:
+        x = torch.zeros(2, nz)
+    p = next(iter(module.parameters()), None)
+    return module, call_order(module, x.to(p.device) if p is not None else x)
+
+
+def _leaves(calls: list) -> list:
+    return [c for c in calls if next(c[1].children(), None) is None]
+
+
+def default_layer(G, nz: int | None = None) -> str:
+    """The second-highest convolution's block output (after its BN and ReLU), e.g. "relu3", found
+    from the calls of G's own forward (``main.8`` for a PyTorch examples G, ``blocks.2.act`` for
+    a G of nested blocks).
+
+    Args:
+        G: a generator module or a Subject. nz: latent size (a module's; default: its config's).
     Raises:
         UserError: a generator with fewer than two convolutions (an MLP generator).
     """
-    children = list(G.named_children())
-    convs = [i for i, (_, m) in enumerate(children) if isinstance(m, CONVS)]
+    nz = nz if nz is not None else getattr(getattr(G, "config", None), "nz", None)
+    leaves = _leaves(_z_probe(G, nz)[1])
+    convs = [i for i, (_, m, _) in enumerate(leaves) if isinstance(m, CONVS)]
     if len(convs) < 2:
         raise UserError("this generator has fewer than two convolution layers (an MLP GAN?); "
-                        "forgetting filters needs a DCGAN generator")
+                        "forgetting filters needs a convolutional generator")
     last = convs[-2]
     for i in range(convs[-2] + 1, convs[-1]):
-        if isinstance(children[i][1], (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU)):
+        if isinstance(leaves[i][1], BLOCK):
             last = i  # stay inside the block: stop before an Upsample or the next conv
         else:
             break
-    return children[last][0]
+    return leaves[last][0]
 
 
 @torch.no_grad()
-def check_layer(G: nn.Module, name: str | None, nz: int) -> tuple[str, tuple]:
-    """The short layer name and its output shape (C, h, w); default :func:`default_layer`.
+def check_layer(G, name: str | None, nz: int | None = None) -> tuple[str, tuple]:
+    """The dotted layer name (without "G.") and its output shape (C, h, w); default :func:`default_layer`.
 
+    Args:
+        G: a generator module or a Subject. name: e.g. "G.relu3", "blocks.1.act" or None.
+        nz: latent size (for a module; a Subject knows its own).
     Raises:
-        UserError: a D layer, an unknown name, or a layer without spatial feature maps.
+        UserError: a D layer, an unknown name, or a layer without hidden feature maps.
     """
-    fallback = default_layer(G)  # also rejects generators without convolutions
+    fallback = default_layer(G, nz)  # also rejects generators without convolutions
     name = fallback if name is None else name
     if name.startswith("D."):
         raise UserError(f"layer {name}: forget edits the generator; give a G layer (see gan-viz layers)")
-    resolve_layer(G, name, "G")
+    module, calls = _z_probe(G, nz)
+    resolve_layer(module, name, "G")
     short = name[2:] if name.startswith("G.") else name
-    with evaluating(G), capture(G, [short]) as acts:
-        G(torch.zeros(2, nz))
-    shape = tuple(acts[short].shape[1:])
-    names = [n for n, _ in G.named_children()]
-    last_conv = max(i for i, (_, m) in enumerate(G.named_children()) if isinstance(m, CONVS))
-    if len(shape) != 3 or names.index(short) >= last_conv:
+    order = {n: i for i, (n, _, _) in enumerate(calls)}
+    if short not in order:
+        raise UserError(f"layer G.{short} is never called by the generator's forward; choose a layer that "
+                        "`gan-viz layers` lists with a shape")
+    shape = calls[order[short]][2]
+    last_conv = max(i for i, (_, m, _) in enumerate(calls) if isinstance(m, CONVS))
+    if len(shape) != 3 or order[short] >= last_conv:
         raise UserError(f"layer G.{short} has output shape {shape}, not hidden feature maps (C, H, W); "
                         "choose a hidden conv layer (see gan-viz layers)")
     return short, shape
 
 
 @torch.no_grad()
-def layer_features(G: nn.Module, layer: str, z: torch.Tensor, batch_size: int = 256,
+def layer_features(G, layer: str, z: torch.Tensor, batch_size: int = 256,
                    device: torch.device | str = "cpu") -> torch.Tensor:
-    """Feature maps of ``layer`` for latent codes z (N, nz): (N, C, h, w) float32 on the CPU."""
+    """Feature maps of ``layer`` for latent codes z (N, nz): (N, C, h, w) float32 on the CPU.
+    ``G``: a generator module or a Subject."""
+    module, call = generator_parts(G)
     out = []
-    G.to(device)
-    with evaluating(G), capture(G, [layer]) as acts:
+    module.to(device)
+    with evaluating(module), capture(module, [layer], prefix="G") as acts:
         for i in range(0, len(z), batch_size):
-            G(z[i:i + batch_size].to(device))
+            call(z[i:i + batch_size].to(device))
             out.append(acts[layer].float().cpu())
     return torch.cat(out)
 
 
 def after_layer(G: nn.Module, layer: str) -> nn.Module | None:
     """G's children after ``layer`` as one module (layer output -> image), or None when G
-    is not a flat chain of named children."""
+    is not a flat chain of named children (then the edit runs as a hook on G's own forward)."""
     names = [n for n, _ in G.named_children()]
     if not isinstance(G, nn.Sequential) or layer not in names:
         return None

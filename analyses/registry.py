@@ -99,4 +99,5 @@ MODULES: dict[str, str] = {
     "modes": "modes",
     "checkerboard": "checkerboard",
     "upsampling": "upsampling",
+    "forget": "forget",
 }

@@ -26,6 +26,7 @@ from gan_viz.models import build_generator, sample_z
 
 PLANTED = (2, 5)
 CLASSES = ("wall", "window", "bed")
+ROOMS = {"dataset": "rooms"}
 
 
 def planted_generator(cfg: ModelConfig, seed: int = 0) -> nn.Module:
@@ -267,8 +268,9 @@ def test_bad_config_and_concept(planted, tiny_cfg):
 
 @pytest.fixture
 def ckpt32(tmp_path):
+    """A planted 32x32 G that records the rooms domain (so the rooms parser, faked here, applies)."""
     cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
-    return save_checkpoint(tmp_path / "planted.pt", cfg, planted_generator(cfg), None)
+    return save_checkpoint(tmp_path / "planted.pt", cfg, planted_generator(cfg), None, train_config=ROOMS)
 
 
 @pytest.fixture
@@ -276,7 +278,6 @@ def fake_parser(monkeypatch):
     import gan_viz.parser
 
     monkeypatch.setattr(gan_viz.parser, "load_parser", lambda path=None, device="cpu": FakeParser())
-    monkeypatch.setattr("gan_viz.data.rooms.CLASSES", CLASSES)
 
 
 FAST = ["--samples", "30", "--fits", "2", "--random-draws", "2", "--eval-samples", "48", "--curve-points", "3",
@@ -320,17 +321,18 @@ def test_cli_forget_with_hand_boxes(cli, ckpt32, fake_parser, tmp_path):
     s = json.loads((tmp_path / "f" / "summary.json").read_text())
     assert sorted(s["filters_removed"]) == list(PLANTED) and s["boxes_source"].startswith("annotations")
     other = save_checkpoint(tmp_path / "other.pt", ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8),
-                            planted_generator(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8), seed=5), None)
+                            planted_generator(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8), seed=5), None,
+                            train_config=ROOMS)
     code, _, err = cli("forget", "--ckpt", other, "--boxes", tmp_path / "boxes.csv", "--manifest",
                        tmp_path / "s" / "manifest.json", *FAST, "--out", tmp_path / "g")
-    assert code == 2 and "not what this checkpoint draws" in err
+    assert code == 2 and "not what this model draws" in err and not (tmp_path / "g").exists()
 
 
 @pytest.mark.parametrize("args, msg", [
     (["--boxes", "b.csv"], "go together"),
     (["--select", "top-99"], "between 1 and"),
     (["--layer", "D.lrelu2"], "generator"),
-    (["--concept", "sofa"], "not a scene parser class"),
+    (["--concept", "sofa"], "is not a class of rooms-parser"),
     (["--fits", "0"], "at least 1"),
     (["--show", "60", "--eval-samples", "50"], "--show"),
 ])
@@ -342,7 +344,7 @@ def test_cli_forget_bad_input(cli, ckpt32, fake_parser, tmp_path, args, msg):
 
 
 def test_cli_forget_bad_files(cli, tiny_cfg, ckpt32, tmp_path):
-    tiny = save_checkpoint(tmp_path / "tiny.pt", tiny_cfg, build_generator(tiny_cfg), None)
+    tiny = save_checkpoint(tmp_path / "tiny.pt", tiny_cfg, build_generator(tiny_cfg), None, train_config=ROOMS)
     code, _, err = cli("forget", "--ckpt", tiny, "--out", tmp_path / "x")
     assert code == 2 and "32-128" in err
     code, _, err = cli("forget", "--ckpt", tmp_path / "missing.pt", "--out", tmp_path / "x")
