@@ -1,4 +1,4 @@
-"""Vector arithmetic on z (paper Figs. 7 and 8), measured with the scene parser.
+"""Vector arithmetic on z (paper Figs. 7 and 8), measured with a concept instrument.
 
 Fig. 7: each concept of an expression such as ``A - B + C`` is the mean z of a few
 exemplars (three in the paper: single samples were unstable); the arithmetic on the
@@ -7,15 +7,19 @@ means gives Y, generated together with 8 samples of Y plus uniform noise in
 beside it: the paper's contrast (pixel arithmetic gives noisy overlaps).
 
 Fig. 8: a direction is the mean z of one group minus the mean z of another (rooms with
-vs without a window); walking along it changes that attribute. Measured here: the
-parser's pixel fraction of the concept on fresh samples before (alpha 0) and after
-adding the direction (alpha 1), beside control directions of the same norm in random
-orientations.
+vs without a window); walking along it changes that attribute. Measured here (with an
+instrument, :mod:`gan_viz.instruments`: the rooms parser for a rooms model, or the
+user's ``--segmenter``): the pixel fraction of the concept on fresh samples before
+(alpha 0) and after adding the direction (alpha 1), beside control directions of the
+same norm in random orientations. Without an instrument the arithmetic and the walk
+run unmeasured (the summary says why).
 
 Exemplars are addressed by index in a *sample sheet*: the z that ``gan-viz generate
---n N --seed S`` draws (:func:`sample_sheet`), or the rows of a z file. For rooms a
-concept can also be picked by the parser (``window``: the sheet samples with the most
-window pixels; ``no-window``: samples with none).
+--n N --seed S`` draws (:func:`sample_sheet`), or the rows of a z file. A concept can
+also be picked by the instrument (``window``: the sheet samples with the most window
+pixels; ``no-window``: samples with none); that needs one, and is refused without.
+
+The registered runner :func:`run` (``gan-viz arithmetic``) takes any subject with a generator.
 
 Example:
     >>> terms = parse_expr("A - B + C")            # (("A", 1.0), ("B", -1.0), ("C", 1.0))
@@ -33,8 +37,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gan_viz.subject import generate_images
+from gan_viz.analyses.registry import register
 from gan_viz.config import ModelConfig
+from gan_viz.subject import Subject, generate_images
 from gan_viz.errors import UserError
 from gan_viz.models import sample_z
 
@@ -46,11 +51,20 @@ _TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*?\s*)?([A-Za-z]\w
 
 # --- inputs ---------------------------------------------------------------------------
 
-def sample_sheet(cfg: ModelConfig, n: int, seed: int) -> torch.Tensor:
-    """The z of sample sheet (n, seed): row i is sample i of ``gan-viz generate --n n --seed seed``."""
+def sample_sheet(subject, n: int, seed: int) -> torch.Tensor:
+    """The z of sample sheet (n, seed): row i is sample i of ``gan-viz generate --n n --seed seed``.
+    ``subject``: a Subject or a gan-viz ModelConfig."""
     if n < 1:
         raise UserError(f"--samples-n {n}: the sample sheet needs at least 1 sample")
-    return sample_z(cfg, n, torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    return sample_z(subject, n, gen) if isinstance(subject, ModelConfig) else subject.sample_z(n, gen)
+
+
+def _images(G, z: torch.Tensor, batch_size: int, device) -> torch.Tensor:
+    """G(z), batched, in eval mode: a Subject's images, or a module's."""
+    if isinstance(G, Subject):
+        return G.images(z, batch_size, device)
+    return generate_images(G, z, batch_size, device)
 
 
 def parse_expr(text: str) -> tuple[tuple[str, float], ...]:
@@ -172,16 +186,17 @@ def noisy_around(y: torch.Tensor, n: int, scale: float, seed: int) -> torch.Tens
     return (y.double()[None] + (2 * u - 1) * scale).float()
 
 
-def compute_arithmetic(G: torch.nn.Module, terms, exemplar_z: list, noise: float = 0.25, n_noisy: int = 8,
-                       seed: int = 0, parser=None, batch_size: int = 256,
+def compute_arithmetic(G, terms, exemplar_z: list, noise: float = 0.25, n_noisy: int = 8,
+                       seed: int = 0, instrument=None, batch_size: int = 256,
                        device: torch.device | str = "cpu") -> ArithmeticResult:
     """Arithmetic on per-concept mean z, and the same arithmetic in pixel space.
 
     Args:
-        G: the generator. terms: ``parse_expr`` output ((name, coef), ...).
+        G: the generator module or a Subject. terms: ``parse_expr`` output ((name, coef), ...).
         exemplar_z: one (k_i, nz) tensor per term, in term order (k_i >= 1).
         noise: half-width of the uniform noise added to Y. n_noisy: noisy samples.
-        seed: seed of that noise. parser: scene parser for class fractions, or None.
+        seed: seed of that noise. instrument: an Instrument (``class_fractions``, ``class_names``)
+            for class fractions, or None.
     Returns:
         An :class:`ArithmeticResult`.
     """
@@ -195,20 +210,20 @@ def compute_arithmetic(G: torch.nn.Module, terms, exemplar_z: list, noise: float
     means = torch.stack([z.double().mean(0) for z in exemplar_z])  # (T, nz)
     y = (coefs[:, None] * means).sum(0).float()  # (nz,) the z that G sees
     noisy = noisy_around(y, n_noisy, noise, seed)
-    gen = lambda z: generate_images(G, z.float(), batch_size, device)  # noqa: E731
+    gen = lambda z: _images(G, z.float(), batch_size, device)  # noqa: E731
     ex_img, mean_img, res_img = gen(ex), gen(means), gen(torch.cat([y[None], noisy]))
     pix = torch.stack([ex_img[owner == i].double().mean(0) for i in range(len(terms))])  # (T, C, H, W)
     pixel_result = (coefs[:, None, None, None] * pix).sum(0).clamp(-1, 1).float()
     fr = None
-    if parser is not None:
-        f = lambda x: parser.class_fractions(x).numpy().astype(np.float64)  # noqa: E731
+    if instrument is not None:
+        f = lambda x: instrument.class_fractions(x).numpy().astype(np.float64)  # noqa: E731
         fr = {"exemplars": f(ex_img), "means": f(mean_img), "results": f(res_img), "pixel": f(pixel_result[None])}
     return ArithmeticResult(
         names=tuple(n for n, _ in terms), coefs=coefs.numpy(), exemplar_z=ex.numpy(), owner=owner.numpy(),
         exemplar_images=ex_img.numpy(), mean_z=means.float().numpy(), mean_images=mean_img.numpy(),
         y=y.numpy(), noisy_z=noisy.numpy(), result_images=res_img.numpy(), pixel_means=pix.float().numpy(),
         pixel_result=pixel_result.numpy(), noise=float(noise), seed=int(seed), fractions=fr,
-        class_names=tuple(parser.classes) if parser is not None else ())
+        class_names=tuple(instrument.class_names) if instrument is not None else ())
 
 
 # --- Fig. 8: directions ---------------------------------------------------------------
@@ -237,42 +252,44 @@ def random_directions(n: int, nz: int, norm: float, seed: int) -> torch.Tensor:
     return (g / g.norm(dim=1, keepdim=True) * norm).float()
 
 
-def compute_direction(G: torch.nn.Module, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, bases: torch.Tensor,
-                      eval_z: torch.Tensor, parser=None, n_controls: int = 3, seed: int = 0,
+def compute_direction(G, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, bases: torch.Tensor,
+                      eval_z: torch.Tensor, instrument=None, n_controls: int = 3, seed: int = 0,
                       batch_size: int = 256, device: torch.device | str = "cpu") -> DirectionResult:
     """Walk along d = mean(plus_z) - mean(minus_z) and measure it against random directions.
 
     Args:
-        G: the generator. plus_z, minus_z: (m, nz) the two groups. alphas: multiples of d.
-        bases: (B, nz) starting points of the walk figure. eval_z: (N, nz) samples measured
-            at every alpha (with a parser). n_controls: random directions of the same norm.
+        G: the generator module or a Subject. plus_z, minus_z: (m, nz) the two groups.
+        alphas: multiples of d. bases: (B, nz) starting points of the walk figure.
+        eval_z: (N, nz) samples measured at every alpha (with an instrument).
+        instrument: an Instrument, or None. n_controls: random directions of the same norm.
         seed: seed of the control directions.
     Returns:
-        A :class:`DirectionResult`; ``fractions`` only with a parser.
+        A :class:`DirectionResult`; ``fractions`` only with an instrument.
     """
     if len(plus_z) == 0 or len(minus_z) == 0:
         raise UserError("a direction needs at least one exemplar on each side")
     d = (plus_z.double().mean(0) - minus_z.double().mean(0)).float()  # (nz,)
     a = torch.tensor([float(x) for x in alphas])
     walk_z = bases[:, None, :] + a[None, :, None] * d  # (B, A, nz)
-    walk = generate_images(G, walk_z.flatten(0, 1), batch_size, device)
+    walk = _images(G, walk_z.flatten(0, 1), batch_size, device)
     walk = walk.reshape(len(bases), len(a), *walk.shape[1:])
     ctrl = random_directions(n_controls, d.numel(), float(d.norm()), seed)
     fr = cfr = None
-    if parser is not None:
+    if instrument is not None:
         dirs = torch.cat([d[None], ctrl])  # (1 + R, nz)
-        out = np.zeros((len(dirs), len(a), len(eval_z), len(parser.classes)))
+        out = np.zeros((len(dirs), len(a), len(eval_z), len(instrument.class_names)))
         with tqdm(total=len(dirs) * len(a), desc="direction", unit="alpha", leave=False) as bar:
             for i, v in enumerate(dirs):
                 for j, alpha in enumerate(a):
-                    img = generate_images(G, eval_z + alpha * v, batch_size, device)
-                    out[i, j] = parser.class_fractions(img).numpy()
+                    img = _images(G, eval_z + alpha * v, batch_size, device)
+                    out[i, j] = instrument.class_fractions(img).numpy()
                     bar.update()
         fr, cfr = out[0], out[1:]
     return DirectionResult(d=d.numpy(), plus_z=plus_z.float().numpy(), minus_z=minus_z.float().numpy(),
                            alphas=a.numpy(), bases=bases.float().numpy(), walk_images=walk.numpy(),
                            eval_z=eval_z.float().numpy(), controls=ctrl.numpy(), seed=int(seed), fractions=fr,
-                           control_fractions=cfr, class_names=tuple(parser.classes) if parser is not None else ())
+                           control_fractions=cfr,
+                           class_names=tuple(instrument.class_names) if instrument is not None else ())
 
 
 def direction_summary(r: DirectionResult, target: str) -> dict:
@@ -301,3 +318,263 @@ def direction_summary(r: DirectionResult, target: str) -> dict:
                               if len(r.control_fractions) else None}
                           for k, n in enumerate(r.class_names) if k != c},
     }
+
+
+# --- the registered runner -----------------------------------------------------------------
+
+NAME = "arithmetic"
+EVAL_SEED = 1_000_000  # fresh evaluation samples: seed EVAL_SEED + seed (apart from the sheet)
+DEFAULT_ALPHAS = "-1,-0.5,0,0.5,1,1.5,2"
+SHEET_N, SHEET_N_CONCEPTS = 150, 1000
+HINT = ("pass --segmenter FILE.py:FUNC (your segmenter), pick the exemplars by index (--A 12,40,77 ...) "
+        "instead of --concepts, or --segmenter rooms to force the rooms parser")
+
+
+def _check(o: dict) -> tuple:
+    """Numbers, expressions and alphas of the options ``o`` (nothing model-dependent)."""
+    for opt, v, low in (("--exemplars", o["exemplars"], 1), ("--samples-n", o["samples_n"], 1),
+                        ("--noisy", o["noisy"], 0), ("--walk-rows", o["walk_rows"], 1),
+                        ("--eval-samples", o["eval_samples"], 1), ("--controls", o["controls"], 0),
+                        ("--batch-size", o["batch_size"], 1),
+                        ("--direction-exemplars", o["direction_exemplars"] or 1, 1)):
+        if v < low:
+            raise UserError(f"{opt} {v}: must be at least {low}")
+    if not 0 <= o["noise"] < 10 or not 0 < o["min_fraction"] < 1 or not 0 < o["absent_fraction"] < 1:
+        raise UserError("--noise must be in [0, 10), --min-fraction and --absent-fraction in (0, 1)")
+    if o["expr"] is None and o["direction"] is None:
+        raise UserError('nothing to do: give --expr "A - B + C" and/or --direction "A - B"')
+    if sum(o[k] is not None for k in ("z", "manifest")) + (o["samples_seed"] != 0) > 1:
+        raise UserError("--samples-seed, --z and --manifest are alternatives: give one sample sheet")
+    terms = parse_expr(o["expr"]) if o["expr"] is not None else ()
+    dterms = parse_expr(o["direction"]) if o["direction"] is not None else ()
+    if dterms and sorted(c for _, c in dterms) != [-1.0, 1.0]:
+        raise UserError(f"--direction {o['direction']!r} must be one concept minus another, like 'A - B'")
+    try:
+        alphas = sorted({float(a) for a in str(o["alphas"]).split(",")} | {0.0, 1.0})
+    except ValueError:
+        raise UserError(f"--alphas {o['alphas']!r} is not a list of numbers like -1,0,0.5,1,2") from None
+    return terms, dterms, alphas
+
+
+def _sheet(o: dict, S) -> tuple[torch.Tensor, str]:
+    """The sample sheet's z (N, nz), and where it came from."""
+    from gan_viz.subject import load_z
+
+    if o["z"] is not None:
+        return load_z(o["z"], S.nz), f"rows of {o['z']}"
+    if o["manifest"] is not None:
+        from gan_viz.analyses.boxes import load_manifest
+
+        z = load_manifest(o["manifest"]).z
+        if z.shape[1] != S.nz:
+            raise UserError(f"manifest {o['manifest']} holds z of size {z.shape[1]}, this model needs {S.nz}; "
+                            "pass the manifest written for this model")
+        return torch.from_numpy(z), f"z of manifest {o['manifest']}"
+    return (sample_sheet(S, o["samples_n"], o["samples_seed"]),
+            f"gan-viz samples / generate --n {o['samples_n']} --seed {o['samples_seed']}")
+
+
+def _sources(o: dict, names: set, classes) -> tuple[dict, dict]:
+    """Index lists and instrument-picked concepts per name, each name defined exactly once."""
+    concepts = parse_concepts(o["concepts"], classes) if o["concepts"] else {}
+    lists = {n: o[n] for n in NAMES if o[n] is not None}
+    for n in sorted(set(lists) | set(concepts)):
+        if n not in names:
+            raise UserError(f"concept {n} is defined but not used by --expr or --direction")
+        if n in lists and n in concepts:
+            raise UserError(f"concept {n} is given both by --{n} and by --concepts; keep one")
+    for n in sorted(names):
+        if n not in lists and n not in concepts:
+            raise UserError(f"concept {n} has no exemplars: give --{n} 12,40,77 (sheet indices) or --concepts {n}=CLASS")
+    return lists, concepts
+
+
+def _select(order, lists, concepts, k, sheet_n, fractions, classes, o) -> dict:
+    """Sheet indices per concept name; instrument picks never reuse an index already taken."""
+    chosen: dict[str, list[int]] = {}
+    for n in order:
+        if n in lists:
+            chosen[n] = parse_indices(lists[n], n, sheet_n)
+    for n in order:
+        if n in concepts:
+            cls, present = concepts[n]
+            used = {i for v in chosen.values() for i in v}
+            chosen[n] = pick_exemplars(fractions, classes.index(cls), present, k, used, o["min_fraction"],
+                                       f"{n}={'' if present else 'no-'}{cls}", o["absent_fraction"])
+    return chosen
+
+
+def _targets(o: dict, concepts, dterms, classes) -> tuple[list, str | None]:
+    """Classes annotated in Fig. 7, and the class the direction is measured on."""
+    if o["measure"] is not None and o["measure"] not in classes:
+        raise UserError(f"--measure {o['measure']!r} is not a class; the instrument knows {', '.join(classes)}")
+    named = list(dict.fromkeys(c for c, _ in concepts.values()))
+    default = o["measure"] or (named[0] if named else ("window" if "window" in classes else classes[0]))
+    dir_named = [concepts[n][0] for n, _ in dterms if n in concepts]
+    measure = list(dict.fromkeys(([o["measure"]] if o["measure"] else []) + named)) or [default]
+    return measure, (o["measure"] or (dir_named[0] if dir_named else default))
+
+
+def _instrument(ctx, o: dict):
+    """(instrument or None, why none, one-line note); --concepts needs one (else refused)."""
+    from gan_viz.instruments import absent_reason, require_instrument, resolve_instrument
+
+    S = ctx.subject
+    if o["concepts"]:
+        inst = require_instrument(S, ctx.segmenter, "arithmetic --concepts", parser=o["parser"],
+                                  device=ctx.device, alternatives=HINT)
+    else:
+        inst = resolve_instrument(S, ctx.segmenter, parser=o["parser"], device=ctx.device)
+    if inst is not None:
+        return inst, None, f"measured by {inst.name}"
+    reason = absent_reason(S, ctx.segmenter) or "the rooms parser could not be loaded"
+    return None, reason, f"no instrument measurements: {reason}"
+
+
+def caption(s: dict) -> str:
+    """The report's caption of an arithmetic summary (says which instrument picked and measured)."""
+    from gan_viz.instruments import caption_note
+
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    a = s.get("arithmetic") or {}
+    text = ""
+    if a:
+        k = len(next(iter(a.get("exemplars", {}).values()), []))
+        picked = (f", picked by the instrument from a sheet of {s.get('sheet_size')}" if s.get("concepts") else "")
+        text = (f"Vector arithmetic {a.get('expr')} on the mean z of {k} exemplars per concept "
+                f"({', '.join(f'{n}={v}' for n, v in (s.get('concepts') or {}).items())}{picked}); Y and "
+                f"{a.get('noisy_samples')} samples with uniform noise +-{a.get('noise')}, and the same arithmetic "
+                "in pixel space.")
+        for cls, f in (a.get("fractions") or {}).items():
+            text += (f" {cls} pixels: Y {pct(f.get('y'))}, noisy mean {pct(f.get('noisy_mean'))}, pixel space "
+                     f"{pct(f.get('pixel_space'))}; concept means "
+                     + ", ".join(f"{n} {pct(v)}" for n, v in f.get("mean_images", {}).items()) + ".")
+    d = s.get("direction") or {}
+    if d.get("measured"):
+        text += (f" Direction {d.get('expr')} (Fig. 8; norm {d.get('direction_norm', 0):.2f}) added to "
+                 f"{d.get('n_samples')} new samples: {d.get('class')} pixels {pct(d.get('fraction_before'))} -> "
+                 f"{pct(d.get('fraction_after'))}, vs {pct(d.get('control_after'))} for random directions of the "
+                 "same norm.")
+    elif d:
+        text += f" Direction {d.get('expr')} (Fig. 8) walked, not measured."
+    return (text + " " + caption_note(s.get("instrument") or {})).strip()
+
+
+@register(NAME, needs=("G",), title="Figs. 7-8: vector arithmetic on z", caption=caption)
+def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = None, C: str | None = None,
+        D: str | None = None, E: str | None = None, F: str | None = None, G: str | None = None,
+        H: str | None = None, concepts: str | None = None, exemplars: int = 3, samples_seed: int = 0,
+        z: str | None = None, manifest: str | None = None, samples_n: int | None = None, noise: float = 0.25,
+        noisy: int = 8, direction: str | None = None, direction_exemplars: int | None = None,
+        alphas: str = DEFAULT_ALPHAS, walk_rows: int = 4, eval_samples: int = 200, controls: int = 3,
+        measure: str | None = None, min_fraction: float = PRESENT, absent_fraction: float = ABSENT,
+        parser: str | None = None, batch_size: int = 256) -> dict:
+    """Figs. 7-8 on ``ctx.subject``: arithmetic ``expr`` on exemplar means and/or the ``direction``
+    walk, measured by the instrument of ``ctx`` where there is one; writes ``arithmetic``,
+    ``direction_walk`` and ``direction_measure`` (PNG + PDF), ``summary.json`` and ``arrays.npz``
+    into ``ctx.out``; returns the summary.
+
+    Args (the command's option names): A-H: sheet indices of each concept's exemplars.
+        concepts: "A=window,B=no-window": picked by the instrument (refused without one).
+        The rest as ``gan-viz arithmetic --help`` says.
+    """
+    from gan_viz.instruments import instrument_record
+    from gan_viz.io import write_json, write_npz
+
+    o = dict(expr=expr, A=A, B=B, C=C, D=D, E=E, F=F, G=G, H=H, concepts=concepts, exemplars=exemplars,
+             samples_seed=samples_seed, z=z, manifest=manifest, noise=noise, noisy=noisy, direction=direction,
+             direction_exemplars=direction_exemplars, alphas=alphas, walk_rows=walk_rows,
+             eval_samples=eval_samples, controls=controls, measure=measure, min_fraction=min_fraction,
+             absent_fraction=absent_fraction, parser=parser, batch_size=batch_size,
+             samples_n=samples_n if samples_n is not None else (SHEET_N_CONCEPTS if concepts else SHEET_N))
+    terms, dterms, alph = _check(o)
+    S = ctx.subject
+    if not S.has_G:
+        S.require("G")
+    sheet, sheet_note = _sheet(o, S)
+    inst, reason, note = _instrument(ctx, o)
+    classes = inst.class_names if inst is not None else ()
+    lists, picks = _sources(o, {n for n, _ in terms + dterms}, classes)
+    fractions = inst.class_fractions(S.images(sheet, batch_size, ctx.device)).numpy() if picks else None
+    pick = lambda tt, k: _select([n for n, _ in tt], lists, picks, k, len(sheet), fractions, classes, o)  # noqa: E731
+    chosen = pick(terms, exemplars) if terms else {}
+    dchosen = pick(dterms, direction_exemplars or exemplars) if dterms else {}
+    measured, target = _targets(o, picks, dterms, classes) if inst is not None else ([], None)
+    summary = {"checkpoint": S.where, "seed": ctx.seed, "measurements": note, "sheet": sheet_note,
+               "sheet_size": len(sheet), "concepts": {n: f"{'' if p else 'no-'}{c}" for n, (c, p) in picks.items()},
+               "instrument": instrument_record(inst, reason)}
+    arrays = {"sheet_z": sheet.numpy(), "seed": ctx.seed}
+    if fractions is not None:
+        arrays["sheet_fractions"], arrays["class_names"] = fractions, list(classes)
+    if terms:
+        _run_arithmetic(ctx, o, S, terms, sheet, chosen, inst, measured, summary, arrays)
+    if dterms:
+        _run_direction(ctx, o, S, dterms, alph, sheet, dchosen, inst, target, summary, arrays)
+    write_json(ctx.out / "summary.json", summary)
+    write_npz(ctx.out / "arrays.npz", **arrays)
+    return summary
+
+
+def _run_arithmetic(ctx, o, S, terms, sheet, chosen, inst, measured, summary, arrays) -> None:
+    from gan_viz.analyses import arithmetic_plots as AP
+    from gan_viz.io import save_figure
+
+    r = compute_arithmetic(S, terms, [sheet[chosen[n]] for n, _ in terms], o["noise"], o["noisy"], ctx.seed,
+                           inst, o["batch_size"], ctx.device)
+    save_figure(AP.plot_arithmetic(r, measured[:2]), ctx.out, "arithmetic")
+    summary["arithmetic"] = _arith_summary(r, o["expr"], chosen, measured, sheet)
+    arrays.update(_arith_arrays(r, chosen))
+
+
+def _run_direction(ctx, o, S, dterms, alphas, sheet, dchosen, inst, target, summary, arrays) -> None:
+    from gan_viz.analyses import arithmetic_plots as AP
+    from gan_viz.io import save_figure
+
+    (pn, _), (mn, _) = sorted(dterms, key=lambda t: -t[1])
+    n_eval = max(o["walk_rows"], o["eval_samples"] if inst is not None else 0)
+    ev = S.sample_z(n_eval, torch.Generator().manual_seed(EVAL_SEED + ctx.seed))
+    d = compute_direction(S, sheet[dchosen[pn]], sheet[dchosen[mn]], alphas, ev[:o["walk_rows"]], ev, inst,
+                          o["controls"], ctx.seed, o["batch_size"], ctx.device)
+    save_figure(AP.plot_direction(d, f"{pn} - {mn}"), ctx.out, "direction_walk")
+    if d.fractions is not None:
+        save_figure(AP.plot_direction_measure(d, target), ctx.out, "direction_measure")
+    summary["direction"] = {"expr": f"{pn} - {mn}", "plus": dchosen[pn], "minus": dchosen[mn],
+                            "eval_seed": EVAL_SEED + ctx.seed, "control_seed": ctx.seed,
+                            **direction_summary(d, target)}
+    if S.z_dist == "uniform":  # G was trained on the cube [-1, 1]^nz; d and the controls leave it alike
+        summary["direction"]["z_outside_cube_at_alpha_1"] = float((np.abs(d.eval_z + d.d) > 1).mean())
+    arrays.update(_dir_arrays(d, dchosen[pn], dchosen[mn]))
+
+
+def _arith_summary(r: ArithmeticResult, expr: str, chosen: dict, measure: list, sheet: torch.Tensor) -> dict:
+    s = {"expr": expr, "terms": {n: float(c) for n, c in zip(r.names, r.coefs)},
+         "exemplars": {n: chosen[n] for n in r.names}, "noise": r.noise, "noisy_samples": len(r.noisy_z),
+         "noise_seed": r.seed, "y_norm": float(np.linalg.norm(r.y)),
+         "sheet_mean_norm": float(sheet.norm(dim=1).mean()),
+         "mean_z_norms": {n: float(np.linalg.norm(m)) for n, m in zip(r.names, r.mean_z)}}
+    if r.fractions is not None:
+        f, ci = r.fractions, {m: r.class_names.index(m) for m in measure}
+        s["fractions"] = {m: {
+            "exemplars": {n: float(f["exemplars"][r.owner == i, c].mean()) for i, n in enumerate(r.names)},
+            "mean_images": {n: float(f["means"][i, c]) for i, n in enumerate(r.names)},
+            "y": float(f["results"][0, c]), "noisy_mean": float(f["results"][1:, c].mean()) if len(r.noisy_z) else None,
+            "noisy_share_with_class": float((f["results"][1:, c] >= PRESENT).mean()) if len(r.noisy_z) else None,
+            "pixel_space": float(f["pixel"][0, c])} for m, c in ci.items()}
+    return s
+
+
+def _arith_arrays(r: ArithmeticResult, chosen: dict) -> dict:
+    return {"terms": np.array(r.names), "coefs": r.coefs, "exemplar_index": np.concatenate([chosen[n] for n in r.names]),
+            "exemplar_owner": r.owner, "exemplar_z": r.exemplar_z, "exemplar_images": r.exemplar_images,
+            "mean_z": r.mean_z, "mean_images": r.mean_images, "y": r.y, "noisy_z": r.noisy_z,
+            "result_images": r.result_images, "pixel_means": r.pixel_means, "pixel_result": r.pixel_result,
+            "noise": r.noise, **({f"fractions_{k}": v for k, v in r.fractions.items()} if r.fractions else {})}
+
+
+def _dir_arrays(d: DirectionResult, plus: list, minus: list) -> dict:
+    a = {"direction": d.d, "plus_index": np.array(plus), "minus_index": np.array(minus), "alphas": d.alphas,
+         "walk_bases": d.bases, "walk_images": d.walk_images, "eval_z": d.eval_z, "control_directions": d.controls}
+    if d.fractions is not None:
+        a["direction_fractions"] = d.fractions.astype(np.float32)
+        a["control_fractions"] = d.control_fractions.astype(np.float32)
+    return a

@@ -12,13 +12,18 @@ Measured along the walk:
   distance of its two anchor images;
 - sharp transitions, the paper's memorisation signal: a step whose change exceeds
   ``sharp_factor`` times the median step of the whole walk;
-- for rooms, the scene parser's class fractions per frame, the steps where a class
-  changes abruptly (and what replaces it) and the frames where a class appears or
-  disappears (a window slowly becoming a door, say).
+- with a concept instrument (:mod:`gan_viz.instruments`: the rooms scene parser for a
+  rooms model, or the user's ``--segmenter``), its class fractions per frame, the steps
+  where a class changes abruptly (and what replaces it) and the frames where a class
+  appears or disappears (a window slowly becoming a door, say). Without one the walk
+  still runs; the events are absent and the summary says why.
 
 Interpolation: ``linear`` (straight line) or ``slerp`` (great circle on the direction,
 the norm interpolated linearly between the anchors' norms, so a walk between normal
 samples keeps a typical norm instead of shrinking through the middle).
+
+The registered runner :func:`run` (``gan-viz latent-walk``) takes any subject with a
+generator (a module, or a callable z -> images).
 
 Example:
     >>> r = compute_latent_walk(G, anchors, steps=8, interp="slerp")
@@ -34,9 +39,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_viz.subject import generate_images
+from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
 from gan_viz.images import to_uint8
+from gan_viz.subject import Subject, generate_images
 
 INTERPS = ("linear", "slerp")
 PRESENT = 0.01  # a class is "present" in an image from 1% of its pixels
@@ -117,7 +123,7 @@ class WalkResult:
     z_step: np.ndarray  # (F-1,) latent step length
     segment_rms: np.ndarray  # (P-1,) distance between the anchor images of each segment
     sharp: np.ndarray  # (F-1,) bool: step_rms > sharp_factor * median(step_rms)
-    fractions: np.ndarray | None = None  # (F, K) parser class fractions (rooms)
+    fractions: np.ndarray | None = None  # (F, K) the instrument's class fractions
     class_names: tuple = ()
     events: tuple = field(default_factory=tuple)  # abrupt class changes (dicts)
     presence: tuple = field(default_factory=tuple)  # class appears / disappears (dicts)
@@ -173,16 +179,17 @@ def presence_changes(fractions: np.ndarray, names, appear: float = APPEAR, vanis
     return out
 
 
-def compute_latent_walk(G: torch.nn.Module, anchors: torch.Tensor, steps: int = 8, interp: str = "linear",
-                        sharp_factor: float = 3.0, parser=None, batch_size: int = 256,
+def compute_latent_walk(G, anchors: torch.Tensor, steps: int = 8, interp: str = "linear",
+                        sharp_factor: float = 3.0, instrument=None, batch_size: int = 256,
                         device: torch.device | str = "cpu", event_threshold: float = EVENT) -> WalkResult:
     """Generate and measure a walk through ``anchors``.
 
     Args:
-        G: the generator (left in its mode). anchors: (P, nz). steps: frames per segment.
-        interp: "linear" or "slerp". sharp_factor: a step is sharp above this many median steps.
-        parser: a :class:`gan_viz.parser.SceneParser` (or anything with ``class_fractions``
-            and ``classes``) to follow the scene classes, or None.
+        G: the generator module (left in its mode) or a Subject. anchors: (P, nz).
+        steps: frames per segment. interp: "linear" or "slerp".
+        sharp_factor: a step is sharp above this many median steps.
+        instrument: a :class:`gan_viz.instruments.Instrument` (anything with ``class_fractions``
+            and ``class_names``) to follow the scene classes, or None.
         event_threshold: a class change in one step of at least this fraction of the image is an event.
     Returns:
         A :class:`WalkResult`.
@@ -190,13 +197,13 @@ def compute_latent_walk(G: torch.nn.Module, anchors: torch.Tensor, steps: int = 
     if not sharp_factor > 0:
         raise UserError(f"--sharp-factor {sharp_factor}: must be > 0")
     z = walk_z(anchors, steps, interp)  # (F, nz)
-    frames = generate_images(G, z, batch_size, device)  # (F, C, H, W)
+    frames = G.images(z, batch_size, device) if isinstance(G, Subject) else generate_images(G, z, batch_size, device)
     step = rms(frames[1:], frames[:-1])
     ends = frames[::steps]
     kw = {}
-    if parser is not None:
-        fr = parser.class_fractions(frames).numpy().astype(np.float64)  # (F, K)
-        names = tuple(parser.classes)
+    if instrument is not None:
+        fr = instrument.class_fractions(frames).numpy().astype(np.float64)  # (F, K)
+        names = tuple(instrument.class_names)
         kw = dict(fractions=fr, class_names=names, events=tuple(class_events(fr, names, event_threshold)),
                   presence=tuple(presence_changes(fr, names)))
     return WalkResult(anchors=anchors.float().numpy(), z=z.numpy(), frames=frames.numpy(), steps=steps,
@@ -318,7 +325,7 @@ def plot_walk_grid(r: WalkResult, pad: int = 2):
 
 
 def plot_walk_measures(r: WalkResult):
-    """Image change per step (sharp steps marked) and, for rooms, class fractions per frame."""
+    """Image change per step (sharp steps marked) and, with an instrument, class fractions per frame."""
     import matplotlib.pyplot as plt
 
     n = 2 if r.fractions is not None else 1
@@ -353,7 +360,116 @@ def _plot_fractions(ax, r: WalkResult) -> None:
     for ev in r.events:
         if ev["class"] in shown:
             ax.plot(ev["frame"], ev["after"], "x", color="red", ms=5)
-    ax.set_ylabel("pixel fraction (parser)")
+    ax.set_ylabel("pixel fraction (instrument)")
     ax.set_title(f"x: a class moves by >= {r.event_threshold:.0%} of the image in one step", fontsize=7)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, ncol=4, loc="upper right")
+
+
+# --- the registered runner -----------------------------------------------------------------
+
+NAME = "latent-walk"
+
+
+def resolve_interp(choice: str, z_dist: str) -> str:
+    """``auto`` -> slerp for normal z, linear for uniform z (the paper's cube)."""
+    if choice != "auto":
+        return choice
+    return "slerp" if z_dist == "normal" else "linear"
+
+
+def _check(points, z, steps, interp, sharp_factor, event_threshold, fps, scale, batch_size) -> int:
+    if points is not None and z is not None:
+        raise UserError("--points and --z are alternatives: give one")
+    n = 9 if points is None else points
+    for opt, v, low in (("--points", n, 2), ("--steps", steps, 1), ("--batch-size", batch_size, 1)):
+        if v < low:
+            raise UserError(f"{opt} {v}: must be at least {low}" + (" (a walk joins two or more points)"
+                                                                   if opt == "--points" else ""))
+    if interp not in ("auto",) + INTERPS:
+        raise UserError(f"--interp {interp!r}: choose auto, {', '.join(INTERPS)}")
+    if not fps > 0:
+        raise UserError(f"--fps {fps}: must be > 0")
+    if scale is not None and not 1 <= scale <= 64:
+        raise UserError(f"--scale {scale}: use 1 to 64")
+    if not sharp_factor > 0:
+        raise UserError(f"--sharp-factor {sharp_factor}: must be > 0")
+    if not 0 < event_threshold <= 1:
+        raise UserError(f"--event-threshold {event_threshold}: must be in (0, 1] (a fraction of the image)")
+    return n
+
+
+def _arrays(r: WalkResult, seed: int) -> dict:
+    a = {"anchors": r.anchors, "z": r.z, "frames": r.frames, "anchor_frames": r.anchor_frames,
+         "step_rms": r.step_rms, "z_step": r.z_step, "segment_rms": r.segment_rms, "sharp": r.sharp,
+         "steps": r.steps, "interp": r.interp, "sharp_factor": r.sharp_factor, "seed": seed}
+    if r.fractions is not None:
+        a["class_fractions"], a["class_names"] = r.fractions, list(r.class_names)
+    return a
+
+
+def caption(s: dict) -> str:
+    """The report's caption of a walk summary (events only where an instrument measured them)."""
+    from gan_viz.instruments import caption_note
+
+    f = lambda x, fmt=".4f": "n/a" if x is None else format(x, fmt)  # noqa: E731
+    rms_ = s.get("step_rms") or {}
+    share = s.get("largest_step_share") or {}
+    text = (f"Interpolation between a series of {s.get('anchors')} random points in Z ({s.get('interp')}, "
+            f"{s.get('steps_per_segment')} steps per segment, {s.get('frames')} frames). The image change per "
+            f"step has median {f(rms_.get('median'))} RMS and maximum {f(rms_.get('max'))} "
+            f"({f(s.get('max_over_median'), '.1f')} x the median); {s.get('n_sharp')} steps exceed "
+            f"{s.get('sharp_factor')} x the median (a sharp transition would suggest memorisation). The largest "
+            f"step of a segment carries {f(share.get('mean'), '.3f')} of its path on average (even spacing: "
+            f"{f(share.get('even'), '.3f')}). ")
+    if "presence_changes" in s:
+        text += f"{len(s['presence_changes'])} objects appear or disappear along the walk. "
+    return text + caption_note(s.get("instrument") or {})
+
+
+@register(NAME, needs=("G",), title="Fig. 4: walking in the latent space", caption=caption)
+def run(ctx, *, points: int | None = None, z: str | None = None, steps: int = 8, interp: str = "auto",
+        sharp_factor: float = 3.0, event_threshold: float = EVENT, fps: float = 8.0, scale: int | None = None,
+        no_video: bool = False, parser: str | None = None, batch_size: int = 256) -> dict:
+    """Fig. 4 on ``ctx.subject``: a walk through ``points`` random points of z (or the rows of the
+    ``z`` file), measured, and with the instrument of ``ctx`` its class events; writes
+    ``latent_walk`` and ``walk_measures`` (PNG + PDF), the GIF and MP4 (unless ``no_video``),
+    ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary.
+
+    Without an instrument the walk runs and the summary's ``instrument.absent`` says why the
+    events are missing.
+    """
+    from gan_viz.instruments import absent_reason, instrument_record, resolve_instrument
+    from gan_viz.io import save_figure, write_json, write_npz
+    from gan_viz.subject import load_z
+
+    n = _check(points, z, steps, interp, sharp_factor, event_threshold, fps, scale, batch_size)
+    S = ctx.subject
+    if not S.has_G:
+        S.require("G")
+    if z is not None:
+        anchors, source = load_z(z, S.nz), f"rows of {z}"
+        if len(anchors) < 2:
+            raise UserError(f"--z {z} holds 1 point; a walk needs at least 2")
+    else:
+        anchors = S.sample_z(n, torch.Generator().manual_seed(ctx.seed))
+        source = f"sample_z({S.z_dist}, {n}, seed {ctx.seed})"
+    how = resolve_interp(interp, S.z_dist)
+    inst = resolve_instrument(S, ctx.segmenter, parser=parser, device=ctx.device)
+    reason = None if inst is not None else absent_reason(S, ctx.segmenter) or "the rooms parser could not be loaded"
+    note = f"measured by {inst.name}" if inst is not None else f"no instrument measurements: {reason}"
+    r = compute_latent_walk(S, anchors, steps, how, sharp_factor, inst, batch_size, ctx.device, event_threshold)
+    out = ctx.out
+    save_figure(plot_walk_grid(r), out, "latent_walk")
+    save_figure(plot_walk_measures(r), out, "walk_measures")
+    files = ["latent_walk.png", "latent_walk.pdf", "walk_measures.png", "walk_measures.pdf"]
+    if not no_video:
+        pics = video_frames(r.frames, scale or max(1, 256 // int(S.image_shape[-1])))
+        write_gif(out / "latent_walk.gif", pics, fps)
+        write_mp4(out / "latent_walk.mp4", pics, fps)
+        files += ["latent_walk.gif", "latent_walk.mp4"]
+    summary = {"checkpoint": S.where, "seed": ctx.seed, "anchors_from": source, "interp_choice": interp,
+               "measurements": note, "instrument": instrument_record(inst, reason), **summarize(r), "files": files}
+    write_json(out / "summary.json", summary)
+    write_npz(out / "arrays.npz", **_arrays(r, ctx.seed))
+    return summary

@@ -100,4 +100,6 @@ MODULES: dict[str, str] = {
     "checkerboard": "checkerboard",
     "upsampling": "upsampling",
     "forget": "forget",
+    "arithmetic": "arithmetic",
+    "latent-walk": "latent_walk",
 }

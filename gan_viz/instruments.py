@@ -450,8 +450,11 @@ def require_instrument(subject: "Subject", spec: str | None, analysis_name: str,
 
 def instrument_record(inst: Instrument | None, reason: str | None = None) -> dict:
     """The summary's ``instrument`` entry: the instrument's record, or ``{"name": None, "absent": reason}``."""
-    if inst is not None:
+    if inst is not None and hasattr(inst, "describe"):
         return inst.describe()
+    if inst is not None:  # anything with class_fractions / class_names (a stand-in in a test, say)
+        return {"name": getattr(inst, "name", type(inst).__name__), "forced": bool(getattr(inst, "forced", False)),
+                "class_names": list(getattr(inst, "class_names", ()))}
     return {"name": None, "forced": False, "absent": reason or "no instrument"}
 
 

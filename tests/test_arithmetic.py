@@ -41,7 +41,7 @@ class Linear(nn.Module):
 class BrightParser:
     """A fake parser: bright pixels (> 0) are 'window', the rest 'wall'."""
 
-    classes = CLASSES
+    classes = class_names = CLASSES
 
     def class_fractions(self, images):
         win = (images[:, 0] > 0).float().flatten(1).mean(1)  # (N,)
@@ -164,7 +164,7 @@ def test_cli_index_exemplars_and_direction(cli, ckpt, tmp_path):
     assert a["result_images"].shape == (9, 3, 16, 16) and a["walk_images"].shape == (2, 3, 3, 16, 16)
     s = json.loads((out / "summary.json").read_text())
     assert s["arithmetic"]["exemplars"] == {"A": [0, 1, 2], "B": [3, 4], "C": [5]}
-    assert s["direction"]["measured"] is False and "no parser" in s["measurements"]
+    assert s["direction"]["measured"] is False and "no instrument" in s["measurements"]
     for name in ("arithmetic", "direction_walk"):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").exists()
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--expr", "A - B + C", "--A", "0,1,2", "--B", "3,4",
@@ -188,9 +188,7 @@ def test_cli_z_file_sheet(cli, ckpt, tmp_path):
 
 def test_cli_parser_concepts(cli, ckpt, tmp_path, monkeypatch):
     """--concepts picks exemplars with the parser (a fake, deterministic one here)."""
-    import gan_viz.cli.arithmetic as cmd
-
-    monkeypatch.setattr(cmd, "parser_for", lambda ck, path, device, need=False: (BrightParser(), "fake parser"))
+    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
     from gan_viz.checkpoint import load_checkpoint
 
     c = load_checkpoint(ckpt)
@@ -215,7 +213,7 @@ def test_cli_parser_concepts(cli, ckpt, tmp_path, monkeypatch):
     (["--expr", "A - B", "--A", "0,200", "--B", "1"], "index 200 is beyond the sample sheet of 150"),
     (["--expr", "A - B", "--A", "0"], "concept B has no exemplars"),
     (["--expr", "A", "--A", "0", "--B", "1"], "B is defined but not used"),
-    (["--expr", "A - B", "--A", "0", "--B", "1", "--concepts", "A=window"], "needs the rooms scene parser"),
+    (["--expr", "A - B", "--A", "0", "--B", "1", "--concepts", "A=window"], "needs a concept instrument"),
     (["--A", "0"], "nothing to do"),
     (["--direction", "A + B", "--A", "0", "--B", "1"], "one concept minus another"),
     (["--expr", "A", "--A", "0", "--alphas", "x"], "--alphas"),
@@ -229,9 +227,7 @@ def test_cli_bad_input(cli, ckpt, tmp_path, args, msg):
 
 
 def test_cli_empty_concept(cli, ckpt, tmp_path, monkeypatch):
-    import gan_viz.cli.arithmetic as cmd
-
-    monkeypatch.setattr(cmd, "parser_for", lambda ck, path, device, need=False: (BrightParser(), "fake parser"))
+    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
     out = tmp_path / "never"
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--expr", "A - B", "--concepts", "A=window,B=no-window",
                        "--min-fraction", 0.999, "--samples-n", 10, "--out", out)

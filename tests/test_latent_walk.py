@@ -121,7 +121,9 @@ def test_cli_files_and_frames_equal_generate(cli, ckpt, tmp_path):
     assert code == 0, err
     np.testing.assert_array_equal(np.load(tmp_path / "gen" / "images.npy"), a["frames"])
     s = json.loads((out / "summary.json").read_text())
-    assert s["frames"] == 9 and s["interp"] == "slerp" and "no parser" in s["measurements"]  # normal z -> slerp
+    assert s["frames"] == 9 and s["interp"] == "slerp"  # normal z -> slerp
+    assert "no instrument" in s["measurements"] and "domain is unknown" in s["instrument"]["absent"]
+    assert "class_events" not in s and s["instrument"]["name"] is None
     assert set(s["step_rms"]) == {"mean", "median", "p95", "max"} and s["n_sharp"] == len(s["sharp_steps"])
     from PIL import Image
 
@@ -163,7 +165,8 @@ def test_cli_z_anchors_and_parser(cli, rooms_ckpt, tmp_path):
     assert a["class_fractions"].shape == (7, 10)
     np.testing.assert_allclose(a["class_fractions"].sum(1), 1, rtol=1e-6)
     s = json.loads((tmp_path / "w" / "summary.json").read_text())
-    assert "window" in s["classes"] and isinstance(s["class_events"], list) and "scene parser" in s["measurements"]
+    assert "window" in s["classes"] and isinstance(s["class_events"], list) and "rooms-parser" in s["measurements"]
+    assert s["instrument"]["name"] == "rooms-parser" and s["instrument"]["forced"] is False
 
 
 @pytest.mark.parametrize("args,msg", [
