@@ -4,7 +4,8 @@ Goal (issue 9): <= 60 s wall and <= 2 GB peak memory on a 2-core CPU.
 Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, cpu_seconds (user +
 system CPU time, which does not grow when other jobs share the cores), sections, load average.
 
-    python benchmarks/report_time.py [--ckpt CKPT] [--only LIST] [--threads 2] [--keep DIR]
+    python benchmarks/report_time.py [--ckpt CKPT] [--dataset NAME --data-root DIR] [--only LIST]
+                                     [--threads 2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def peak_rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ckpt", default=None, help="checkpoint (default: the bundled one)")
+    ap.add_argument("--dataset", default=None, help="real data of every section (default: the model's)")
+    ap.add_argument("--data-root", default=None, help="its folder")
     ap.add_argument("--only", default=None, help="sections (default: all)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core goal)")
     ap.add_argument("--keep", default=None, metavar="DIR", help="write the report here instead of a temp folder")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.keep) if args.keep else Path(tmp) / "report"
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        rec = build_report(ckpt, out, args.only, "cpu", 0, force=True)
+        rec = build_report(ckpt, out, args.only, "cpu", 0, force=True, dataset=args.dataset,
+                           data_root=args.data_root)
         seconds = time.perf_counter() - t0
     for key, s in rec["sections"].items():
         print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s wall {s['cpu_seconds']:6.1f} s CPU", file=sys.stderr)

@@ -2,11 +2,14 @@
 
 Each caption function takes the section's summary (a dict) and returns one paragraph.
 A number the summary lacks is written as "n/a" (older or partial results), never guessed.
+Sections name their caption (``reports.report.Section.caption``); a section without one
+uses its analysis's registered caption (classify, neighbors, modes, checkerboard and
+upsampling carry theirs), else :func:`generic`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 
 def get(s: dict, path: str, default: Any = None) -> Any:
@@ -87,54 +90,6 @@ def fig7(s: dict) -> str:
     return text
 
 
-def classification(s: dict) -> str:
-    sets = get(s, "feature_sets", {}) or {}
-    accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))} (balanced {pct(v.get('balanced_accuracy_mean'))}, "
-                     f"{v.get('dims')} dims)" for n, v in sets.items())
-    return (f"The discriminator as a feature extractor on {get(s, 'dataset')} ({get(s, 'attribute') or 'default label'}, "
-            f"{len(get(s, 'classes', []) or [])} classes): D layers {get(s, 'layers')} max-pooled to "
-            f"{get(s, 'pool')}x{get(s, 'pool')}, linear L2-SVM on {get(s, 'labels_per_draw')} labels x "
-            f"{get(s, 'draws')} draw(s), {get(s, 'test_images')} test images. Test accuracy: {accs}; chance "
-            f"{pct(get(s, 'chance_accuracy'))} (balanced {pct(get(s, 'chance_balanced_accuracy'))}).")
-
-
-def memorisation(s: dict) -> str:
-    parts = [f"{sp} space: {pct(v.get('memorisation'))} of samples closer to a training image than the "
-             f"threshold (expected {pct(v.get('expected_if_like_heldout'))} if like held-out images); median NN "
-             f"distance {num(v.get('sample_nn_median'))} vs held-out {num(v.get('heldout_nn_median'))}"
-             for sp, v in (get(s, "spaces", {}) or {}).items()]
-    return (f"Nearest training images of {get(s, 'n_generated')} samples among {get(s, 'train_images_searched')} "
-            f"training images of {get(s, 'dataset')}, against {get(s, 'heldout_images')} held-out images. "
-            + "; ".join(parts) + ".")
-
-
-def modes(s: dict) -> str:
-    share = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "generated_share", {}) or {}).items())
-    real = ", ".join(f"{k}: {pct(v)}" for k, v in (get(s, "real_share_true", {}) or {}).items())
-    return (f"Mode coverage ({get(s, 'dataset')}, classes by {get(s, 'attribute') or 'the default label'}) of "
-            f"{get(s, 'n_generated')} samples labelled by a classifier trained here "
-            f"({get(s, 'classifier')}, test accuracy {pct(get(s, 'classifier_test_accuracy'))}): "
-            f"{get(s, 'modes_covered')} of {get(s, 'n_classes')} classes covered, missing {get(s, 'missing_modes')}, "
-            f"collapsed {get(s, 'collapsed')}; KL(real||generated) {num(get(s, 'kl_real_to_generated'))}. "
-            f"Generated shares {share}; real {real}.")
-
-
-def checkerboard(s: dict) -> str:
-    c = get(s, "checkerboard", {}) or {}
-    per = ", ".join(f"{k} ({v.get('resolution')}px, period {v.get('image_period')}) {num(v.get('score'), '.2f')}"
-                    for k, v in (c.get("per_layer") or {}).items())
-    fmt = lambda d: ", ".join(f"{k} {num(v, '.2f')}" for k, v in (d or {}).items())  # noqa: E731
-    return (f"Mean power spectrum of {get(s, 'n')} generated vs real images ({get(s, 'g_upsample')} upsampling). "
-            f"Checkerboard score (1 = no excess power at the stride frequencies): generated {fmt(c.get('generated'))}; "
-            f"real {fmt(c.get('real'))}; per G layer: {per}.")
-
-
-def upsampling(s: dict) -> str:
-    return ("Nearest-neighbour and transposed-convolution upsampling worked on the notes' grids, computed by "
-            f"PyTorch and by an explicit scatter-add (agree: {get(s, 'methods_agree')}), and the number of kernel "
-            "taps per output pixel of DCGAN's k4 s2 p1 layer (uneven overlap is the source of checkerboards).")
-
-
 def filter_audit(s: dict) -> str:
     rows = []
     for name, per in (get(s, "layers", {}) or {}).items():
@@ -158,14 +113,3 @@ def generic(s: dict) -> str:
     items = list(flat.items()) + list(inner.items())
     return "Measured: " + "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                     for k, v in items[:14]) + "."
-
-
-CAPTIONS: dict[str, Callable[[dict], str]] = {
-    "fig4_latent_walk": fig4, "fig5_guided_backprop": fig5, "fig6_forget": fig6, "fig7_arithmetic": fig7,
-    "classification": classification, "memorisation": memorisation, "modes": modes, "checkerboard": checkerboard,
-    "upsampling": upsampling, "filter_audit": filter_audit,
-}
-
-
-def caption(key: str, summary: dict) -> str:
-    return CAPTIONS.get(key, generic)(summary)

@@ -1,4 +1,4 @@
-"""The report's own figures: the model card (config, training curves, samples) and the gallery
+"""The report's own blocks: the model card (config, training curves, samples) and the gallery
 of every filter of D's last feature layer with the labels from the filter audit.
 """
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,20 +16,27 @@ from gan_viz.errors import UserError
 GALLERY_COLS = 16
 
 
-def card_facts(ck) -> dict:
-    """Config, training config and step of the checkpoint, plus its exported model card where present."""
-    facts = {"checkpoint": str(ck.path), "source": ck.source, "step": ck.step, "epoch": ck.epoch,
-             "model": ck.config.to_dict(), "train": ck.train_config or {}}
-    card = ck.path.with_name(ck.path.stem + "_card.json")
-    if card.exists():
-        facts["card"] = json.loads(card.read_text())
+def card_facts(S) -> dict:
+    """Model config (or the subject's description), training config and step of the subject, plus
+    the exported model card beside its checkpoint where present."""
+    d = S.describe()
+    facts = {"checkpoint": S.where, "source": S.source, "step": S.step, "epoch": S.epoch,
+             "model": S.config.to_dict() if S.config is not None else
+             {k: d[k] for k in ("G", "D", "nz", "z_dist", "image_shape")},
+             "domain": S.domain or "not recorded", "train": S.train_config or {}}
+    if S.provenance.sha256:
+        facts["sha256"] = S.provenance.sha256
+    if S.path is not None and S.path.is_file():
+        card = S.path.with_name(S.path.stem + "_card.json")
+        if card.exists():
+            facts["card"] = json.loads(card.read_text())
     return facts
 
 
-def metrics_csv(ck, card: dict | None = None) -> Path | None:
+def metrics_csv(S, card: dict | None = None) -> Path | None:
     """RUN/metrics.csv of a checkpoint inside RUN/checkpoints/, or of the run an exported checkpoint's
     card names (``exported_from``, found relative to the working folder), when it exists."""
-    candidates = [ck.path.resolve().parent.parent / "metrics.csv"]
+    candidates = [S.path.resolve().parent.parent / "metrics.csv"] if S.path is not None else []
     if card and card.get("exported_from"):
         candidates.append(Path(card["exported_from"]).parent.parent / "metrics.csv")
     return next((p for p in candidates if p.exists()), None)
@@ -58,38 +66,36 @@ def plot_training_curves(path: Path):
     return fig
 
 
-def plot_samples(ck, n: int = 64, seed: int = 0):
-    """An 8x8 grid of samples of G (fixed seed) -> Figure."""
+def plot_samples(S, n: int = 64, seed: int = 0):
+    """An 8x8 grid of samples of the subject's G (fixed seed) -> Figure."""
     import matplotlib.pyplot as plt
     import torch
 
     from gan_viz.images import grid, to_uint8
-    from gan_viz.models import sample_z
 
-    G = ck.require("G")
-    z = sample_z(ck.config, n, torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        img = grid(to_uint8(G.eval()(z)), 8)
+    img = grid(to_uint8(S.images(S.sample_z(n, torch.Generator().manual_seed(seed)))), 8)
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None, interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title(f"{n} samples, seed {seed}, step {ck.step}")
+    ax.set_title(f"{n} samples, seed {seed}" + (f", step {S.step}" if S.step else ""))
     return fig
 
 
 def audit_last_layer(folder: Path) -> tuple:
     """(layer, top_index (C, K), IoU labels (C,) or None, precision labels (C,) or None, class names)
-    of D's last audited layer in an audit folder (labels: class id, -1 = none)."""
+    of D's last audited layer in an audit folder (labels: class id, -1 = none). The last layer is the
+    one with the highest layer numbers (``D.lrelu4`` after ``D.lrelu3``, ``D.main.10`` after ``D.main.7``)."""
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         names = [str(n) for n in z["layer_names"]]
         d_layers = [n for n in names if f"{n.replace('.', '_')}__trained__top_index" in z and n.startswith("D")]
         if not d_layers:
             raise UserError(f"the audit in {folder} holds no D layer")
-        last = max(d_layers, key=lambda n: int("".join(ch for ch in n if ch.isdigit()) or 0))
+        last = max(d_layers, key=lambda n: ([int(d) for d in re.findall(r"\d+", n)], names.index(n)))
         key = f"{last.replace('.', '_')}__trained__"
         labels = z[key + "labels"] if key + "labels" in z else None
         prec = z[key + "precision_labels"] if key + "precision_labels" in z else None
-        return last, z[key + "top_index"], labels, prec, [str(c) for c in z["class_names"]]
+        classes = [str(c) for c in z["class_names"]] if "class_names" in z else []
+        return last, z[key + "top_index"], labels, prec, classes
 
 
 def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
@@ -115,18 +121,15 @@ def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
     return fig
 
 
-def gallery_images(ck, folder: Path, device) -> tuple[str, np.ndarray, list[str]]:
-    """Top image per filter of D's last audited layer, fetched from the audit's own image source."""
-    import argparse
-
-    from gan_viz.cli.guided_backprop import image_source
+def gallery_images(S, folder: Path, options: dict, inputs, device) -> tuple[str, np.ndarray, list[str]]:
+    """Top image per filter of D's last audited layer, fetched again from the audit's own image
+    source (its ``source`` / ``images`` options and the report's seed and data)."""
     from gan_viz.images import to_uint8
+    from gan_viz.sources import image_source
 
-    run = json.loads((folder / "run.json").read_text())["options"]
     layer, top, labels, prec, classes = audit_last_layer(folder)
-    args = argparse.Namespace(source=run.get("source", "auto"), images=run["images"],
-                              data_root=run.get("data_root"), seed=run.get("seed", 0))
-    source, _ = image_source(ck, args, device)
+    source, _ = image_source(S, options.get("source", "auto"), int(options.get("images", 500)), inputs.seed,
+                             device, inputs.dataset, inputs.data_root)
     imgs = to_uint8(source.fetch(np.asarray(top[:, 0])))  # (C, H, W, 3)
     return layer, imgs, [label_of(i, labels, prec, classes) for i in range(len(top))]
 
@@ -138,3 +141,58 @@ def label_of(i: int, iou, prec, classes) -> str:
     if prec is not None and prec[i] >= 0:
         return "p:" + classes[prec[i]]
     return "-"
+
+
+def card_block(S, root: Path):
+    """The model card: config table, training curves (when the run's metrics.csv is known), samples."""
+    from gan_viz.io import save_figure
+
+    from .html import Block
+
+    folder = root / "model_card"
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = card_facts(S)
+    b = Block("model_card", "Model card", table={k: v for k, v in facts.items() if k != "card"})
+    card = facts.get("card", {})
+    b.table.update({f"card.{k}": v for k, v in card.items()
+                    if k in ("exported_from", "wall_seconds_logged", "quality", "hardware", "size_bytes")})
+    if not S.has_G:
+        b.caption = "No generator: no samples."
+        return b
+    save_figure(plot_samples(S), folder, "samples")
+    b.figures.append("model_card/samples.png")
+    csv_path = metrics_csv(S, card)
+    if csv_path is not None:
+        save_figure(plot_training_curves(csv_path), folder, "training_curves")
+        b.figures.append("model_card/training_curves.png")
+    png = S.path.with_name(S.path.stem + "_samples.png") if S.path is not None else None
+    b.caption = (f"Samples of G at step {S.step} (seed 0)" + (f"; training curves from {csv_path}" if csv_path else
+                 "; no training curves (the run's metrics.csv is not beside this checkpoint)")
+                 + (f"; exported sample sheet {png.name} beside the checkpoint." if png and png.exists() else "."))
+    return b
+
+
+def gallery_block(S, audit, root: Path, inputs):
+    """Every filter of D's last audited layer: its top image and the audit's label (``audit``: the
+    filter audit's :class:`~reports.report.Outcome`, ``inputs``: the report's :class:`~reports.report.Inputs`)."""
+    import torch
+
+    from gan_viz.io import save_figure
+
+    from .html import Block
+
+    b = Block("filter_gallery", "Gallery of D's last-layer filters")
+    if not audit.ok:
+        b.absent = f"the filter audit is absent ({audit.reason or 'not run'})"
+        return b
+    layer, imgs, labels = gallery_images(S, audit.folder, audit.options, inputs, torch.device(inputs.device))
+    save_figure(plot_filter_gallery(imgs, labels, layer), root / "filter_gallery", "gallery", dpi=110)
+    b.figures = ["filter_gallery/gallery.png"]
+    count = lambda keep: ", ".join(f"{c} {labels.count(c)}" for c in sorted(set(filter(keep, labels)))) or "none"  # noqa: E731
+    n_iou = sum(lab != "-" and not lab.startswith("p:") for lab in labels)
+    n_prec = sum(lab.startswith("p:") for lab in labels)
+    b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
+                 f"{n_iou} carry a Network Dissection label (IoU above the audit's threshold: "
+                 f"{count(lambda s: s != '-' and not s.startswith('p:'))}); {n_prec} more only a precision label "
+                 f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}).")
+    return b

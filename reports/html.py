@@ -13,8 +13,6 @@ from pathlib import Path
 
 from gan_viz.io import atomic_path
 
-from . import captions
-
 # The main figure of each command first; any other PNG of the folder follows, sorted.
 MAIN_FIGURES = {
     "fig4_latent_walk": ["latent_walk", "walk_measures"],
@@ -56,13 +54,13 @@ def figures_of(folder: Path, root: Path, key: str) -> list[str]:
 def block_of(outcome, root: Path) -> Block:
     """A page section from a :class:`reports.report.Outcome`."""
     s = outcome.section
-    b = Block(s.key, s.title, command="gan-viz " + " ".join(outcome.argv), status=outcome.status,
+    b = Block(s.key, s.title, command=outcome.command, status=outcome.status,
               seconds=outcome.seconds if outcome.status == "ran" else None)
     if not outcome.ok:
         b.absent = outcome.reason
         return b
     b.figures = figures_of(outcome.folder, root, s.key)
-    b.caption = captions.caption(s.key, outcome.summary())
+    b.caption = outcome.caption()
     return b
 
 

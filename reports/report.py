@@ -1,24 +1,32 @@
-"""Run every analysis that applies to a checkpoint and collect its results for the report.
+"""Run every analysis that applies to a model and collect its results for the report.
 
-Each section calls the same code path as its command (``gan-viz NAME ... --out
-REPORT/<section>``) with small settings chosen so that the whole report takes about a
-minute on a 2-core CPU; the settings are recorded in the report. A section whose
-command raises :class:`~gan_viz.errors.UserError` (no masks, no labels, no parser for
-this checkpoint) is kept with the reason it is absent; other exceptions propagate.
+Each section is one registered analysis (:mod:`gan_viz.analyses.registry`): its name, the
+small options chosen so that the whole report takes about a minute on a 2-core CPU
+(the runner's option names, as its command's argparse dest names), and its caption.
+The report calls ``registry.run(name, ctx, **options)`` with one
+:class:`~gan_viz.analyses.registry.Context` per section: the same subject, seed, device,
+real data (``--dataset`` / ``--data-root``) and concept instrument (``--segmenter``) for
+all. A section whose runner raises :class:`~gan_viz.errors.UserError` (no labels, no
+instrument for this model, no runner registered) is kept with the reason it is absent;
+other exceptions propagate.
 
 A section is skipped (cached) when its folder holds a ``summary.json`` and a
-``report_key.json`` whose recorded inputs (argv + checkpoint and shipped scene parser
-size and mtime + gan-viz version) equal this run's.
+``report_key.json`` whose recorded inputs (analysis name and options, the subject's
+provenance and a digest of its weights, dataset / data root / segmenter, seed and
+device, the shipped scene parser's stamp, the gan-viz version) equal this run's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Mapping
 
 from tqdm import tqdm
 
@@ -34,45 +42,120 @@ class Section:
 
     Args:
         key: the section's folder name and id for --only.
+        name: the registered analysis it runs.
         title: the heading in the report (the paper's figure it reproduces).
-        argv: the command and its fast settings (``--ckpt/--out/--device/--seed`` are added).
-        ckpt: whether the command reads the checkpoint.
-        rooms: options added for checkpoints trained on rooms (e.g. a label a small CNN learns quickly).
+        options: the runner's fast settings (keyword options, the command's dest names).
+        caption: summary -> caption (None: the analysis's registered caption).
+        rooms: options added where the real data is rooms (e.g. a label a small CNN learns quickly).
+        no_data: options added where there is no real dataset (e.g. generated images only).
+        model: whether the analysis reads the model (else seed, device and model are not its inputs).
     """
 
     key: str
+    name: str
     title: str
-    argv: tuple[str, ...]
-    ckpt: bool = True
-    rooms: tuple[str, ...] = ()
+    options: Mapping = field(default_factory=dict)
+    caption: Callable[[dict], str] | None = None
+    rooms: Mapping = field(default_factory=dict)
+    no_data: Mapping = field(default_factory=dict)
+    model: bool = True
 
 
-# Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; then mechanics and the audit.
-SECTIONS = (
-    Section("fig4_latent_walk", "Fig. 4: walking in the latent space",
-            ("latent-walk", "--points", "9", "--steps", "8", "--no-video")),
-    Section("fig5_guided_backprop", "Fig. 5: guided backpropagation of D's features",
-            ("guided-backprop", "--images", "256", "--top", "4")),
-    Section("fig6_forget", "Fig. 6: forgetting to draw windows",
-            ("forget", "--concept", "window", "--fits", "1", "--random-draws", "2", "--samples", "80",
-             "--causal-samples", "200", "--opt-steps", "150", "--eval-samples", "160",
-             "--curve-points", "3")),
-    Section("fig7_arithmetic", "Fig. 7: vector arithmetic on z",
-            ("arithmetic", "--expr", "A - B + C", "--concepts", "A=window,B=no-window,C=no-window",
-             "--samples-n", "300", "--direction", "A - B", "--eval-samples", "100")),
-    Section("classification", "Table 1: D as a feature extractor",
-            ("classify", "--n-train", "800", "--n-test", "400", "--labels", "200", "--draws", "1", "--C-grid", "0.01")),
-    Section("memorisation", "Figs. 2-3: memorisation (nearest training images)",
-            ("neighbors", "--n", "64", "--n-train", "800", "--n-heldout", "200")),
-    Section("modes", "Mode coverage",
-            ("modes", "--n", "300", "--n-train", "800", "--n-test", "300", "--epochs", "2"),
-            rooms=("--attribute", "time_of_day")),
-    Section("upsampling", "Mechanics: upsampling by transposed convolution", ("upsampling",), ckpt=False),
-    Section("checkerboard", "Mechanics: checkerboard artefacts", ("checkerboard", "--n", "128")),
-    Section("filter_audit", "Filter audit of D (Network Dissection)",
-            ("filter-audit", "--nets", "D", "--images", "160")),
-)
+def _sections() -> tuple[Section, ...]:
+    from . import captions as c
+
+    # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; then mechanics and the audit.
+    return (
+        Section("fig4_latent_walk", "latent-walk", "Fig. 4: walking in the latent space",
+                {"points": 9, "steps": 8, "no_video": True}, c.fig4),
+        Section("fig5_guided_backprop", "guided-backprop", "Fig. 5: guided backpropagation of D's features",
+                {"images": 256, "top": 4}, c.fig5),
+        Section("fig6_forget", "forget", "Fig. 6: forgetting to draw windows",
+                {"concept": "window", "fits": 1, "random_draws": 2, "samples": 80, "causal_samples": 200,
+                 "opt_steps": 150, "eval_samples": 160, "curve_points": 3}, c.fig6),
+        Section("fig7_arithmetic", "arithmetic", "Fig. 7: vector arithmetic on z",
+                {"expr": "A - B + C", "concepts": "A=window,B=no-window,C=no-window", "samples_n": 300,
+                 "direction": "A - B", "eval_samples": 100}, c.fig7),
+        Section("classification", "classify", "Table 1: D as a feature extractor",
+                {"n_train": 800, "n_test": 400, "labels": 200, "draws": 1, "C_grid": "0.01"}),
+        Section("memorisation", "neighbors", "Figs. 2-3: memorisation (nearest training images)",
+                {"n": 64, "n_train": 800, "n_heldout": 200}),
+        Section("modes", "modes", "Mode coverage", {"n": 300, "n_train": 800, "n_test": 300, "epochs": 2},
+                rooms={"attribute": "time_of_day"}),
+        Section("upsampling", "upsampling", "Mechanics: upsampling by transposed convolution", model=False),
+        Section("checkerboard", "checkerboard", "Mechanics: checkerboard artefacts", {"n": 128},
+                no_data={"no_real": True}),
+        Section("filter_audit", "filter-audit", "Filter audit of D (Network Dissection)",
+                {"nets": "D", "images": 160}, c.filter_audit),
+    )
+
+
+SECTIONS = _sections()
 KEYS = tuple(s.key for s in SECTIONS)
+
+
+@dataclass
+class Inputs:
+    """What every section shares: the subject and the run's seed, device, real data and instrument."""
+
+    subject: object  # gan_viz.subject.Subject
+    device: str = "cpu"
+    seed: int = 0
+    dataset: str | None = None  # None: the subject's domain
+    data_root: str | None = None
+    segmenter: str | None = None  # None: the instrument of the subject's domain, if any
+    _stamp: dict | None = field(default=None, repr=False)
+
+    @property
+    def data(self) -> str | None:
+        return self.dataset if self.dataset is not None else self.subject.domain
+
+    def context(self, folder: Path, model: bool = True):
+        from gan_viz.analyses.registry import Context
+
+        return Context(self.subject if model else None, folder, self.seed, self.device, self.dataset,
+                       self.data_root, self.segmenter)
+
+    def stamp(self) -> dict:
+        """The subject's provenance and a digest of its weights (computed once)."""
+        if self._stamp is None:
+            self._stamp = {"provenance": self.subject.provenance.to_dict(), "weights": weights_digest(self.subject)}
+        return self._stamp
+
+    def data_stamp(self) -> dict:
+        root = str(Path(self.data_root).expanduser().resolve()) if self.data_root else None
+        seg = self.segmenter
+        seg_file = {}
+        if seg and seg != "rooms" and ":" in seg:
+            seg_file = file_stamp(Path(seg.rsplit(":", 1)[0]))
+        return {"dataset": self.data, "data_root": root, "segmenter": seg, "segmenter_file": seg_file}
+
+    def argv(self) -> list[str]:
+        """The command-line options that name these inputs (for the command shown under a section)."""
+        p = self.subject.provenance
+        spec = p.metadata.get("model_def") if p.format == "model-def" else None
+        out = ["--model-def", spec] if spec else []
+        if p.path and not (spec and p.path == spec.rsplit(":", 1)[0]):
+            out += ["--ckpt", p.path]
+        for flag, v in (("--dataset", self.dataset), ("--data-root", self.data_root), ("--segmenter", self.segmenter)):
+            if v is not None:
+                out += [flag, str(v)]
+        return out + ["--device", self.device, "--seed", str(self.seed)]
+
+
+def weights_digest(subject) -> str:
+    """sha256 over the names, shapes, dtypes and values of every tensor of G and D."""
+    import torch
+
+    h = hashlib.sha256()
+    for tag, net in (("G", subject.G), ("D", subject.D)):
+        if net is None:
+            continue
+        for name, t in net.state_dict().items():
+            t = t.detach().cpu().contiguous()
+            h.update(f"{tag}.{name}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update((t.view(torch.uint8) if t.dim() else t.reshape(1).view(torch.uint8)).numpy().tobytes())
+    return h.hexdigest()
 
 
 @dataclass
@@ -84,7 +167,8 @@ class Outcome:
     status: str  # "ran", "cached" or "absent"
     seconds: float = 0.0
     reason: str = ""
-    argv: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    command: str = ""
     cpu_seconds: float = 0.0  # user + system CPU time: unlike wall time, not inflated by other jobs
 
     @property
@@ -93,6 +177,18 @@ class Outcome:
 
     def summary(self) -> dict:
         return json.loads((self.folder / "summary.json").read_text()) if self.ok else {}
+
+    def caption(self) -> str:
+        """The section's caption, else its analysis's registered one, else the generic one."""
+        from gan_viz.analyses import registry
+
+        from . import captions
+
+        fn = self.section.caption
+        if fn is None:
+            with contextlib.suppress(UserError):
+                fn = registry.get(self.section.name).caption
+        return (fn or captions.generic)(self.summary())
 
 
 def parse_only(text: str | None) -> list[Section]:
@@ -109,20 +205,45 @@ def parse_only(text: str | None) -> list[Section]:
     return [s for s in SECTIONS if s.key in chosen]
 
 
-def ckpt_stamp(path: Path | None) -> dict:
-    """What identifies the checkpoint's content cheaply: path, size and mtime."""
-    if path is None:
+def file_stamp(path: Path | None) -> dict:
+    """What identifies a file's content cheaply: path, size and mtime."""
+    if path is None or not Path(path).exists():
         return {}
     st = Path(path).stat()
     return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def section_argv(s: Section, ckpt: Path | None, folder: Path, device: str, seed: int,
-                 dataset: str | None = None) -> list[str]:
-    argv = list(s.argv) + (list(s.rooms) if dataset == "rooms" else []) + ["--out", str(folder)]
-    if s.ckpt:
-        argv += (["--ckpt", str(ckpt)] if ckpt is not None else []) + ["--device", device, "--seed", str(seed)]
-    return argv
+def section_options(s: Section, inputs: Inputs, settings: Mapping | None = None) -> dict:
+    """The section's fast options, plus its rooms / no-data additions, plus ``settings[s.key]``."""
+    opts = dict(s.options)
+    if inputs.data == "rooms":
+        opts.update(s.rooms)
+    if inputs.data is None:
+        opts.update(s.no_data)
+    opts.update((settings or {}).get(s.key, {}))
+    return json.loads(json.dumps(opts))  # plain JSON values, as the cache key stores them
+
+
+def command_of(s: Section, options: Mapping, inputs: Inputs) -> str:
+    """The equivalent command line (for the reader; the report does not parse it)."""
+    words = ["gan-viz", s.name]
+    for k, v in options.items():
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            words.append(flag)
+        elif v is not False and v is not None:
+            words += [flag, str(v)]
+    if s.model:
+        words += inputs.argv()
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def cache_key(s: Section, options: Mapping, inputs: Inputs) -> dict:
+    key = {"analysis": s.name, "options": dict(options), "gan_viz_version": __version__}
+    if s.model:
+        key.update(subject=inputs.stamp(), data=inputs.data_stamp(), seed=inputs.seed, device=inputs.device,
+                   parser=_parser_stamp())
+    return key
 
 
 def _cached(folder: Path, key: dict) -> bool:
@@ -135,41 +256,43 @@ def _cached(folder: Path, key: dict) -> bool:
         return False
 
 
-def run_section(s: Section, root: Path, ckpt: Path | None, device: str, seed: int, force: bool = False,
-                dataset: str | None = None) -> Outcome:
-    """Run one section's command in-process (its printout goes to ``log.txt`` in its folder)."""
-    from gan_viz.cli import build_parser
-    from gan_viz.io import write_json
+def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
+                settings: Mapping | None = None) -> Outcome:
+    """Run one section's analysis in-process (its printout goes to ``log.txt`` in its folder)."""
+    from gan_viz.analyses import registry
+    from gan_viz.io import run_record, write_json
 
     folder = root / s.key
-    argv = section_argv(s, ckpt, folder, device, seed, dataset)
-    key = {"argv": argv, "checkpoint": ckpt_stamp(ckpt) if s.ckpt else {},
-           "parser": _parser_stamp() if s.ckpt else {}, "gan_viz_version": __version__}
+    options = section_options(s, inputs, settings)
+    command = command_of(s, options, inputs)
+    key = cache_key(s, options, inputs)
     if not force and _cached(folder, key):
-        return Outcome(s, folder, "cached", argv=argv)
-    args = build_parser().parse_args(argv)
+        return Outcome(s, folder, "cached", options=options, command=command)
     for old in [*folder.glob("*.png"), *folder.glob("*.pdf"), folder / KEY_FILE, folder / "summary.json"]:
         old.unlink(missing_ok=True)  # this section's own outputs of other inputs: never shown as current
+    folder.mkdir(parents=True, exist_ok=True)
     log = io.StringIO()
     t0, c0 = time.perf_counter(), _cpu()
     try:
         with contextlib.redirect_stdout(log):
-            code = int(args._run(args) or 0)
+            registry.run(s.name, inputs.context(folder, s.model), **options)
     except UserError as e:
-        return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), argv)
+        return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), options, command)
     dt, cpu = time.perf_counter() - t0, _cpu() - c0
-    if code != 0:
-        raise RuntimeError(f"gan-viz {' '.join(argv)} exited with status {code}")
     (folder / "log.txt").write_text(log.getvalue())
+    record = {"analysis": s.name, "options": options, "seed": inputs.seed, "device": inputs.device}
+    if s.model:
+        record.update(subject=inputs.subject.describe(), checkpoint=inputs.subject.where, **inputs.data_stamp())
+    write_json(folder / "run.json", run_record(f"report {s.key}", **record))
     write_json(folder / KEY_FILE, key)
-    return Outcome(s, folder, "ran", dt, argv=argv, cpu_seconds=cpu)
+    return Outcome(s, folder, "ran", dt, "", options, command, cpu)
 
 
 def _parser_stamp() -> dict:
     """The shipped scene parser measures several sections: a new one invalidates their cache."""
     from gan_viz.parser import DEFAULT_PATH
 
-    return ckpt_stamp(DEFAULT_PATH) if Path(DEFAULT_PATH).exists() else {}
+    return file_stamp(Path(DEFAULT_PATH))
 
 
 def _cpu() -> float:
@@ -179,106 +302,82 @@ def _cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def run_all(sections: list[Section], root: Path, ckpt: Path | None, device: str = "cpu", seed: int = 0,
-            force: bool = False, dataset: str | None = None) -> list[Outcome]:
+def run_all(sections: list[Section], root: Path, inputs: Inputs, force: bool = False,
+            settings: Mapping | None = None) -> list[Outcome]:
     """Run (or reuse) every section; one progress bar over the sections, each named as it runs."""
     outcomes = []
     with tqdm(total=len(sections), desc="report", unit="section") as bar:
         for s in sections:
             bar.set_description(f"report: {s.key}")
-            o = run_section(s, root, ckpt, device, seed, force, dataset)
+            o = run_section(s, root, inputs, force, settings)
             bar.set_postfix_str(f"{s.key} {o.status} {o.seconds:.1f}s")
             bar.update(1)
             outcomes.append(o)
     return outcomes
 
 
-def card_block(ck, root: Path):
-    """The model card: config table, training curves (when the run's metrics.csv is known), samples."""
-    from gan_viz.io import save_figure
-
-    from . import extras
-    from .html import Block
-
-    folder = root / "model_card"
-    folder.mkdir(parents=True, exist_ok=True)
-    facts = extras.card_facts(ck)
-    b = Block("model_card", "Model card", table={k: v for k, v in facts.items() if k != "card"})
-    card = facts.get("card", {})
-    b.table.update({f"card.{k}": v for k, v in card.items()
-                    if k in ("exported_from", "wall_seconds_logged", "quality", "hardware", "size_bytes")})
-    save_figure(extras.plot_samples(ck), folder, "samples")
-    b.figures.append("model_card/samples.png")
-    csv_path = extras.metrics_csv(ck, card)
-    if csv_path is not None:
-        save_figure(extras.plot_training_curves(csv_path), folder, "training_curves")
-        b.figures.append("model_card/training_curves.png")
-    png = ck.path.with_name(ck.path.stem + "_samples.png")
-    b.caption = (f"Samples of G at step {ck.step} (seed 0)" + (f"; training curves from {csv_path}" if csv_path else
-                 "; no training curves (the run's metrics.csv is not beside this checkpoint)")
-                 + (f"; exported sample sheet {png.name} beside the checkpoint." if png.exists() else "."))
-    return b
+def _title_and_intro(inputs: Inputs) -> tuple[str, str]:
+    S = inputs.subject
+    name = S.path.name if S.path is not None else S.provenance.format
+    step = f"step {S.step}, " if S.step else ""
+    title = f"gan-viz report: {name} ({step}{inputs.data or 'dataset not recorded'})"
+    data = (f"real data: {inputs.data}" + (f" from {inputs.data_root}" if inputs.data_root else "")
+            if inputs.data else "no real data (pass --dataset and --data-root)")
+    seg = {None: "the instrument of the model's domain" + (" (the rooms scene parser)" if S.domain == "rooms"
+                                                             else " (none for this domain)"),
+           "rooms": "the rooms scene parser, forced by --segmenter rooms"}.get(inputs.segmenter,
+                                                                                 f"--segmenter {inputs.segmenter}")
+    intro = (f"Model {S.where} ({S.source}); {data}; concept instrument: {seg}. Each section ran its analysis "
+             f"(the code of its gan-viz command) with the small settings shown under it (chosen for a report in "
+             f"about a minute on a 2-core CPU; rerun the command with its defaults for the full measurement). "
+             f"Seed {inputs.seed}.")
+    return title, intro
 
 
-def gallery_block(ck, audit: Outcome, root: Path, device: str):
-    """Every filter of D's last audited layer: its top image and the audit's label."""
-    import torch
-
-    from gan_viz.io import save_figure
-
-    from . import extras
-    from .html import Block
-
-    b = Block("filter_gallery", "Gallery of D's last-layer filters")
-    if not audit.ok:
-        b.absent = f"the filter audit is absent ({audit.reason or 'not run'})"
-        return b
-    layer, imgs, labels = extras.gallery_images(ck, audit.folder, torch.device(device))
-    save_figure(extras.plot_filter_gallery(imgs, labels, layer), root / "filter_gallery", "gallery", dpi=110)
-    b.figures = ["filter_gallery/gallery.png"]
-    count = lambda keep: ", ".join(f"{c} {labels.count(c)}" for c in sorted(set(filter(keep, labels)))) or "none"  # noqa: E731
-    n_iou = sum(lab != "-" and not lab.startswith("p:") for lab in labels)
-    n_prec = sum(lab.startswith("p:") for lab in labels)
-    b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
-                 f"{n_iou} carry a Network Dissection label (IoU above the audit's threshold: "
-                 f"{count(lambda s: s != '-' and not s.startswith('p:'))}); {n_prec} more only a precision label "
-                 f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}).")
-    return b
-
-
-def build_report(ckpt: Path, out: Path, only: str | None = None, device: str = "cpu", seed: int = 0,
-                 force: bool = False) -> dict:
+def build_report(subject, out: Path, only: str | None = None, device: str = "cpu", seed: int = 0,
+                 force: bool = False, dataset: str | None = None, data_root: str | None = None,
+                 segmenter: str | None = None, settings: Mapping | None = None) -> dict:
     """Run the sections, then write report.html, report.pdf and report.json into ``out``.
 
+    Args:
+        subject: a :class:`~gan_viz.subject.Subject`, or a checkpoint path (None: the bundled model).
+        dataset, data_root, segmenter: passed to every section (as ``--dataset`` etc. to a command).
+        settings: section key -> options that replace its fast settings (e.g. smaller ones in tests).
     Returns:
         the record written to report.json (sections with status, seconds, reasons; settings).
     """
-    from gan_viz.checkpoint import load_checkpoint
+    from gan_viz.checkpoint import load_subject
     from gan_viz.io import write_json
 
+    from . import extras
     from .html import block_of, write_html
     from .pdf import write_pdf
 
     t0 = time.perf_counter()
     sections = parse_only(only)
-    ck = load_checkpoint(ckpt)
-    outcomes = run_all(sections, out, ckpt, device, seed, force, ck.dataset)
+    unknown = sorted(set(settings or {}) - set(KEYS))
+    if unknown:
+        raise UserError(f"settings for unknown sections {unknown}; sections are {', '.join(KEYS)}")
+    S = subject if hasattr(subject, "provenance") else load_subject(subject)
+    inputs = Inputs(S, str(device), seed, dataset, data_root, segmenter)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = run_all(sections, out, inputs, force, settings)
     t_sections = time.perf_counter() - t0
     blocks = [block_of(o, out) for o in outcomes]
-    blocks.append(card_block(ck, out))
+    blocks.append(extras.card_block(S, out))
     audit = next((o for o in outcomes if o.section.key == "filter_audit"), None)
     if audit is not None:
-        blocks.append(gallery_block(ck, audit, out, device))
-    title = f"gan-viz report: {ck.path.name} (step {ck.step}, {ck.dataset or 'dataset not recorded'})"
-    intro = (f"Checkpoint {ck.path} ({ck.source}). Each section ran its gan-viz command with the small settings "
-             f"shown under it (chosen for a report in about a minute on a 2-core CPU; rerun a command with its "
-             f"defaults for the full measurement). Seed {seed}.")
+        blocks.append(extras.gallery_block(S, audit, out, inputs))
+    title, intro = _title_and_intro(inputs)
     write_html(out / "report.html", title, intro, blocks)
     write_pdf(out / "report.pdf", title, intro, blocks)
-    record = {"checkpoint": str(ck.path), "checkpoint_stamp": ckpt_stamp(ckpt), "seed": seed, "device": device,
-              "sections": {o.section.key: {"status": o.status, "seconds": round(o.seconds, 2),
-                                           "cpu_seconds": round(o.cpu_seconds, 2), "reason": o.reason,
-                                           "argv": o.argv} for o in outcomes},
+    record = {"checkpoint": S.where, "subject": S.describe(), "subject_stamp": inputs.stamp(),
+              "data": inputs.data_stamp(), "seed": seed, "device": str(device),
+              "sections": {o.section.key: {"analysis": o.section.name, "status": o.status,
+                                           "seconds": round(o.seconds, 2), "cpu_seconds": round(o.cpu_seconds, 2),
+                                           "reason": o.reason, "options": o.options, "command": o.command}
+                           for o in outcomes},
               "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2)}
     write_json(out / "report.json", record)
     return record

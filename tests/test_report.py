@@ -1,4 +1,5 @@
-"""gan-viz report: end to end on a tiny rooms checkpoint, cache, absent sections, a real browser."""
+"""gan-viz report: end to end on a tiny rooms checkpoint and on a PyTorch examples pair with an image
+folder, the cache, absent sections and their reasons, no upward import, a real browser."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
 from gan_viz.models import build_discriminator, build_generator, init_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # user_models
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 ONLY = "fig4,fig5,upsampling,filter_audit"  # one of each kind: G walk, D, no checkpoint, audit
@@ -68,18 +74,38 @@ def test_report_end_to_end(report):
     assert f"median {summary['step_rms']['median']:.4f} RMS" in page  # captions state measured numbers
 
 
-def test_report_cache_and_inputs(report, tmp_path):
-    from gan_viz.reports.report import SECTIONS, run_section
+def _section(key):
+    from gan_viz.reports.report import SECTIONS
 
-    ckpt, out = report
-    up = next(s for s in SECTIONS if s.key == "upsampling")
-    fig4 = next(s for s in SECTIONS if s.key == "fig4_latent_walk")
-    assert run_section(up, out, ckpt, "cpu", 0).status == "cached"
-    assert run_section(fig4, out, ckpt, "cpu", 0).status == "cached"
-    assert run_section(fig4, out, ckpt, "cpu", 1).status == "ran"  # another seed: other inputs
+    return next(s for s in SECTIONS if s.key == key)
+
+
+def test_report_cache_and_inputs(tiny_rooms, tmp_path):
+    """A section is reused only when every input of its key is the same; any other input reruns it."""
+    from gan_viz.checkpoint import load_subject
+    from gan_viz.reports.report import Inputs, run_section
+
+    out, S = tmp_path / "r", load_subject(tiny_rooms)
+    small = {"checkerboard": {"n": 8}}
+    up, cb = _section("upsampling"), _section("checkerboard")
+    assert run_section(up, out, Inputs(S), settings=small).status == "ran"
+    assert run_section(up, out, Inputs(S, seed=3), settings=small).status == "cached"  # no model, no seed
+    assert run_section(cb, out, Inputs(S), settings=small).status == "ran"
+    assert run_section(cb, out, Inputs(S), settings=small).status == "cached"
+    assert run_section(cb, out, Inputs(S), force=True, settings=small).status == "ran"
+    assert run_section(cb, out, Inputs(S), settings={"checkerboard": {"n": 9}}).status == "ran"  # options
+    assert run_section(cb, out, Inputs(S, seed=1), settings={"checkerboard": {"n": 9}}).status == "ran"  # seed
+    key = json.loads((out / "checkerboard" / "report_key.json").read_text())
+    assert key["analysis"] == "checkerboard" and key["options"] == {"n": 9} and key["seed"] == 1
+    assert key["subject"]["provenance"]["sha256"] == S.provenance.sha256 and len(key["subject"]["weights"]) == 64
     moved = tmp_path / "last.pt"
-    shutil.copy(ckpt, moved)
-    assert run_section(fig4, out, moved, "cpu", 1).status == "ran"  # another checkpoint file
+    shutil.copy(tiny_rooms, moved)
+    o = run_section(cb, out, Inputs(load_subject(moved), seed=1), settings={"checkerboard": {"n": 9}})
+    assert o.status == "ran"  # another checkpoint file
+    o = run_section(cb, out, Inputs(load_subject(moved), seed=1, dataset="fake"), settings={"checkerboard": {"n": 9}})
+    assert o.status == "ran" and o.summary()["dataset"] == "fake"  # another dataset
+    run = json.loads((out / "upsampling" / "run.json").read_text())
+    assert run["analysis"] == "upsampling" and run["options"] == {}
 
 
 def test_absent_sections_say_why(tmp_path, cli):
@@ -94,33 +120,103 @@ def test_absent_sections_say_why(tmp_path, cli):
 
 
 def _pt_examples_pair(folder: Path, nz: int = 8, ngf: int = 4, ndf: int = 4, nc: int = 3) -> Path:
-    """netG/netD_epoch_1.pth as the PyTorch examples DCGAN writes them (bare state dicts), at 32x32."""
-    from torch import nn
+    """netG/netD_epoch_0.pth as the PyTorch examples DCGAN writes them (bare state dicts), at 32x32."""
+    from user_models import PTDiscriminator, PTGenerator, seeded
 
-    up = lambda i, o, s, p: [nn.ConvTranspose2d(i, o, 4, s, p, bias=False), nn.BatchNorm2d(o), nn.ReLU(True)]  # noqa: E731
-    down = lambda i, o: [nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.LeakyReLU(0.2, True)]  # noqa: E731
-    G = nn.Sequential(*up(nz, ngf * 4, 1, 0), *up(ngf * 4, ngf * 2, 2, 1), *up(ngf * 2, ngf, 2, 1),
-                      nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
-    D = nn.Sequential(nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), *down(ndf, ndf * 2),
-                      *down(ndf * 2, ndf * 4), nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid())
-    torch.save({f"main.{k}": v for k, v in G.state_dict().items()}, folder / "netG_epoch_1.pth")
-    torch.save({f"main.{k}": v for k, v in D.state_dict().items()}, folder / "netD_epoch_1.pth")
-    return folder / "netG_epoch_1.pth"
+    torch.save(seeded(PTGenerator(nz, ngf, nc), 1).state_dict(), folder / "netG_epoch_0.pth")
+    torch.save(seeded(PTDiscriminator(ndf, nc), 2).state_dict(), folder / "netD_epoch_0.pth")
+    return folder / "netG_epoch_0.pth"
 
 
-def test_report_on_pytorch_examples_pair(tmp_path, cli):
-    """No dataset, no masks: label sections say why they are absent; the rest and the gallery still work."""
-    ckpt = _pt_examples_pair(tmp_path)
-    code, out, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r", "--only", "fig4,fig5,memorisation,filter_audit")
+def _image_folder(folder: Path, n: int = 40, size: int = 32) -> Path:
+    """A flat folder of n PNGs (one class, no labels): coloured rectangles on noise."""
+    from gan_viz.io import save_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+        x0, y0 = rng.integers(0, size // 2, 2)
+        img[y0:y0 + size // 3, x0:x0 + size // 3] = rng.integers(100, 255, 3, dtype=np.uint8)
+        save_png(folder / f"img_{i:03d}.png", img)
+    return folder
+
+
+# the report on a tiny model with tiny settings: every section's options scaled down
+SMALL = {"fig4_latent_walk": {"points": 3, "steps": 2, "no_video": True},
+         "fig5_guided_backprop": {"images": 16, "top": 2},
+         "memorisation": {"n": 8, "n_train": 0, "n_heldout": 8, "show": 2},
+         "checkerboard": {"n": 16},
+         "filter_audit": {"nets": "D", "images": 16}}
+
+
+def test_report_on_pytorch_examples_pair_and_image_folder(tmp_path):
+    """A user's pair + a one-class folder: sections that apply run on the folder; forget and
+    arithmetic are absent for want of an instrument (never measured by the rooms parser);
+    classification and modes for want of class labels."""
+    from gan_viz.reports.report import build_report
+
+    ckpt, data = _pt_examples_pair(tmp_path), _image_folder(tmp_path / "images")
+    rec = build_report(ckpt, tmp_path / "r", device="cpu", dataset="folder", data_root=str(data), settings=SMALL)
+    sec = rec["sections"]
+    ran = {k for k, v in sec.items() if v["status"] == "ran"}
+    assert {"fig4_latent_walk", "fig5_guided_backprop", "memorisation", "upsampling", "checkerboard"} <= ran, sec
+    for key in ("fig6_forget", "fig7_arithmetic"):
+        assert sec[key]["status"] == "absent" and re.search(r"instrument|segmenter", sec[key]["reason"], re.I), sec[key]
+        assert not (tmp_path / "r" / key / "summary.json").exists()
+    for key in ("classification", "modes"):
+        assert sec[key]["status"] == "absent" and "labels" in sec[key]["reason"], sec[key]
+    assert sec["filter_audit"]["status"] == "ran" or re.search(r"instrument|segmenter", sec["filter_audit"]["reason"])
+    mem = json.loads((tmp_path / "r" / "memorisation" / "summary.json").read_text())
+    assert mem["dataset"] == "folder" and mem["train_images_searched"] + mem["heldout_images"] <= 40
+    assert set(mem["spaces"]) == {"pixel", "D"} and mem["d_layers"]
+    cb = json.loads((tmp_path / "r" / "checkerboard" / "summary.json").read_text())
+    assert cb["dataset"] == "folder" and cb["checkerboard"]["real"] is not None and cb["checkerboard"]["per_layer"]
+    assert "--dataset folder" in sec["memorisation"]["command"] and str(data) in sec["memorisation"]["command"]
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count('class="absent"') >= 4 and "real data: folder" in page
+    assert all((tmp_path / "r" / s).is_file() for s in _img_srcs(page))
+    assert (tmp_path / "r" / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_report_cli_passes_data_to_every_section(tmp_path, cli):
+    ckpt, data = _pt_examples_pair(tmp_path), _image_folder(tmp_path / "images", n=12)
+    code, out, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r", "--only", "classification,checkerboard",
+                         "--dataset", "folder", "--data-root", data, "--device", "cpu")
     assert code == 0, err
     rec = json.loads((tmp_path / "r" / "report.json").read_text())
-    status = {k: v["status"] for k, v in rec["sections"].items()}
-    assert status == {"fig4_latent_walk": "ran", "fig5_guided_backprop": "ran", "memorisation": "absent",
-                      "filter_audit": "ran"}
-    page = (tmp_path / "r" / "report.html").read_text()
-    assert "Absent: " in page and "does not record its dataset" in page
-    assert "filter_gallery/gallery.png" in _img_srcs(page)
-    assert all((tmp_path / "r" / s).is_file() for s in _img_srcs(page))
+    assert rec["data"]["dataset"] == "folder" and rec["data"]["data_root"] == str(data.resolve())
+    assert rec["sections"]["classification"]["status"] == "absent" and "labels" in out
+    assert rec["sections"]["checkerboard"]["status"] == "ran"
+    code, _, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r2", "--dataset", "nope")
+    assert code == 2 and "unknown dataset" in err and not (tmp_path / "r2").exists()
+    code, _, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r2", "--dataset", "folder",
+                       "--data-root", tmp_path / "missing")
+    assert code == 2 and "--data-root" in err and not (tmp_path / "r2").exists()
+
+
+def test_classification_needs_two_classes(tmp_path):
+    """A folder with one class sub-folder: the classification runner refuses with that reason."""
+    from gan_viz.analyses import registry
+    from gan_viz.checkpoint import load_subject
+
+    ckpt = _pt_examples_pair(tmp_path)
+    _image_folder(tmp_path / "tree" / "bedroom", n=12)
+    ctx = registry.Context(load_subject(ckpt), tmp_path / "c", dataset="folder", data_root=str(tmp_path / "tree"))
+    with pytest.raises(UserError, match="single class"):
+        registry.run("classify", ctx, n_train=10, n_test=2)
+    assert not (tmp_path / "c").exists()
+
+
+def test_no_upward_import():
+    """analyses/ and reports/ never import the command line (gan_viz.cli)."""
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"gan_viz\.cli\b|from\s+\.\.\s*cli\b|from\s+\.\.\s+import\s+[^\n]*\bcli\b")
+    files = sorted((root / "analyses").glob("*.py")) + sorted((root / "reports").glob("*.py"))
+    assert len(files) > 10
+    bad = [f"{f.relative_to(root)}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
+           if pattern.search(line)]
+    assert not bad, f"upward imports of gan_viz.cli: {bad}"
 
 
 def test_only_rejects_unknown_sections(cli, tmp_path):

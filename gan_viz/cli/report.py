@@ -1,26 +1,28 @@
-"""gan-viz report: every paper figure and the filter audit of a checkpoint, as HTML and PDF."""
+"""gan-viz report: every paper figure and the filter audit of a model, as HTML and PDF."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoint import BUNDLED
 from ..errors import UserError
-from .common import add_ckpt, add_device, add_seed
+from .common import add_ckpt, add_data, add_device, add_seed, add_segmenter
 
 NAME = "report"
-HELP = ("run every analysis that applies to a checkpoint (fast settings, cached) and write report.html "
+HELP = ("run every analysis that applies to a model (fast settings, cached) and write report.html "
         "and report.pdf: Figs. 4-7, classification, memorisation, modes, mechanics, model card, filter gallery")
 EXAMPLES = ["gan-viz report --out out/report",
             "gan-viz report --ckpt runs/rooms32/checkpoints/last.pt --out out/report_run",
             "gan-viz report --only fig4,fig5,upsampling --out out/report_quick",
-            "gan-viz report --ckpt netG_epoch_24.pth --out out/report_pt"]
+            "gan-viz report --ckpt netG_epoch_24.pth --dataset folder --data-root ~/bedrooms --out out/report_pt",
+            "gan-viz report --model-def mymodel.py:build --dataset folder --data-root ~/faces --out out/report_mine"]
 
 
 def add_arguments(p):
     from ..reports.report import KEYS
 
     add_ckpt(p)
+    add_data(p, "real data every section reads: rooms, digits, folder, mnist, ... (default: the model's own)")
+    add_segmenter(p)
     p.add_argument("--out", default="out/report", metavar="DIR", help="report folder (default: out/report)")
     p.add_argument("--only", default=None, metavar="LIST",
                    help=f"comma-separated sections (or their prefixes such as fig4): {', '.join(KEYS)}")
@@ -29,20 +31,28 @@ def add_arguments(p):
     add_device(p)
 
 
+def _check_data(dataset: str | None, data_root: str | None) -> None:
+    from ..data import DATASETS
+
+    if dataset is not None and dataset not in DATASETS:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if data_root is not None and not Path(data_root).expanduser().is_dir():
+        raise UserError(f"--data-root {data_root} does not exist or is not a folder")
+
+
 def run(args) -> int:
     from ..reports.report import build_report, parse_only
-    from .common import device_of
+    from .common import device_of, subject_of
 
     parse_only(args.only)  # validate before anything runs
-    ckpt = Path(args.ckpt) if args.ckpt is not None else BUNDLED
-    if not ckpt.exists():
-        raise UserError(f"checkpoint {ckpt} does not exist; pass --ckpt with a checkpoint")
+    _check_data(args.dataset, args.data_root)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder; choose another path")
-    out.mkdir(parents=True, exist_ok=True)
+    S = subject_of(args)
     device = device_of(args).type
-    rec = build_report(ckpt, out, args.only, device, args.seed, args.force)
+    rec = build_report(S, out, args.only, device, args.seed, args.force, args.dataset, args.data_root,
+                       args.segmenter)
     for key, s in rec["sections"].items():
         print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s" + (f"  {s['reason']}" if s["reason"] else ""))
     print(f"wrote {out / 'report.html'} and {out / 'report.pdf'} in {rec['seconds_total']:.1f} s")
