@@ -4,18 +4,23 @@ Shared by the guided-backprop figure and the filter audit. A filter's *response*
 image is its feature map as the next layer reads it; its *maximal unit* is the spatial
 position where that map is largest (the paper's "maximal axis-aligned response").
 
+Layers are addressed by their dotted ``named_modules()`` names (``lrelu3`` in a gan-viz
+DCGAN, ``main.7`` in a PyTorch examples one, ``features.7`` or ``blocks.2.act`` in a
+user's model); a layer's output is captured by a hook on the model's own ``forward``.
+Where the model is a plain chain (see :func:`is_plain_chain`) its children run in order
+instead, and the receptive-field cone (:class:`UnitCone`) applies.
+
 Example:
-    >>> layer = default_layer(D)                     # e.g. "lrelu4" at 64x64
+    >>> layer = default_layer(D)                     # e.g. "lrelu4" at 64x64, "features.7" for a critic
     >>> top = scan_top(D, layer, source, filters=range(6), k=9)
     >>> top.values.shape, top.positions.shape         # (6, 9), (6, 9, 2)
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -24,75 +29,238 @@ from tqdm import tqdm
 
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
+from gan_viz.models import DCGANDiscriminator
+from gan_viz.sources import ImageSource, dataset_source, evaluating, generated_source  # noqa: F401 (re-exported)
 
-RECTIFIERS = (nn.ReLU, nn.LeakyReLU)
+RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
+NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
+# leaf modules that keep a convolutional feature map a feature map (not Sigmoid, Tanh, Flatten, Linear)
+MAP_KINDS = NORMS + RECTIFIERS + (nn.Upsample, nn.Identity, nn.Dropout, nn.Dropout2d, nn.AvgPool2d, nn.MaxPool2d)
+PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout2d)  # reshapes, no new values
+SQUASH = (nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LogSoftmax)
+_PROBE_SIZES = (64, 32, 128, 28, 16, 256)
 
 
-@contextlib.contextmanager
-def evaluating(net: nn.Module) -> Iterator[nn.Module]:
-    """``net`` in eval mode (BatchNorm running statistics: batch rows independent) for the body."""
-    was = net.training
-    net.eval()
+# --- how a model runs -------------------------------------------------------------------
+
+def is_plain_chain(net: nn.Module) -> bool:
+    """Whether ``net`` is a plain chain: an ``nn.Sequential`` whose forward runs its children in
+    registration order on the input itself (``nn.Sequential.forward``, or a gan-viz DCGAN D,
+    which only flattens the score after). Then running the children up to a layer is its output."""
+    if not isinstance(net, nn.Sequential):
+        return False
+    return type(net).forward is nn.Sequential.forward or type(net) is DCGANDiscriminator
+
+
+class _Reached(Exception):
+    """Raised by :func:`forward_to`'s hook to stop the forward once the layer has run."""
+
+
+def forward_to(net: nn.Module, layer: str, x: torch.Tensor, stop: bool = True,
+               fast: bool = True) -> torch.Tensor:
+    """The output of ``layer`` (a dotted name) when ``net`` runs its own forward on ``x``.
+
+    A forward hook on the layer captures its output (its first call, if it runs several
+    times); with ``stop`` the hook ends the forward there. With ``fast`` and a plain chain
+    (:func:`is_plain_chain`) whose child ``layer`` is, the children run in order instead:
+    the same tensor without hooks.
+
+    Raises:
+        UserError: the layer does not exist, or the forward never calls it.
+    """
+    if fast and is_plain_chain(net) and layer in net._modules:
+        for name, m in net.named_children():
+            x = m(x)
+            if name == layer:
+                return x
+    module = resolve_layer(net, layer)
+    got: list = []
+
+    def hook(_m, _inp, out):
+        if not got:
+            got.append(out)
+            if stop:
+                raise _Reached
+
+    handle = module.register_forward_hook(hook)
     try:
-        yield net
+        net(x)
+    except _Reached:
+        pass
     finally:
-        net.train(was)
+        handle.remove()
+    if not got:
+        raise UserError(f"layer {layer!r} is never called by {type(net).__name__}.forward; choose a layer "
+                        "that `gan-viz layers` lists with a shape")
+    return got[0]
+
+
+def probe_shape(net: nn.Module) -> tuple[int, int, int]:
+    """The image shape (C, H, W) a discriminator takes: its config's, else the first that gives one score per image."""
+    cfg = getattr(net, "config", None)
+    if cfg is not None and hasattr(cfg, "image_size"):
+        return (cfg.nc, cfg.image_size, cfg.image_size)
+    p = next(iter(net.parameters()), None)
+    device, dtype = (p.device, p.dtype) if p is not None else ("cpu", torch.float32)
+    with evaluating(net), torch.no_grad():
+        for size in _PROBE_SIZES:
+            for c in (3, 1):
+                try:
+                    out = net(torch.zeros(2, c, size, size, device=device, dtype=dtype))
+                except Exception:  # the user's model rejects this shape: try the next
+                    continue
+                if isinstance(out, torch.Tensor) and out.numel() == 2:
+                    return (c, size, size)
+    raise UserError("could not find the image shape this discriminator takes; give the subject's image_shape")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One module call in a traced forward: its dotted name, module, input and output autograd nodes."""
+
+    name: str
+    module: nn.Module
+    inputs: tuple  # grad_fn of each tensor input (None for the network's input)
+    output: object  # grad_fn of the output
+    shape: tuple  # output shape, batch included
+
+
+def trace(net: nn.Module, x: torch.Tensor) -> list[Call]:
+    """Every module call of ``net``'s forward on ``x`` (eval mode), in the order the calls end."""
+    calls: list[Call] = []
+    pending: dict[int, list] = {}
+    handles = []
+
+    def pre(m, inp):
+        pending.setdefault(id(m), []).append(tuple(t.grad_fn for t in inp if isinstance(t, torch.Tensor)))
+
+    def post(name):
+        def hook(m, _inp, out):
+            t = out if isinstance(out, torch.Tensor) else next((o for o in out if isinstance(o, torch.Tensor)), None) \
+                if isinstance(out, (tuple, list)) else None
+            ins = pending[id(m)].pop()
+            if t is not None:
+                calls.append(Call(name, m, ins, t.grad_fn, tuple(t.shape)))
+        return hook
+
+    try:
+        for name, m in net.named_modules():
+            if name:
+                handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post(name))]
+        with evaluating(net), torch.enable_grad():
+            net(x.detach().clone().requires_grad_(True))
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def _producer(calls: Sequence[Call], start: Sequence, skip: nn.Module) -> Call | None:
+    """The module call whose output the autograd nodes ``start`` are computed from, nearest first
+    (through reshapes and functional ops; pass-through modules such as Flatten are looked through).
+    Where several modules give the same tensor (a container and its last layer) the rectifier wins,
+    then the innermost, then the last called."""
+    by_node: dict = {}
+    for i, c in enumerate(calls):
+        if c.output is not None and c.module is not skip:
+            by_node.setdefault(c.output, []).append((i, c))
+    seen, queue = set(), [n for n in start if n is not None]
+    while queue:
+        node = queue.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        hits = by_node.get(node)
+        if hits:
+            _, best = max(hits, key=lambda h: (isinstance(h[1].module, RECTIFIERS), h[1].name.count("."), h[0]))
+            if not isinstance(best.module, PASS_THROUGH):
+                return best
+        queue += [n for n, _ in node.next_functions if n is not None]
+    return None
 
 
 # --- layers ---------------------------------------------------------------------------
 
 def conv_layers(net: nn.Module) -> list[str]:
-    """Children whose output is a convolutional feature map: a (transposed) convolution, or a
-    BatchNorm / rectifier / upsampling after one (not a Sigmoid, Tanh or Flatten)."""
+    """Dotted names of the layers (leaf modules, registration order) whose output is a convolutional
+    feature map: a (transposed) convolution, or a norm / rectifier / upsampling / pooling after one
+    (not a Sigmoid, Tanh, Flatten or Linear)."""
     names, in_block = [], False
-    for name, m in net.named_children():
+    for name, m in net.named_modules():
+        if not name or next(m.children(), None) is not None:
+            continue
         if isinstance(m, CONVS):
             in_block = True
-        elif not isinstance(m, (nn.BatchNorm2d, nn.Upsample) + RECTIFIERS):
+        elif not isinstance(m, MAP_KINDS):
             in_block = False
         if in_block:
             names.append(name)
     return names
 
 
-def default_layer(net: nn.Module) -> str:
-    """The child right before D's output convolution: the last conv layer after its BN and activation."""
-    children = [n for n, _ in net.named_children()]
-    convs = [n for n, m in net.named_children() if isinstance(m, nn.Conv2d)]
-    if len(convs) < 2:
-        raise UserError("this discriminator has fewer than two convolution layers (an MLP?); guided "
-                        "backprop of conv filters needs a DCGAN discriminator")
-    return children[children.index(convs[-1]) - 1]
+def default_layer(net: nn.Module, image_shape: Sequence[int] | None = None) -> str:
+    """The last conv block's activation before D's head, found from the graph of one forward pass:
+    the module whose output feeds the last convolution or Linear layer called (``lrelu4`` in a
+    64x64 gan-viz D, ``main.10`` in a PyTorch examples one, ``features.7`` for a critic with a Linear head).
+
+    Args:
+        image_shape: (C, H, W) of D's input (default: from ``net.config``, else probed).
+    """
+    shape = tuple(image_shape) if image_shape is not None else probe_shape(net)
+    p = next(iter(net.parameters()), None)
+    x = torch.zeros(2, *shape) if p is None else torch.zeros(2, *shape, device=p.device, dtype=p.dtype)
+    calls = trace(net, x)
+    heads = [c for c in calls if isinstance(c.module, CONVS + (nn.Linear,))]
+    feed = _producer(calls, heads[-1].inputs, heads[-1].module) if heads else None
+    convs_before = feed is not None and any(isinstance(c.module, CONVS) for c in calls[:calls.index(feed) + 1])
+    if not convs_before or len(feed.shape) != 4:
+        raise UserError("this discriminator has fewer than two convolution layers (an MLP?) or no convolutional "
+                        "features feed its head; guided backprop of conv filters needs a convolutional "
+                        "discriminator (or name a layer with --layer)")
+    return feed.name
 
 
-def check_layer(net: nn.Module, name: str | None, tag: str = "D") -> str:
-    """The short child name of ``name`` (``"lrelu3"`` or ``"D.lrelu3"``); default: :func:`default_layer`.
+def check_layer(net: nn.Module, name: str | None, tag: str = "D", input_shape: Sequence[int] | None = None) -> str:
+    """The dotted name of ``name`` without its prefix (``"lrelu3"`` for ``"D.lrelu3"``, ``"features.7"``
+    for ``"D.features.7"``); default: :func:`default_layer`.
+
+    A layer is convolutional when :func:`conv_layers` lists it, or (a container or a module of
+    the user's own kind) when its output on ``input_shape`` (D: the image shape, probed when
+    not given) is a 4-D feature map and it is not a squashing output (Sigmoid, Tanh).
 
     Raises:
-        UserError: the other network's prefix, an unknown name, or a layer that is not convolutional.
+        UserError: the other network's prefix, an unknown name (with close matches), or a layer that
+        is not convolutional (with the valid ones).
     """
     if name is None:
-        return default_layer(net)
+        return default_layer(net, input_shape)
     other = "G" if tag == "D" else "D"
     if name.startswith(other + "."):
         raise UserError(f"layer {name}: this analysis reads {tag}; give a {tag} layer ({tag}.NAME)")
     module = resolve_layer(net, name, tag)
     short = name[len(tag) + 1:] if name.startswith(tag + ".") else name
     valid = conv_layers(net)
-    if short not in valid:
-        raise UserError(f"layer {tag}.{short} is not convolutional ({type(module).__name__}); choose one of "
-                        + ", ".join(f"{tag}.{n}" for n in valid))
-    return short
+    if short in valid or _gives_map(net, short, module, tag, input_shape):
+        return short
+    listed = ", ".join(f"{tag}.{n}" for n in valid[:40]) + (", ..." if len(valid) > 40 else "")
+    raise UserError(f"layer {tag}.{short} is not convolutional ({type(module).__name__}); choose one of {listed}")
 
 
-def forward_to(net: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
-    """Run the children of ``net`` up to and including ``layer``: (N, C, H, W) -> its output."""
-    for name, m in net.named_children():
-        x = m(x)
-        if name == layer:
-            return x
-    raise UserError(f"unknown layer {layer!r}")
+def _gives_map(net: nn.Module, name: str, module: nn.Module, tag: str, input_shape) -> bool:
+    if isinstance(module, SQUASH + CONVS + MAP_KINDS + (nn.Linear, nn.Flatten)):
+        return False  # known kinds are judged by conv_layers
+    if input_shape is None and tag != "D":
+        return False
+    shape = tuple(input_shape) if input_shape is not None else probe_shape(net)
+    with evaluating(net), torch.no_grad():
+        p = next(iter(net.parameters()), None)
+        x = torch.zeros(1, *shape) if p is None else torch.zeros(1, *shape, device=p.device, dtype=p.dtype)
+        try:
+            out = forward_to(net, name, x)
+        except UserError:
+            return False
+    return isinstance(out, torch.Tensor) and out.dim() == 4
 
 
 @torch.no_grad()
@@ -103,48 +271,31 @@ def layer_channels(net: nn.Module, layer: str, image_shape: Sequence[int]) -> in
         return int(forward_to(net, layer, torch.zeros(1, *image_shape, device=p.device, dtype=p.dtype)).shape[1])
 
 
-# --- images ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ImageSource:
-    """The N images to scan. ``fetch(indices) -> (B, C, H, W)`` float32 in [-1, 1] on the CPU."""
-
-    kind: str  # "real" or "generated"
-    name: str  # dataset name, or "G"
-    n: int
-    fetch: Callable[[np.ndarray], torch.Tensor]
-    z: torch.Tensor | None = None  # (N, nz) for generated images
-    classmaps: Callable[[np.ndarray], np.ndarray] | None = None  # indices -> (B, H, W) class ids
-    class_names: tuple = ()
-
-
-def generated_source(G: nn.Module, z: torch.Tensor, device: torch.device | str = "cpu") -> ImageSource:
-    """Images G(z[i]) (eval mode), produced on demand: z (N, nz)."""
-
-    @torch.no_grad()
-    def fetch(idx: np.ndarray) -> torch.Tensor:
-        with evaluating(G):
-            return G(z[torch.as_tensor(idx, dtype=torch.long)].to(device)).float().cpu()
-
-    G.to(device)
-    return ImageSource("generated", "G", len(z), fetch, z=z)
-
-
-def dataset_source(ds, name: str, n: int, class_names: Sequence[str] = ()) -> ImageSource:
-    """The first ``n`` items of a dataset; class maps from ``ds.sample(i).classmap`` when it has them."""
-    if n > len(ds):
-        raise UserError(f"--images {n}: the {name} test split has only {len(ds)} images; ask for fewer")
-
-    def fetch(idx: np.ndarray) -> torch.Tensor:
-        if hasattr(ds, "get_batch"):
-            return ds.get_batch([int(i) for i in idx]).float()
-        return torch.stack([ds[int(i)][0] for i in idx]).float()
-
-    maps = None
-    if class_names and callable(getattr(ds, "sample", None)):
-        def maps(idx: np.ndarray) -> np.ndarray:
-            return np.stack([np.asarray(ds.sample(int(i)).classmap) for i in idx])
-    return ImageSource("real", name, n, fetch, classmaps=maps, class_names=tuple(class_names) if maps else ())
+def parse_filters(spec, channels: int, what: str = "--filters", default: int = 6) -> list[int]:
+    """Filters of a layer with ``channels`` filters: None (the first ``default``), ``"all"``,
+    ``"0-5"`` / ``"1,4,7"``, or a sequence of ints."""
+    if spec is None:
+        return list(range(min(default, channels)))
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text == "all":
+            return list(range(channels))
+        out: list[int] = []
+        try:
+            for part in text.split(","):
+                if "-" in part.strip()[1:]:
+                    a, b = part.split("-", 1)
+                    out += list(range(int(a), int(b) + 1))
+                else:
+                    out.append(int(part))
+        except ValueError:
+            raise UserError(f"{what} {text!r} is not a list like 0-5, 1,4,7 or all") from None
+    else:
+        text, out = ",".join(map(str, spec)), [int(f) for f in spec]
+    bad = [i for i in out if i < 0 or i >= channels]
+    if bad or not out:
+        raise UserError(f"{what} {text!r} selects nothing valid (valid: 0-{channels - 1})")
+    return out
 
 
 # --- scan for the maximal responses ---------------------------------------------------
@@ -198,7 +349,7 @@ def receptive_chain(net: nn.Module, layer: str) -> tuple[nn.Sequential, int] | N
     """
     children = list(net.named_children())
     names = [n for n, _ in children]
-    if not isinstance(net, nn.Sequential) or layer not in names:
+    if not is_plain_chain(net) or layer not in names:
         return None
     upto = children[:names.index(layer) + 1]
     n_conv = 0
