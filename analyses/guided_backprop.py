@@ -6,9 +6,10 @@ single maximal unit with respect to the image is computed. A freshly initialised
 the same architecture (the paper's init, seeded) is analysed the same way: the
 random-filter baseline.
 
-Backward rules through every rectifier (``nn.ReLU`` / ``nn.LeakyReLU``; the forward
-pass is never changed), with ``g`` the gradient arriving at the unit, ``x`` its input
-and ``a`` the module's negative slope (0.2 in a DCGAN D, 0 for ``nn.ReLU``):
+Backward rules through every rectifier module anywhere in D (``nn.ReLU``,
+``nn.LeakyReLU``, ``nn.PReLU``; the forward pass is never changed), with ``g`` the
+gradient arriving at the unit, ``x`` its input and ``a`` its negative slope (0.2 in a
+DCGAN D, 0 for ``nn.ReLU``, learned for ``nn.PReLU``):
 
 - ``leaky`` (default): ``max(g, 0) * (1 if x > 0 else a)``: only positive gradients
   pass (Springenberg et al. 2015), times the activation's own local slope.
@@ -17,8 +18,13 @@ and ``a`` the module's negative slope (0.2 in a DCGAN D, 0 for ``nn.ReLU``):
 
 captum's GuidedBackprop rewires only ``nn.ReLU``: on a DCGAN discriminator (LeakyReLU
 only) it silently returns the plain gradient. :func:`guided_rule` installs the rule on
-both rectifier kinds (scoped forward hooks, removed in ``finally``) and captum's
-``NeuronGuidedBackprop`` then computes the maps, every batch row its own unit.
+every rectifier module (scoped forward hooks, removed in ``finally``) and captum's
+``NeuronGuidedBackprop`` then computes the maps, every batch row its own unit. A D whose
+rectifiers are functional calls (``F.leaky_relu`` in ``forward``) cannot be guided:
+:func:`check_guidable` refuses it rather than return the plain gradient.
+
+The registered runner ``run(ctx, ...)`` (``gan-viz guided-backprop``, the report's
+Fig. 5) validates, computes, and writes the figures, ``summary.json`` and ``arrays.npz``.
 
 Example:
     >>> D = build_discriminator(ModelConfig(image_size=16, ndf=8)).eval()
@@ -39,67 +45,74 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gan_viz.analyses.registry import Context, register
 from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, UnitCone, check_layer,  # noqa: F401
                                        cone_windows, conv_layers, dataset_source, default_layer, evaluating,
-                                       forward_to, generated_source, layer_channels, place_windows,
-                                       receptive_chain, scan_top)
+                                       forward_to, generated_source, layer_channels, parse_filters,
+                                       place_windows, receptive_chain, scan_top)
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
 from gan_viz.models import build_discriminator, init_weights
 
+NAME = "guided-backprop"
 RULES = ("leaky", "relu", "plain")
 STRUCTURE = ("wall", "floor", "ceiling")  # room classes that are not objects
 
 
 # --- the backward rules ---------------------------------------------------------------
 
-def _guide(out: torch.Tensor, rule: str) -> None:
+def _guide(out: torch.Tensor, rule: str, inp: torch.Tensor | None = None) -> None:
     """Make the gradient arriving at a rectifier's output ``out`` follow ``rule``.
 
     A hook on ``out`` clamps the arriving gradient at 0 before the rectifier's own backward,
     which then multiplies by its local slope (1 where the input is positive, its negative
     slope elsewhere): the ``leaky`` rule. For ``relu`` the hook also zeroes the gradient
-    where the unit is not positive (``out > 0`` exactly where its input is), so the slope
+    where the rectifier's input ``inp`` (default: ``out``) is not positive, so the slope
     below 0 never applies.
     """
-    if not out.requires_grad:
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
         return
     if rule == "leaky":
         out.register_hook(lambda g: g.clamp(min=0))
     else:
-        off = out <= 0
+        off = (inp if isinstance(inp, torch.Tensor) else out) <= 0
         out.register_hook(lambda g: g.clamp(min=0).masked_fill_(off, 0))
+
+
+def rectifiers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every rectifier module of ``net`` (``nn.ReLU`` / ``nn.LeakyReLU`` / ``nn.PReLU``), nested or not."""
+    return [(n, m) for n, m in net.named_modules() if isinstance(m, RECTIFIERS)]
 
 
 @contextlib.contextmanager
 def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
-    """Apply a backward ``rule`` to every ``nn.ReLU`` / ``nn.LeakyReLU`` of ``net`` during the body.
+    """Apply a backward ``rule`` to every rectifier module of ``net`` during the body.
 
     The forward pass is unchanged (see :func:`_guide` for how the backward is). In-place
     rectifiers are switched to out-of-place for the body (autograd hooks and in-place
     outputs do not mix) and switched back afterwards; every hook is removed in ``finally``.
 
     Args:
-        net: any module; its rectifiers may be nested.
+        net: any module; its rectifiers may be nested anywhere.
         rule: "leaky", "relu" or "plain" (plain installs nothing).
     Raises:
-        UserError: unknown rule, or a guided rule on a network without rectifiers
+        UserError: unknown rule, or a guided rule on a network without rectifier modules
         (it would silently be the plain gradient).
     """
     if rule not in RULES:
         raise UserError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    rects = [m for m in net.modules() if isinstance(m, RECTIFIERS)] if rule != "plain" else []
+    rects = [m for _, m in rectifiers(net)] if rule != "plain" else []
     if rule != "plain" and not rects:
-        raise UserError(f"the network has no nn.ReLU / nn.LeakyReLU modules, so the {rule!r} rule would "
-                        "silently be the plain gradient; use --rule plain")
+        raise UserError(f"the network has no nn.ReLU / nn.LeakyReLU / nn.PReLU modules, so the {rule!r} rule "
+                        "would silently be the plain gradient; use --rule plain")
     handles, switched = [], []
     try:
         for m in rects:
             if getattr(m, "inplace", False):
                 m.inplace = False
                 switched.append(m)
-            handles.append(m.register_forward_hook(lambda _m, _inp, out: _guide(out, rule)))
+            handles.append(m.register_forward_hook(lambda _m, inp, out: _guide(out, rule, inp[0] if inp else None)))
         yield net
     finally:
         for h in handles:
@@ -109,7 +122,8 @@ def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
 
 
 def random_discriminator(cfg: ModelConfig, seed: int) -> nn.Module:
-    """The random-filter baseline: D of ``cfg`` with the paper's init from ``torch.Generator(seed)``."""
+    """The random-filter baseline of a gan-viz D: D of ``cfg`` with the paper's init from
+    ``torch.Generator(seed)`` (for any D: ``Subject.random_copy("D", seed)``, the same weights here)."""
     net = build_discriminator(cfg)
     init_weights(net, generator=torch.Generator().manual_seed(int(seed)))
     return net.eval()
@@ -144,7 +158,8 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
     With ``cone`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`)
     each row is computed on its unit's cone alone (:class:`~gan_viz.analyses.unit_scan.UnitCone`):
     the same maps (zero outside the receptive field) for a small part of the work.
-    Otherwise every row runs on the whole image.
+    Otherwise (any other D: nested blocks, a Linear head) every row runs on the whole image
+    through the model's own forward, the layer's output taken by a hook.
 
     Args:
         images: (R, C, H, W) inputs. filters: (R,) channel of each row's unit.
@@ -186,6 +201,51 @@ def guided_maps_per_filter(net: nn.Module, layer: str, images: torch.Tensor, fil
     return out
 
 
+def check_guidable(net: nn.Module, layer: str, image_shape: Sequence[int], rule: str = "leaky") -> None:
+    """Refuse a guided ``rule`` that would silently give the plain gradient of ``layer``.
+
+    Checks that ``net`` has rectifier modules, that one of them runs in its forward before
+    ``layer``, and that on a probe input (two seeded random images, up to four filters at
+    the map's centre) the guided maps differ from the plain gradient.
+
+    Raises:
+        UserError: saying which of the three failed (functional activations such as
+        ``F.leaky_relu`` in ``forward`` are invisible to the rule).
+    """
+    if rule == "plain":
+        return
+    what = f"D ({type(net).__name__})"
+    if not rectifiers(net):
+        raise UserError(f"{what} has no rectifier module (nn.ReLU / nn.LeakyReLU / nn.PReLU): its activations "
+                        f"are functional calls in forward (e.g. F.leaky_relu), which the {rule!r} rule cannot "
+                        "reach, so its maps would be the plain gradient; make them modules or use --rule plain")
+    p = next(iter(net.parameters()), None)
+    device = p.device if p is not None else torch.device("cpu")
+    x = (torch.rand(2, *image_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
+    ran: list = []
+    handles = [m.register_forward_hook(lambda *_: ran.append(1)) for _, m in rectifiers(net)]
+    try:
+        with evaluating(net), torch.no_grad():
+            a = forward_to(net, layer, x, fast=False)  # (2, C, h, w)
+    finally:
+        for h in handles:
+            h.remove()
+    if not ran:
+        raise UserError(f"no rectifier module of {what} runs before D.{layer} (functional activations in forward?), "
+                        f"so the {rule!r} rule would give the plain gradient; name a deeper layer or use --rule plain")
+    c, h, w = a.shape[1:]
+    f = torch.arange(min(4, c)).repeat(2)
+    rows = torch.arange(2).repeat_interleave(min(4, c))
+    pos = torch.tensor([[h // 2, w // 2]]).expand(len(f), 2)
+    guided = guided_maps(net, layer, x[rows].cpu(), f, pos, rule, device=device, progress=False, cone=False)
+    plain = guided_maps(net, layer, x[rows].cpu(), f, pos, "plain", device=device, progress=False, cone=False)
+    scale = float(plain.abs().max())
+    if scale > 0 and float((guided - plain).abs().max()) <= 1e-6 * scale:
+        raise UserError(f"the {rule!r} rule gives the plain gradient of D.{layer} on a probe input: no rectifier "
+                        "module between the input and that layer changes it (functional activations in forward, "
+                        "or the first rectifier); name a deeper layer or use --rule plain")
+
+
 # --- the whole analysis ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -204,8 +264,13 @@ class Panel:
 
 def compute_panel(net: nn.Module, layer: str, source: ImageSource, filters: Sequence[int], k: int,
                   rule: str = "leaky", batch_size: int = 256, device: torch.device | str = "cpu",
-                  desc: str = "") -> Panel:
-    """Scan, keep each filter's top ``k`` images, and backprop each one's maximal unit."""
+                  desc: str = "", check: bool = True) -> Panel:
+    """Scan, keep each filter's top ``k`` images, and backprop each one's maximal unit.
+
+    With ``check`` a rule that would be the plain gradient is refused first (:func:`check_guidable`).
+    """
+    if check:
+        check_guidable(net, layer, tuple(source.fetch(np.arange(1)).shape[1:]), rule)
     t0 = time.perf_counter()
     top = scan_top(net, layer, source, filters, k, batch_size, device, desc=f"scan {desc}".strip())
     t1 = time.perf_counter()
@@ -236,15 +301,22 @@ class GuidedBackpropResult:
     energy: dict = field(default_factory=dict)  # "trained"/"random" -> ClassEnergy (rooms only)
 
 
-def compute_guided_backprop(D: nn.Module, cfg: ModelConfig, layer: str, source: ImageSource,
+def compute_guided_backprop(D: nn.Module, baseline: nn.Module, layer: str, source: ImageSource,
                             filters: Sequence[int], k: int, rule: str = "leaky", random_seed: int = 0,
                             batch_size: int = 256, device: torch.device | str = "cpu") -> GuidedBackpropResult:
-    """Fig. 5: the trained ``D`` and a seeded random D of the same ``cfg``, analysed the same way."""
+    """Fig. 5: the trained ``D`` and its random ``baseline`` (same architecture, seeded init,
+    e.g. ``subject.random_copy("D", random_seed)``), analysed the same way.
+
+    Raises:
+        UserError: ``k`` above the images scanned, or a rule that would be the plain gradient
+        (:func:`check_guidable`).
+    """
     if k > source.n:
         raise UserError(f"--top {k} is larger than the {source.n} images scanned; lower --top or raise --images")
     panels = {}
-    for tag, net in (("trained", D), ("random", random_discriminator(cfg, random_seed))):
-        panels[tag] = compute_panel(net, layer, source, filters, k, rule, batch_size, device, desc=tag)
+    for tag, net in (("trained", D), ("random", baseline)):  # the baseline has D's architecture: checked once
+        panels[tag] = compute_panel(net, layer, source, filters, k, rule, batch_size, device, desc=tag,
+                                    check=tag == "trained")
     energy = {}
     if source.classmaps is not None:
         for tag, p in panels.items():
@@ -365,3 +437,142 @@ def plot_class_energy(result: GuidedBackpropResult):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# --- the registered runner -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`prepare` settled before anything is computed or written."""
+
+    layer: str  # dotted name without "D."
+    filters: tuple
+    source: ImageSource
+    note: str  # why these images
+
+
+def prepare(subject, layer: str | None = None, filters=None, top: int = 8, images: int = 1000,
+            source: str = "auto", rule: str = "leaky", random_seed: int = 0, batch_size: int = 256,
+            seed: int = 0, device: torch.device | str = "cpu", dataset: str | None = None,
+            data_root: str | None = None) -> Plan:
+    """Validate the options of :func:`run` on ``subject`` and choose the images (nothing is written).
+
+    Raises:
+        UserError: one line on the first bad option (numbers, layer, filters, a rule that would
+        be the plain gradient, an image source that does not exist).
+    """
+    from gan_viz.sources import image_source
+
+    for opt, v in (("--top", top), ("--images", images), ("--batch-size", batch_size)):
+        if not isinstance(v, int) or v < 1:
+            raise UserError(f"{opt} {v}: must be at least 1")
+    if top > images:
+        raise UserError(f"--top {top} is larger than --images {images}; "
+                        "each filter keeps its top K of the N images scanned")
+    if rule not in RULES:
+        raise UserError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    D = subject.require("D")
+    shape = tuple(subject.image_shape)
+    layer = check_layer(D, layer, "D", shape)
+    chosen = parse_filters(filters, layer_channels(D, layer, shape))
+    check_guidable(D, layer, shape, rule)
+    if subject.G is not None:
+        subject.G.to(device)  # a callable generator (z reshaped for G) runs where G is
+    src, note = image_source(subject, source, images, seed, device, dataset, data_root)
+    return Plan(layer, tuple(chosen), src, note)
+
+
+def summarize(r: GuidedBackpropResult, note: str, subject) -> dict:
+    """The figures of merit of a result (``summary.json``)."""
+    out = {"checkpoint": subject.where, "checkpoint_source": subject.source, "subject": subject.describe(),
+           "layer": f"D.{r.layer}", "rule": r.rule, "filters": list(r.filters), "top_k": r.k,
+           "n_images": r.n_images, "images": note, "random_seed": r.random_seed, "display": SCALES}
+    for tag in ("trained", "random"):
+        p = getattr(r, tag)
+        norms = np.sqrt((p.maps.astype(np.float64) ** 2).reshape(len(p.maps), -1).sum(1))
+        out[tag] = {"top_activations": {str(f): np.round(p.activations[i * r.k:(i + 1) * r.k].astype(float), 6).tolist()
+                                        for i, f in enumerate(r.filters)},
+                    "mean_top_activation": float(p.activations.mean()),
+                    "median_map_l2": float(np.median(norms)),
+                    "timing_s": {"scan": round(p.scan_s, 3), "backprop": round(p.backprop_s, 3)}}
+        if tag in r.energy:
+            e = r.energy[tag]
+            out[tag]["object_energy_fraction"] = float(e.object_energy.mean())
+            out[tag]["object_pixel_fraction"] = float(e.object_pixels.mean())
+            out[tag]["per_filter"] = {str(f): _best_class(e, i, r.class_names) for i, f in enumerate(r.filters)}
+    return out
+
+
+def _best_class(e: ClassEnergy, i: int, names) -> dict:
+    """The class a filter's energy prefers most over its pixel share (classes >= 1% of pixels)."""
+    lift = np.where(e.pixels[i] >= 0.01, e.lift[i], -np.inf)
+    c = int(np.argmax(lift))
+    return {"best_class": names[c], "lift": round(float(lift[c]), 3), "energy": round(float(e.energy[i, c]), 4),
+            "pixels": round(float(e.pixels[i, c]), 4), "object_energy": round(float(e.object_energy[i]), 4)}
+
+
+def arrays_of(r: GuidedBackpropResult, source: ImageSource) -> dict:
+    """Everything needed to recompute or redraw the figure (``arrays.npz``): trained rows, then random."""
+    rows = {tag: getattr(r, tag) for tag in ("trained", "random")}
+    cat = lambda a: np.concatenate([getattr(rows["trained"], a), getattr(rows["random"], a)])  # noqa: E731
+    arrays = {"images": cat("images"), "maps": cat("maps"), "filters": cat("filters"),
+              "activations": cat("activations"), "image_index": cat("image_index"), "positions": cat("positions"),
+              "network": np.array(["trained"] * len(rows["trained"].filters) + ["random"] * len(rows["random"].filters)),
+              "layer": np.array(f"D.{r.layer}"), "rule": np.array(r.rule), "top_k": np.array(r.k),
+              "random_seed": np.array(r.random_seed), "selected_filters": np.array(r.filters)}
+    if source.z is not None:
+        arrays["z"] = source.z.numpy()
+    for tag, e in r.energy.items():
+        arrays[f"class_energy_{tag}"], arrays[f"class_pixels_{tag}"] = e.energy, e.pixels
+    if r.energy:
+        arrays["class_names"] = np.array(r.class_names)
+    return arrays
+
+
+def caption(s: dict) -> str:
+    """The report's caption of a summary."""
+    t, r = s.get("trained", {}), s.get("random", {})
+    text = (f"Guided backpropagation ({s.get('rule')} rule) of the maximal axis-aligned responses of filters "
+            f"{s.get('filters')} of {s.get('layer')}, each on its top {s.get('top_k')} of {s.get('n_images')} "
+            f"{s.get('images')}; random-filter baseline beside the trained discriminator. Mean top activation "
+            f"{t.get('mean_top_activation', float('nan')):.4f} trained vs "
+            f"{r.get('mean_top_activation', float('nan')):.4f} random.")
+    if "object_energy_fraction" in t:
+        text += (f" On the trained D, {100 * t['object_energy_fraction']:.1f}% of the guided-backprop energy lies "
+                 f"on object pixels (they cover {100 * t.get('object_pixel_fraction', float('nan')):.1f}%).")
+    return text
+
+
+@register(NAME, needs=("D",), title="Fig. 5: guided backpropagation of D's features", caption=caption)
+def run(ctx: Context, *, layer: str | None = None, filters=None, top: int = 8, images: int = 1000,
+        source: str = "auto", rule: str = "leaky", random_seed: int = 0, batch_size: int = 256) -> dict:
+    """Fig. 5 on ``ctx.subject``: validate, compute, write the figures, ``summary.json`` and
+    ``arrays.npz`` into ``ctx.out``; returns the summary.
+
+    Args (the command's option names):
+        layer: a D layer by dotted name (default: :func:`default_layer`).
+        filters: "0-5", "1,4,7", "all" or a list of ints (default: the first 6).
+        top: images per filter (K). images: images scanned (N).
+        source: "auto" (real where available), "real" (``ctx.data``) or "generated".
+        rule: "leaky", "relu" or "plain". random_seed: the baseline's init seed.
+        batch_size: images per forward / backward pass.
+    """
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    S = ctx.subject
+    plan = prepare(S, layer, filters, top, images, source, rule, random_seed, batch_size, ctx.seed, ctx.device,
+                   ctx.dataset, ctx.data_root)
+    D = S.require("D").cpu()  # the baseline is drawn on the CPU (seeded CPU generator), then both move
+    baseline = S.random_copy("D", random_seed)
+    r = compute_guided_backprop(D, baseline, plan.layer, plan.source, plan.filters, top, rule, random_seed,
+                                batch_size, ctx.device)
+    out = ctx.out
+    save_figure(plot_guided_backprop(r, "map"), out, "guided_backprop")
+    save_figure(plot_guided_backprop(r, "shared"), out, "guided_backprop_shared_scale")
+    save_figure(plot_guided_backprop(r, content="images"), out, "top_images")
+    if r.energy:
+        save_figure(plot_class_energy(r), out, "class_energy")
+    summary = summarize(r, plan.note, S)
+    write_json(out / "summary.json", summary)
+    write_npz(out / "arrays.npz", **arrays_of(r, plan.source))
+    return summary

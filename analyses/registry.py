@@ -99,6 +99,7 @@ MODULES: dict[str, str] = {
     "modes": "modes",
     "checkerboard": "checkerboard",
     "upsampling": "upsampling",
+    "guided-backprop": "guided_backprop",
     "forget": "forget",
     "arithmetic": "arithmetic",
     "latent-walk": "latent_walk",
