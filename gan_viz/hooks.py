@@ -56,7 +56,8 @@ class LayerInfo:
     net: str  # "G" or "D"
     name: str  # e.g. "conv3"
     kind: str  # module class name, e.g. "ConvTranspose2d"
-    shape: tuple  # output shape without the batch dimension, e.g. (256, 8, 8)
+    shape: tuple  # output shape without the batch dimension, e.g. (256, 8, 8); () if never called
+    called: bool = True  # whether the forward pass called the module
 
     @property
     def full_name(self) -> str:
@@ -72,9 +73,11 @@ def layer_table(G: nn.Module | None, D: nn.Module | None, nz: int | Sequence[int
     """
     rows: list[LayerInfo] = []
     z_shape = (nz,) if isinstance(nz, int) else tuple(nz or ())
-    for tag, net, x in (("G", G, torch.zeros(2, *z_shape)), ("D", D, torch.zeros(2, *image_shape))):
+    for tag, net, shape in (("G", G, z_shape), ("D", D, tuple(image_shape))):
         if net is None:
             continue
+        p = next(iter(net.parameters()), None)
+        x = torch.zeros(2, *shape) if p is None else torch.zeros(2, *shape, device=p.device, dtype=p.dtype)
         with capture(net, layer_names(net)) as acts:
             was_training = net.training
             net.eval()
@@ -83,7 +86,7 @@ def layer_table(G: nn.Module | None, D: nn.Module | None, nz: int | Sequence[int
             finally:
                 net.train(was_training)
         mods = dict(net.named_modules())
-        rows += [LayerInfo(tag, n, type(mods[n]).__name__, _shape(acts.get(n))) for n in layer_names(net)]
+        rows += [LayerInfo(tag, n, type(mods[n]).__name__, _shape(acts.get(n)), n in acts) for n in layer_names(net)]
     return rows
 
 
