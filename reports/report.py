@@ -323,15 +323,23 @@ def _title_and_intro(inputs: Inputs) -> tuple[str, str]:
     title = f"gan-viz report: {name} ({step}{inputs.data or 'dataset not recorded'})"
     data = (f"real data: {inputs.data}" + (f" from {inputs.data_root}" if inputs.data_root else "")
             if inputs.data else "no real data (pass --dataset and --data-root)")
-    seg = {None: "the instrument of the model's domain" + (" (the rooms scene parser)" if S.domain == "rooms"
-                                                             else " (none for this domain)"),
-           "rooms": "the rooms scene parser, forced by --segmenter rooms"}.get(inputs.segmenter,
-                                                                                 f"--segmenter {inputs.segmenter}")
+    seg = _instrument_phrase(S, inputs.segmenter)
     intro = (f"Model {S.where} ({S.source}); {data}; concept instrument: {seg}. Each section ran its analysis "
              f"(the code of its gan-viz command) with the small settings shown under it (chosen for a report in "
              f"about a minute on a 2-core CPU; rerun the command with its defaults for the full measurement). "
              f"Seed {inputs.seed}.")
     return title, intro
+
+
+def _instrument_phrase(S, spec: str | None) -> str:
+    from gan_viz.instruments import absent_reason
+
+    if spec is None:
+        reason = absent_reason(S)
+        return "the rooms scene parser (the model's domain is rooms)" if reason is None else f"none ({reason})"
+    if spec == "rooms":
+        return "the rooms scene parser" + ("" if S.domain == "rooms" else ", forced by --segmenter rooms")
+    return "none (--segmenter none)" if spec == "none" else f"the user's segmenter {spec}"
 
 
 def build_report(subject, out: Path, only: str | None = None, device: str = "cpu", seed: int = 0,

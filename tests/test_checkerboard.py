@@ -111,3 +111,24 @@ def test_cli_requires_dataset_when_checkpoint_lacks_it(cli, tmp_path):
     code, _, err = cli("checkerboard", "--ckpt", ck, "--n", "4", "--no-real", "--device", "cpu", "--out", out)
     assert code == 0, err
     assert json.loads((out / "summary.json").read_text())["checkerboard"]["real"] is None
+
+
+def test_upsampling_layers_and_runner_on_user_generators(tmp_path):
+    """Dotted layer names of any G; the runner reshapes z as the G takes it ((N, nz, 1, 1) here)."""
+    import sys
+    from pathlib import Path
+
+    from gan_viz.analyses import registry
+    from gan_viz.subject import Subject
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import user_models as um
+
+    assert C.upsampling_layers(um.PTGenerator()) == ["main.3", "main.6", "main.9"]
+    assert C.upsampling_layers(um.NestedGenerator()) == ["blocks.0.conv", "blocks.1.conv", "blocks.2.conv"]
+    S = Subject.from_modules(um.seeded(um.PTGenerator(nz=8, ngf=4)), nz=8)
+    s = registry.run("checkerboard", registry.Context(S, tmp_path / "cb"), n=6, no_real=True)
+    assert set(s["checkerboard"]["per_layer"]) == {"main.3", "main.6", "main.9"}
+    assert [s["checkerboard"]["per_layer"][k]["image_period"] for k in ("main.3", "main.6", "main.9")] == [8, 4, 2]
+    assert s["checkerboard"]["real"] is None and s["g_upsample"] is None
+    assert (tmp_path / "cb" / "checkerboard_layers.png").exists()

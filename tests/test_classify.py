@@ -149,3 +149,79 @@ def test_fit_svm_in_worker_processes_equals_in_process(monkeypatch):
     assert len(calls) == 2 * len(Cs)
     assert here[1:] == there[1:] and here[2] > 0.7
     assert np.array_equal(here[0](Xv), there[0](Xv))
+
+
+def _user_models():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import user_models
+
+    return user_models
+
+
+def test_feature_layers_of_any_discriminator():
+    um = _user_models()
+    assert K.feature_layers(um.PTDiscriminator()) == ["main.1", "main.4", "main.7"]
+    assert K.feature_layers(um.Critic()) == ["features.1", "features.4", "features.7"]
+    assert K.feature_layers(um.FunctionalCritic()) == ["c1", "c2", "c3"]  # no rectifier modules: the convs
+
+
+class _ReusedAct(torch.nn.Module):
+    """One LeakyReLU module called after both convolutions."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = torch.nn.Conv2d(1, 2, 4, 2, 1), torch.nn.Conv2d(2, 3, 4, 2, 1)
+        self.act = torch.nn.LeakyReLU(0.2)
+        self.head = torch.nn.Linear(3 * 4 * 4, 1)
+
+    def forward(self, x):
+        return self.head(self.act(self.c2(self.act(self.c1(x)))).flatten(1))
+
+
+def test_d_features_keep_every_call_of_a_reused_module():
+    D = _ReusedAct().eval()
+    x = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    f = K.d_features(D, x, ["act"], batch_size=2)
+    with torch.no_grad():
+        h1 = D.act(D.c1(x))
+        h2 = D.act(D.c2(h1))
+    want = torch.cat([F.adaptive_max_pool2d(h1, 4).flatten(1), h2.flatten(1)], 1).numpy()
+    np.testing.assert_allclose(f, want, rtol=1e-5, atol=1e-6)
+    assert count_hooks(D) == 0
+
+
+def test_runner_on_a_pytorch_examples_discriminator(tmp_path):
+    """Table 1 through the registry on the user's own D modules (dotted layer names)."""
+    from gan_viz.analyses import registry
+    from gan_viz.subject import Subject
+
+    um = _user_models()
+    S = Subject.from_modules(None, um.seeded(um.PTDiscriminator(ndf=4, nc=1)), domain="digits")
+    assert S.image_shape == (1, 32, 32)
+    ctx = registry.Context(S, tmp_path / "c")
+    s = registry.run("classify", ctx, n_train=200, n_test=100, labels=30, draws=1, C_grid="0.01")
+    assert s["layers"] == ["main.1", "main.4", "main.7"] and s["dataset"] == "digits"
+    assert set(s["feature_sets"]) == {"trained_D", "random_D", "pixels"}
+    assert s["feature_sets"]["trained_D"]["dims"] == 16 * (4 + 8 + 16)
+    assert json.loads((tmp_path / "c" / "summary.json").read_text())["layers"] == s["layers"]
+    assert (tmp_path / "c" / "classify.pdf").exists() and (tmp_path / "c" / "arrays.npz").exists()
+
+
+def test_a_folder_holds_out_images_disjoint_from_training(tmp_path):
+    from gan_viz.io import save_png
+    from gan_viz.subject import Subject
+
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(10):
+            save_png(tmp_path / c / f"{i}.png", np.full((16, 16, 3), 10 * i + (100 if c == "b" else 0), np.uint8))
+    S = Subject.from_modules(None, _user_models().Critic(nc=3), image_shape=(3, 16, 16))
+    train, held = K.real_pair(S, "folder", str(tmp_path), 1000, 6, seed=0)
+    assert len(held.indices) == 4 and len(train.indices) == 16  # a fifth held out where both do not fit
+    assert not set(train.indices) & set(held.indices)
+    name, tr, te, k = K.labelled_pair(S, "folder", str(tmp_path), 12, 5, seed=1)
+    assert k == 2 and tr.classes == ("a", "b") and not set(tr.indices) & set(te.indices)
+    assert len(tr.indices) == 12 and len(te.indices) == 5

@@ -193,6 +193,8 @@ def test_report_cli_passes_data_to_every_section(tmp_path, cli):
     code, _, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r2", "--dataset", "folder",
                        "--data-root", tmp_path / "missing")
     assert code == 2 and "--data-root" in err and not (tmp_path / "r2").exists()
+    code, _, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r2", "--segmenter", f"{tmp_path / 'no.py'}:seg")
+    assert code == 2 and "no.py" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "r2").exists()
 
 
 def test_classification_needs_two_classes(tmp_path):

@@ -51,6 +51,10 @@ def run(args) -> int:
         raise UserError(f"--out {out} exists and is not a folder; choose another path")
     S = subject_of(args)
     device = device_of(args).type
+    if args.segmenter is not None:  # a bad --segmenter: one line before any section runs
+        from ..instruments import resolve_instrument
+
+        resolve_instrument(S, args.segmenter, device=device)
     rec = build_report(S, out, args.only, device, args.seed, args.force, args.dataset, args.data_root,
                        args.segmenter)
     for key, s in rec["sections"].items():
