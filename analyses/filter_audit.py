@@ -35,8 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.unit_scan import CONVS, RECTIFIERS, conv_layers, evaluating
+from gan_viz.analyses.registry import register
+from gan_viz.analyses.unit_scan import CONVS, RECTIFIERS
+from gan_viz.errors import UserError
 from gan_viz.hooks import capture
+from gan_viz.sources import evaluating
 
 IOU_THRESHOLD = 0.04
 TOP_FRACTION = 0.01
@@ -70,30 +73,70 @@ class LayerAudit:
         return f"{self.net}.{self.layer}"
 
 
-def feature_layers(net: nn.Module) -> list[str]:
-    """The response of every hidden conv block: each rectifier child that follows a convolution.
+# leaf modules that keep a conv block going (between its convolution and its activation)
+IN_BLOCK = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Upsample, nn.Identity, nn.Dropout,
+            nn.Dropout2d, nn.AvgPool2d, nn.MaxPool2d)
 
-    The output convolution (D's score, G's image) has no rectifier and is left out.
+
+def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(n, m) for n, m in net.named_modules() if n and next(m.children(), None) is None]
+
+
+def feature_layers(net: nn.Module) -> list[str]:
+    """The response of every hidden conv block, by dotted name: the rectifier module that follows
+    each convolution (``lrelu3``, ``main.4``, ``features.7``, ``blocks.1.act``), in registration order.
+
+    A block whose activation is a functional call (no rectifier module) is read at its last
+    conv or norm module instead. The output convolution (D's score, G's image: no Linear
+    layer after it) is left out.
     """
-    children = dict(net.named_children())
-    return [n for n in conv_layers(net) if isinstance(children[n], RECTIFIERS)]
+    leaves = _leaves(net)
+    convs = [i for i, (_, m) in enumerate(leaves) if isinstance(m, CONVS)]
+    if not convs:
+        return []
+    output = convs[-1] if not any(isinstance(m, nn.Linear) for _, m in leaves[convs[-1] + 1:]) else None
+    names, block, start = [], None, None  # block: where the open block is read; start: its conv's index
+
+    def close():
+        if block is not None and start != output:
+            names.append(block)
+
+    for i, (name, m) in enumerate(leaves):
+        if isinstance(m, CONVS):
+            close()
+            block, start = name, i
+        elif block is None:
+            continue
+        elif isinstance(m, RECTIFIERS):
+            names.append(name)
+            block = None
+        elif isinstance(m, IN_BLOCK):
+            if not isinstance(m, (nn.Upsample, nn.Identity, nn.Dropout, nn.Dropout2d)):
+                block = name  # read after the norm / pooling
+        else:  # a Linear, Flatten, Sigmoid, Tanh ... ends the block
+            close()
+            block = None
+    close()
+    return names
 
 
 @torch.no_grad()
 def collect(net: nn.Module, layers: Sequence[str], batches: Iterable[torch.Tensor],
-            device: torch.device | str = "cpu", keep_output: bool = False):
+            device: torch.device | str = "cpu", keep_output: bool = False, call: Callable | None = None):
     """Run ``net`` (eval mode) over ``batches``; return ``{layer: (N, C, h, w)}`` (and the outputs).
 
     Args:
         batches: inputs (images for D, z for G), CPU tensors.
         keep_output: also return the concatenated network outputs (G's images).
+        call: what runs a batch (default ``net``; e.g. a subject's generator, which reshapes z).
     """
     acts: dict[str, list] = {n: [] for n in layers}
     outs = []
+    call = call or net
     with evaluating(net), capture(net, list(layers)) as cur:
         net.to(device)
         for x in batches:
-            y = net(x.to(device))
+            y = call(x.to(device))
             for n in layers:
                 acts[n].append(cur[n].float().cpu())
             if keep_output:
@@ -198,9 +241,10 @@ def audit_layers(net: nn.Module, tag: str, network: str, acts: dict, classmaps: 
 
 
 def weight_stats(net: nn.Module) -> dict:
-    """Per convolution child: mean, std, max |w|, near-zero share, spread of filter norms (std / mean)."""
+    """Per convolution module (dotted name): mean, std, max |w|, near-zero share, spread of filter
+    norms (std / mean)."""
     stats = {}
-    for name, m in net.named_children():
+    for name, m in net.named_modules():
         if not isinstance(m, CONVS):
             continue
         w = m.weight.detach().double()
@@ -213,14 +257,20 @@ def weight_stats(net: nn.Module) -> dict:
 
 
 def first_layer_filters(net: nn.Module, tag: str) -> np.ndarray:
-    """The filters that touch pixels as (F, k, k, nc): D's first conv, G's last (transposed) conv.
+    """The filters that touch pixels as (F, k, k, nc): D's first conv, G's last conv.
 
-    Both weights are (F, nc, k, k): D's filter f reads an (nc, k, k) patch; G's input channel f
-    stamps an (nc, k, k) patch onto the image.
+    D's filter f reads an (nc, k, k) patch (weight (F, nc, k, k)); G's input channel f of a last
+    transposed conv (weight (F, nc, k, k)) stamps an (nc, k, k) patch onto the image, and of a
+    last plain conv (weight (nc, F, k, k)) weighs the (k, k) window of feature map f.
     """
-    convs = [m for m in net.children() if isinstance(m, CONVS)]
+    convs = [m for _, m in _leaves(net) if isinstance(m, CONVS)]
+    if not convs:
+        raise UserError(f"{tag} has no convolution layers (an MLP GAN?); the filter audit needs conv filters")
     m = convs[0] if tag == "D" else convs[-1]
-    return m.weight.detach().float().permute(0, 2, 3, 1).numpy()
+    w = m.weight.detach().float()
+    if tag == "G" and not isinstance(m, nn.ConvTranspose2d):
+        w = w.transpose(0, 1)  # (F, nc, k, k)
+    return w.permute(0, 2, 3, 1).numpy()
 
 
 def label_counts(audits: Sequence[LayerAudit], class_names: Sequence[str]) -> dict:
@@ -279,13 +329,15 @@ def audit_discriminators(nets: dict, source, classmaps: torch.Tensor | None, n_c
 
 
 def audit_generators(nets: dict, z: torch.Tensor, segment: Callable | None, n_cls: int, k: int,
-                     iou_threshold: float, top_fraction: float, batch_size: int, device) -> list:
-    """Audit ``{"trained": G, "random": G0}``, each on its own images G(z); masks from ``segment``."""
+                     iou_threshold: float, top_fraction: float, batch_size: int, device,
+                     calls: dict | None = None) -> list:
+    """Audit ``{"trained": G, "random": G0}``, each on its own images G(z); masks from ``segment``.
+    ``calls``: per network, the callable z (B, nz) -> images (default: the module itself)."""
     audits = []
     for network, G in nets.items():
         layers = feature_layers(G)
-        batches = (z[s:s + batch_size, :, None, None] for s in range(0, len(z), batch_size))
-        acts, images = collect(G, layers, batches, device, keep_output=True)
+        batches = (z[s:s + batch_size] for s in range(0, len(z), batch_size))
+        acts, images = collect(G, layers, batches, device, keep_output=True, call=(calls or {}).get(network))
         classmaps = segment(images) if segment is not None else None
         audits += audit_layers(G, "G", network, acts, classmaps, n_cls, k, iou_threshold, top_fraction)
     return audits
@@ -300,6 +352,28 @@ def random_generator(cfg, seed: int) -> nn.Module:
     return net.eval()
 
 
+def _baseline(owner, tag: str, seed: int) -> nn.Module:
+    """The random-filter copy of D or G: a Subject's :meth:`random_copy`, or built from a ModelConfig."""
+    from gan_viz.subject import Subject
+
+    if isinstance(owner, Subject):
+        return owner.random_copy(tag, seed)
+    if tag == "D":
+        from gan_viz.analyses.guided_backprop import random_discriminator
+
+        return random_discriminator(owner, seed)
+    return random_generator(owner, seed)
+
+
+def _generator_calls(owner, G0: nn.Module) -> dict | None:
+    """How the trained and the random G take z (N, nz): through the subject's reshaping."""
+    from gan_viz.subject import Subject
+
+    if not isinstance(owner, Subject):
+        return None
+    return {"trained": owner.generator_fn(), "random": lambda z: G0(owner.as_input(z))}
+
+
 def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=None,
                          d_classmaps: torch.Tensor | None = None, z: torch.Tensor | None = None,
                          segment: Callable | None = None, class_names: Sequence[str] = (), k: int = 6,
@@ -309,17 +383,16 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
     """The audit of D (on ``source``, masks ``d_classmaps``) and G (on G(z), masks ``segment(images)``).
 
     Args:
-        cfg: the ModelConfig both random baselines are built from (seeded paper init).
+        cfg: a Subject (random baselines: :meth:`~gan_viz.subject.Subject.random_copy`) or the
+            ModelConfig both random baselines are built from (seeded paper init).
         source: ImageSource of D's images (None: D is not audited).
         z: (N, nz) latent codes for G (None: G is not audited).
         class_names: names of the class ids in the masks (needed when masks are given).
     """
-    from gan_viz.analyses.guided_backprop import random_discriminator
-
     n_cls = len(class_names)
     audits, strips, weights, first = [], {}, {"trained": {}, "random": {}}, {}
     if D is not None and source is not None:
-        nets = {"trained": D, "random": random_discriminator(cfg, random_seed)}
+        nets = {"trained": D, "random": _baseline(cfg, "D", random_seed)}
         la, strips = audit_discriminators(nets, source, d_classmaps, n_cls, k, iou_threshold, top_fraction,
                                           batch_size, device)
         audits += la
@@ -327,8 +400,9 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
             weights[net_name]["D"] = weight_stats(net)
         first["D"] = {t: first_layer_filters(n, "D") for t, n in nets.items()}
     if G is not None and z is not None:
-        nets = {"trained": G, "random": random_generator(cfg, random_seed)}
-        audits += audit_generators(nets, z, segment, n_cls, k, iou_threshold, top_fraction, batch_size, device)
+        nets = {"trained": G, "random": _baseline(cfg, "G", random_seed)}
+        audits += audit_generators(nets, z, segment, n_cls, k, iou_threshold, top_fraction, batch_size, device,
+                                   _generator_calls(cfg, nets["random"]))
         for net_name, net in nets.items():
             weights[net_name]["G"] = weight_stats(net)
         first["G"] = {t: first_layer_filters(n, "G") for t, n in nets.items()}
@@ -336,3 +410,195 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
     n = source.n if source is not None else (len(z) if z is not None else 0)
     return AuditResult(tuple(audits), tuple(class_names) if dissected else (), iou_threshold, top_fraction, n,
                        dict(sources or {}), weights, first, strips, int(random_seed))
+
+
+# --- the registered runner -----------------------------------------------------------------
+
+NAME = "filter-audit"
+
+
+def _check(nets: str, images: int, batch_size: int, iou_threshold: float, top_fraction: float) -> list[str]:
+    chosen = [n.strip() for n in str(nets).split(",") if n.strip()]
+    if not chosen or set(chosen) - {"D", "G"}:
+        raise UserError(f"--nets {nets!r}: choose D, G or D,G")
+    if images < 2 or batch_size < 1:
+        raise UserError("--images must be at least 2 and --batch-size at least 1")
+    if not 0 < iou_threshold <= 1 or not 0 < top_fraction < 1:
+        raise UserError("--iou-threshold must be in (0, 1] and --top-fraction in (0, 1)")
+    return chosen
+
+
+def _d_masks(source, masks: str | None, inst, reason: str | None, shape) -> tuple:
+    """(class maps (N, H, W) or None, class names, note) for D's images: user masks, the dataset's
+    own class maps, the instrument's, or none (and why)."""
+    from gan_viz.instruments import Masks
+
+    if masks is not None:
+        if source.kind != "real":
+            raise UserError("--masks belong to real images; this run scans generated ones (pass the dataset)")
+        m = Masks.from_npz(masks, source.n, shape[1:])
+        return torch.from_numpy(m.masks), m.class_names, f"; masks from {masks}"
+    if source.classmaps is not None:
+        return (torch.from_numpy(source.classmaps(np.arange(source.n))), tuple(source.class_names),
+                f"; {source.name} class maps")
+    if inst is not None:
+        images = torch.cat([source.fetch(np.arange(s, min(source.n, s + 256))) for s in range(0, source.n, 256)])
+        return inst.segment(images), inst.class_names, f"; masks from {inst.name} on the {source.kind} images"
+    return None, (), f"; no masks ({reason}): selectivity and sparsity only"
+
+
+def prepare(ctx, nets: str = "D,G", images: int = 500, source: str = "auto", masks: str | None = None,
+            parser: str | None = None, iou_threshold: float = IOU_THRESHOLD, top_fraction: float = TOP_FRACTION,
+            batch_size: int = 128) -> dict:
+    """Validate everything and decide images and masks before anything is computed or written."""
+    from gan_viz.instruments import absent_reason, resolve_instrument
+    from gan_viz.sources import image_source
+
+    chosen = _check(nets, images, batch_size, iou_threshold, top_fraction)
+    S = ctx.subject
+    plan = {"D": None, "G": None, "source": None, "classmaps": None, "names": (), "segment": None, "notes": {}}
+    for tag in chosen:
+        net = S.require(tag)
+        if not feature_layers(net):
+            raise UserError(f"{tag} ({type(net).__name__}) has no convolution layers (an MLP GAN?); the filter "
+                            "audit needs conv filters")
+    spec = "none" if parser == "none" else ctx.segmenter
+    weights = None if parser == "none" else parser
+    inst = resolve_instrument(S, spec, parser=weights, device=ctx.device)
+    reason = None if inst is not None else absent_reason(S, spec) or "the rooms parser could not be loaded"
+    plan["instrument"], plan["reason"] = inst, reason
+    if "D" in chosen:
+        plan["D"] = S.require("D")
+        src, note = image_source(S, source, images, ctx.seed, ctx.device, ctx.dataset, ctx.data_root)
+        plan["source"] = src
+        plan["classmaps"], plan["names"], extra = _d_masks(src, masks, inst, reason, S.image_shape)
+        plan["notes"]["D"] = note + extra
+    elif masks is not None:
+        raise UserError("--masks label D's real images; audit D (--nets D or D,G) to use them")
+    if "G" in chosen:
+        plan["G"] = S.require("G")
+        segment = inst.segment if inst is not None else None
+        seg_note = (f"masks from {inst.name} on the generated images" if inst is not None
+                    else f"no masks for generated images ({reason})")
+        if plan["names"] and inst is not None and tuple(plan["names"]) != inst.class_names:
+            segment, seg_note = None, f"no masks (D's masks name other classes than {inst.name}'s)"
+        plan["segment"], plan["names"] = segment, plan["names"] or (inst.class_names if segment else ())
+        plan["notes"]["G"] = f"{images} generated images (seed {ctx.seed}); {seg_note}"
+    return plan
+
+
+def _layer_summary(a: LayerAudit, names) -> dict:
+    d = {"filters": a.shape[0], "map": list(a.shape[1:]), "dead": int(a.dead.sum()),
+         "selectivity_median": float(np.median(a.selectivity)),
+         "active_fraction_median": float(np.median(a.active_fraction))}
+    if a.labels is not None:
+        d["labelled"] = int((a.labels >= 0).sum())
+        d["labels"] = {c: int((a.labels == i).sum()) for i, c in enumerate(names) if (a.labels == i).any()}
+        d["best_iou_median"] = float(np.median(a.iou.max(1)))
+        d["best_iou_max"] = float(a.iou.max())
+        d["mask_fraction_median"] = float(np.median(a.mask_fraction))
+        d["precision_labelled"] = int((a.precision_labels >= 0).sum())
+        d["precision_labels"] = {c: int((a.precision_labels == i).sum()) for i, c in enumerate(names)
+                                 if (a.precision_labels == i).any()}
+        d["best_precision_median"] = float(np.median(a.precision.max(1)))
+    return d
+
+
+def summarize(r: AuditResult, S, plan: dict) -> dict:
+    """The figures of merit (``summary.json``): per layer, trained and random."""
+    from gan_viz.instruments import instrument_record
+
+    layers: dict = {}
+    for a in r.audits:
+        layers.setdefault(a.name, {})[a.network] = _layer_summary(a, r.class_names)
+    dissected = {tag: any(a.net == tag and a.labels is not None for a in r.audits) for tag in ("D", "G")
+                 if plan[tag] is not None}
+    return {"checkpoint": S.where, "checkpoint_source": S.source, "n_images": r.n_images,
+            "sources": plan["notes"], "class_names": list(r.class_names), "iou_threshold": r.iou_threshold,
+            "top_fraction": r.top_fraction, "random_seed": r.random_seed,
+            "instrument": instrument_record(plan["instrument"], plan["reason"]), "dissected": dissected,
+            "threshold_rule": "top-fraction quantile of each filter's activations at the layer's resolution; "
+                              "maps upsampled bilinearly to the image size, then thresholded",
+            "precision_rule": f"label = the class holding >= {PRECISION_THRESHOLD} of the filter's mask when "
+                              f"that is >= {LIFT_THRESHOLD}x the class's pixel share (IoU <= mask / class "
+                              "size, so IoU labels cannot fire on large classes)",
+            "layers": layers, "weights": r.weights}
+
+
+def _arrays(r: AuditResult, z: torch.Tensor | None) -> dict:
+    arrays = {"class_names": np.array(r.class_names), "random_seed": np.array(r.random_seed),
+              "layer_names": np.array(sorted({a.name for a in r.audits})), "image_index": np.arange(r.n_images)}
+    if z is not None:
+        arrays["z"] = z.numpy()
+    for a in r.audits:
+        key = f"{a.name.replace('.', '_')}__{a.network}__"
+        for name in ("max_response", "active_fraction", "selectivity", "dead", "top_index", "threshold", "iou",
+                     "labels", "precision", "lift", "precision_labels", "mask_fraction"):
+            if getattr(a, name) is not None:
+                arrays[key + name] = getattr(a, name)
+    for net, ws in r.first_layer.items():
+        for network, w in ws.items():
+            arrays[f"first_layer_{net}__{network}"] = w
+    return arrays
+
+
+def caption(s: dict) -> str:
+    """The report's caption of an audit summary (dissection labels only where masks existed)."""
+    from gan_viz.instruments import caption_note
+
+    f = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    rows = []
+    for name, per in (s.get("layers") or {}).items():
+        t, r = per.get("trained", {}), per.get("random", {})
+        if "labelled" in t:
+            rows.append(f"{name}: {t['labelled']}/{t['filters']} IoU-labelled (random {r.get('labelled')}), "
+                        f"{t.get('precision_labelled')} precision-labelled (random {r.get('precision_labelled')}), "
+                        f"selectivity {f(t.get('selectivity_median'))} (random {f(r.get('selectivity_median'))})")
+        else:
+            rows.append(f"{name}: selectivity {f(t.get('selectivity_median'))}, dead {t.get('dead')}/{t.get('filters')}")
+    return (f"Network Dissection on {s.get('n_images')} images ({'; '.join((s.get('sources') or {}).values())}): "
+            f"a filter is labelled with a class when its IoU exceeds {s.get('iou_threshold')} (top "
+            f"{s.get('top_fraction')} of activations). " + "; ".join(rows) + ". "
+            + caption_note(s.get("instrument") or {}))
+
+
+@register(NAME, needs=(), title="Filter audit (Network Dissection), random vs trained", caption=caption)
+def run(ctx, *, nets: str = "D,G", images: int = 500, source: str = "auto", masks: str | None = None,
+        parser: str | None = None, iou_threshold: float = IOU_THRESHOLD, top_fraction: float = TOP_FRACTION,
+        random_seed: int = 0, batch_size: int = 128) -> dict:
+    """The filter audit of ``ctx.subject``'s D and/or G (``nets``): no-mask measures always; dissection
+    where masks exist (``masks`` for real images, the dataset's class maps, or the instrument of
+    ``ctx``; else absent with the reason in ``sources``). Writes the figures (PNG + PDF),
+    ``labels.md``, ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary.
+
+    Args (the command's option names): nets: "D", "G" or "D,G". images: images (and z) scanned.
+        source: D's images, "auto" / "real" (``ctx.data``) / "generated". masks: an .npz of
+        ``masks`` (N, H, W) and ``class_names`` for D's real images. parser: rooms parser weights,
+        or "none" (no instrument). iou_threshold, top_fraction, random_seed, batch_size.
+    """
+    from pathlib import Path
+
+    from gan_viz.io import atomic_path, save_figure, write_json, write_npz
+    from gan_viz.reports import filter_audit as figs
+
+    plan = prepare(ctx, nets, images, source, masks, parser, iou_threshold, top_fraction, batch_size)
+    S = ctx.subject
+    z = S.sample_z(images, torch.Generator().manual_seed(ctx.seed)) if plan["G"] is not None else None
+    r = compute_filter_audit(S, plan["D"], plan["G"], plan["source"], plan["classmaps"], z, plan["segment"],
+                             plan["names"], 6, iou_threshold, top_fraction, random_seed, batch_size, ctx.device,
+                             plan["notes"])
+    out = ctx.out
+    if r.class_names:
+        save_figure(figs.plot_label_counts(r, "iou"), out, "label_counts")
+        save_figure(figs.plot_label_counts(r, "precision"), out, "label_counts_precision")
+        with atomic_path(out / "labels.md") as tmp:
+            Path(tmp).write_text(figs.labels_table(r))
+    save_figure(figs.plot_selectivity(r), out, "selectivity")
+    save_figure(figs.plot_first_layer(r), out, "first_layer_filters")
+    if r.strips:
+        last = [a.layer for a in r.audits if a.net == "D"][-1]
+        save_figure(figs.plot_top_strips(r, last), out, "top_strips")
+    summary = summarize(r, S, plan)
+    write_json(out / "summary.json", summary)
+    write_npz(out / "arrays.npz", **_arrays(r, z))
+    return summary

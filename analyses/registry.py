@@ -103,4 +103,5 @@ MODULES: dict[str, str] = {
     "forget": "forget",
     "arithmetic": "arithmetic",
     "latent-walk": "latent_walk",
+    "filter-audit": "filter_audit",
 }
