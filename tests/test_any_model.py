@@ -292,12 +292,22 @@ def test_cli_guided_backprop_on_a_user_model(cli, model_def, tmp_path, spec, lay
         _close(torch.from_numpy(z["maps"][rows]), want)
 
 
-def test_functional_critic_is_refused(cli, model_def, tmp_path):
+def _no_figures(monkeypatch):
+    """Skip drawing the figures (seconds each) where a test reads only the numbers."""
+    import matplotlib.pyplot as plt
+
+    from gan_viz import io
+
+    monkeypatch.setattr(io, "save_figure", lambda fig, *a, **k: plt.close(fig))
+
+
+def test_functional_critic_is_refused(cli, model_def, tmp_path, monkeypatch):
     code, _, err = cli("guided-backprop", "--model-def", f"{model_def}:functional", "--source", "generated",
                        "--images", "4", "--top", "2", "--out", tmp_path / "x")
     assert code == 2 and "no rectifier module" in err and "functional" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+    _no_figures(monkeypatch)
     code, _, err = cli("guided-backprop", "--model-def", f"{model_def}:functional", "--source", "generated",
                        "--images", "4", "--top", "2", "--rule", "plain", "--out", tmp_path / "p")
     assert code == 0, err  # the plain gradient, asked for by name
@@ -323,9 +333,10 @@ def test_cli_bad_layer_lists_close_matches(cli, model_def, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_library_runner_from_modules(tmp_path):
+def test_library_runner_from_modules(tmp_path, monkeypatch):
     from gan_viz.analyses import registry
 
+    _no_figures(monkeypatch)
     S = Subject.from_modules(seeded(NestedGenerator(), 1), seeded(Critic(), 2), nz=16)
     ctx = registry.Context(S, tmp_path, seed=0)
     s = registry.run("guided-backprop", ctx, filters=[1, 2], top=2, images=6, source="generated")
