@@ -7,7 +7,6 @@ module parses its options (argparse dest names = the runner's option names) and 
 from __future__ import annotations
 
 from ..analyses import guided_backprop as gb
-from ..sources import ImageSource
 from .common import add_common, add_data
 from .runner import run_analysis
 
@@ -40,19 +39,6 @@ def add_arguments(p):
     p.add_argument("--random-seed", type=int, default=0,
                    help="seed of the random-filter baseline's init (default 0)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward/backward pass")
-
-
-def image_source(ck, args, device) -> tuple[ImageSource, str]:
-    """Compatibility shim (to be removed): use :func:`gan_viz.sources.image_source` with a subject.
-
-    ``ck``: a Subject or a Checkpoint; ``args``: source, images, data_root, seed (dataset optional).
-    """
-    from ..checkpoint import Checkpoint, to_subject
-    from ..sources import image_source as core_image_source
-
-    S = to_subject(ck) if isinstance(ck, Checkpoint) else ck
-    return core_image_source(S, args.source, args.images, getattr(args, "seed", 0), device,
-                             getattr(args, "dataset", None), getattr(args, "data_root", None))
 
 
 def run(args) -> int:
