@@ -46,8 +46,13 @@ class ImageSource:
     class_names: tuple = ()
 
 
-def generated_source(G: nn.Module | Callable, z: torch.Tensor, device: torch.device | str = "cpu") -> ImageSource:
-    """Images G(z[i]) (eval mode), produced on demand: z (N, nz). ``G`` may be any callable z -> images."""
+def generated_source(G: nn.Module | Callable, z: torch.Tensor, device: torch.device | str = "cpu",
+                     module: nn.Module | None = None) -> ImageSource:
+    """Images G(z[i]) (eval mode), produced on demand: z (N, nz). ``G`` may be any callable z -> images;
+    ``module`` (default: ``G`` when it is a module) is moved to ``device`` and kept in eval mode."""
+    wrapped = module if module is not None and not isinstance(G, nn.Module) else None
+    if wrapped is not None:
+        wrapped.to(device).eval()
     module = G if isinstance(G, nn.Module) else None
 
     @torch.no_grad()
@@ -123,4 +128,4 @@ def image_source(subject: "Subject", source: str = "auto", n: int = 1000, seed: 
     else:
         note = "generated images (--source generated)"
     z = subject.sample_z(n, torch.Generator().manual_seed(seed))
-    return generated_source(subject.generator_fn(), z, device), note
+    return generated_source(subject.generator_fn(), z, device, module=subject.G), note

@@ -252,7 +252,9 @@ class Subject:
         init: N(0, 0.02) weights, BatchNorm gamma N(1, 0.02); other layers reset their own)."""
         from .models import init_weights
 
-        model = copy.deepcopy(self.require(net))
+        source = self.require(net)
+        device = _device_dtype(source)[0]
+        model = copy.deepcopy(source).cpu()  # drawn on the CPU: the same weights on any device
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for m in model.modules():
@@ -262,6 +264,7 @@ class Subject:
                         m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                     m.reset_parameters()
             init_weights(model, generator=gen)
+        model.to(device)
         return model.eval()
 
 
