@@ -424,7 +424,7 @@ class Plan:
     instrument: object  # an Instrument, or None (hand boxes alone)
     reason: str | None  # why there is no instrument
     manifest: object = None  # boxes.Manifest with --boxes
-    boxes: dict | None = None  # {sample: [(x0, y0, x1, y1), ...]} with --boxes
+    boxes: object = None  # instruments.Boxes with --boxes: {sample: [(x0, y0, x1, y1), ...]}
 
 
 def _check_counts(o: dict) -> None:
@@ -444,7 +444,7 @@ def prepare(ctx, o: dict) -> Plan:
     from gan_viz.analyses import boxes as bx
     from gan_viz.analyses.forget_probe import check_layer, parse_select
     from gan_viz.images import to_uint8
-    from gan_viz.instruments import absent_reason, require_instrument, resolve_instrument
+    from gan_viz.instruments import Boxes, absent_reason, require_instrument, resolve_instrument
 
     _check_counts(o)
     S = ctx.subject
@@ -474,7 +474,7 @@ def prepare(ctx, o: dict) -> Plan:
     if man.image_size != S.image_shape[-1] or man.z.shape[1] != S.nz:
         raise UserError(f"manifest {o['manifest']} holds {man.image_size}px samples with nz={man.z.shape[1]}; "
                         f"this model makes {S.image_shape[-1]}px with nz={S.nz}")
-    boxes = bx.match_boxes(bx.read_annotations(o["boxes"]), man, o["concept"])
+    boxes = Boxes(str(o["boxes"]), o["concept"], bx.match_boxes(bx.read_annotations(o["boxes"]), man, o["concept"]))
     n = min(4, len(man.files))
     bx.check_pngs(man, to_uint8(S.images(torch.from_numpy(man.z[:n]), n, ctx.device)))
     reason = None if inst is not None else absent_reason(S, ctx.segmenter)
@@ -490,7 +490,7 @@ def _probe_sets(plan: Plan, S, gen: torch.Generator, o: dict, device) -> tuple[l
     causal = lambda: S.sample_z(o["causal_samples"], gen) if needs else None  # noqa: E731
     if plan.boxes is not None:
         z = torch.from_numpy(plan.manifest.z)
-        return [ProbeSet(z, plan.boxes, causal()) for _ in range(o["fits"])], f"annotations {o['boxes']}"
+        return [ProbeSet(z, plan.boxes.boxes, causal()) for _ in range(o["fits"])], f"annotations {o['boxes']}"
     inst = plan.instrument
     cid = inst.class_names.index(o["concept"])
     sets = []
@@ -581,7 +581,7 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
     if not any(ps.boxes for ps in sets):
         raise UserError(f"{inst.name} finds no {concept} on the probe samples; raise --samples or pick a concept "
                         "this model draws")
-    classes = inst.class_names if inst is not None else ("(rest)", concept)
+    classes = inst.class_names if inst is not None else plan.boxes.class_names
     prob = inst.concept_prob(classes.index(concept)) if inst is not None and inst.differentiable else None
     r = compute_forget(S, plan.layer, sets, z_eval, inst.segment if inst is not None else None, classes, cfg,
                        ctx.device, prob)
@@ -590,6 +590,8 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
         save_figure(plot_removal_curve(r), ctx.out, "removal_curve")
     summary = {"checkpoint": S.where, "checkpoint_step": S.step, "boxes_source": source,
                "instrument": instrument_record(inst, plan.reason), **summarize(r)}
+    if plan.boxes is not None:
+        summary["boxes"] = plan.boxes.describe()
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", **_arrays(r, sets, ctx.seed))
     return summary

@@ -320,3 +320,22 @@ def test_forget_with_user_boxes(cli, files, tmp_path):
     assert code == 0, err
     s = summary(tmp_path / "both")  # hand boxes for the probe, the segmenter measures
     assert s["measured"] and s["boxes_source"].startswith("annotations") and s["n_filters_removed"] == 2
+
+
+def test_library_call_through_the_registry(files, tmp_path):
+    """A library user: Subject.from_modules, a Context with a segmenter, registry.run by name."""
+    from gan_viz.analyses import registry
+    from gan_viz.subject import Subject
+    from user_models import NestedGenerator, seeded
+
+    S = Subject.from_modules(seeded(NestedGenerator(nz=8, width=8), 0), nz=8)
+    ctx = registry.Context(S, tmp_path / "lib", segmenter=files["seg"])
+    s = registry.run("latent-walk", ctx, points=2, steps=2, no_video=True)
+    assert s["frames"] == 3 and s["instrument"]["name"] == f"segmenter {files['seg']}"
+    assert summary(tmp_path / "lib") == json.loads(json.dumps(s))
+    for name in ("forget", "arithmetic", "latent-walk", "filter-audit"):
+        a = registry.get(name)
+        assert a.title and callable(a.caption) and "FORCED" not in a.caption({"instrument": {"name": None}})
+    with pytest.raises(UserError, match="forget needs a concept instrument"):
+        registry.run("forget", registry.Context(S, tmp_path / "never"))
+    assert not (tmp_path / "never").exists()
