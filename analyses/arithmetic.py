@@ -493,6 +493,8 @@ def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = N
         S.require("G")
     sheet, sheet_note = _sheet(o, S)
     inst, reason, note = _instrument(ctx, o)
+    if measure is not None and inst is None:
+        raise UserError(f"--measure {measure} needs a concept instrument, and {reason}; {HINT}")
     classes = inst.class_names if inst is not None else ()
     lists, picks = _sources(o, {n for n, _ in terms + dterms}, classes)
     fractions = inst.class_fractions(S.images(sheet, batch_size, ctx.device)).numpy() if picks else None

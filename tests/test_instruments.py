@@ -214,6 +214,9 @@ def test_forget_and_arithmetic_refused_without_an_instrument(cli, files, tmp_pat
     code, _, err = cli("arithmetic", "--model-def", files["model"], "--expr", "A - B",
                        "--concepts", "A=green,B=no-green", "--out", out)
     refused(code, err, out, "arithmetic --concepts needs a concept instrument", "domain is unknown")
+    code, _, err = cli("arithmetic", "--model-def", files["model"], "--expr", "A - B", "--A", "0", "--B", "1",
+                       "--measure", "green", "--out", out)
+    refused(code, err, out, "--measure green needs a concept instrument")
     code, _, err = cli("forget", "--model-def", files["model"], "--segmenter", files["seg"], "--concept", "sofa",
                        "--out", out)
     refused(code, err, out, "'sofa' is not a class of segmenter", "rest, red, green")
