@@ -33,17 +33,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
-from gan_viz.analyses.registry import register
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
                                            generator_parts, layer_features, select_filters)
-from gan_viz.sources import evaluating
-from gan_viz.subject import generate_images
+from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
+from gan_viz.sources import evaluating
+from gan_viz.subject import generate_images
 
 PRESENT = 0.004  # a sample "contains" a class when it covers at least 0.4% of its pixels
 REPLACEMENTS = ("zero", "mean")

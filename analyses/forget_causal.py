@@ -27,9 +27,9 @@ import torch
 from tqdm import tqdm
 
 from gan_viz.analyses.forget_probe import after_layer, generator_parts, layer_features
+from gan_viz.hooks import edit, edit_layer
 from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
-from gan_viz.hooks import edit, edit_layer
 
 ConceptProb = Callable[[torch.Tensor], torch.Tensor]  # images (N, 3, H, W) -> (N,) differentiable object share
 Segment = Callable[[torch.Tensor], torch.Tensor]  # images -> (N, H, W) class ids

@@ -63,8 +63,7 @@ if TYPE_CHECKING:
 ROOMS = "rooms"
 PROBE = 2  # images of the probe batch a user segmenter is checked on
 SEGMENTER_KEYS = {"segment", "classes", "class_names", "probs"}
-FORCE_HINT = ("pass --segmenter FILE.py:FUNC (your segmenter), --boxes/--masks, or --segmenter rooms "
-             "to force it")
+FORCE_HINT = "pass --segmenter FILE.py:FUNC (your segmenter), --boxes/--masks, or --segmenter rooms to force it"
 
 
 class Instrument:
