@@ -114,6 +114,8 @@ def _z_probe(G, nz: int | None) -> tuple[nn.Module, list]:
     if isinstance(G, Subject):
         nz = G.nz
         x = G.as_input(torch.zeros(2, nz))
+    elif nz is None:
+        raise UserError(f"{type(module).__name__} has no config: give nz (its latent size) or pass a Subject")
     else:
         x = torch.zeros(2, nz)
     p = next(iter(module.parameters()), None)
