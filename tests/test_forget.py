@@ -384,3 +384,22 @@ def test_mean_replacement_sets_removed_filters_to_their_mean(planted, tiny_cfg):
                                              show=2))
     assert not np.allclose(r.images["after"], zero.images["after"])
     assert count_hooks(planted) == 0
+
+
+def test_removal_on_a_subject_whose_generator_takes_z_as_nz_1_1():
+    """A PyTorch examples G (a ``main`` Sequential inside a module, z (N, nz, 1, 1)): the edit hook on
+    its own forward equals running the chain by hand with the filters zeroed."""
+    from gan_viz.subject import Subject
+    from user_models import PTGenerator, seeded
+
+    S = Subject.from_modules(seeded(PTGenerator(nz=8), 0), nz=8)
+    layer, shape = check_layer(S, None)
+    assert (layer, shape) == ("main.8", (8, 16, 16)) and default_layer(S) == "main.8"
+    z = S.sample_z(6, torch.Generator().manual_seed(0))
+    got = fg.removed_images(S, layer, z, [0, 3], torch.zeros(8, 1, 1), batch_size=4)
+    a = fg.ablation(8, [0, 3])
+    with torch.no_grad():
+        want = S.G.main[9:](S.G.main[:9](z[:, :, None, None]) * (1 - a))
+    assert torch.allclose(got, want, atol=1e-6) and count_hooks(S.G) == 0
+    feats = fg.layer_features(S, "G.main.8", z)
+    assert feats.shape == (6, 8, 16, 16) and fg.after_layer(S.G, layer) is None  # not a flat chain: hooks
