@@ -80,6 +80,12 @@ class Edit:
         painted = any(m.any() for m in (*self.remove.values(), *self.insert.values()))
         return self.layer is not None and (bool(self.ablate) or (bool(self.units) and painted))
 
+    def summary(self) -> dict:
+        """The edit without its masks: layer, ablated units, brush units, concept, painted pins."""
+        return {"layer": None if self.layer is None else f"G.{self.layer}", "ablate": list(self.ablate),
+                "units": list(self.units), "concept": self.concept,
+                "painted": sorted(k for k, v in (*self.remove.items(), *self.insert.items()) if v.any())}
+
     def to_json(self) -> dict:
         mask = lambda d: {str(k): np.round(v, 3).ravel().tolist() for k, v in d.items() if v.any()}  # noqa: E731
         return {"layer": None if self.layer is None else f"G.{self.layer}", "ablate": list(self.ablate),
@@ -221,12 +227,14 @@ class Session:
             raise BadRequest("layer must be a G layer name such as G.relu3")
         if name.startswith("D."):
             raise BadRequest(f"layer {name}: edits apply to the generator; give a G layer (D layers can be browsed)")
-        try:
-            short, shape = adapters.check_edit_layer(self.S, name)
-        except UserError as e:
-            raise BadRequest(str(e)) from None
-        self._cache[("shape", short)] = (short, shape)
-        return short, shape
+        key = ("resolve", name)
+        if key not in self._cache:  # forget's check runs a probe forward: once per name
+            try:
+                short, shape = adapters.check_edit_layer(self.S, name)
+            except UserError as e:
+                raise BadRequest(str(e)) from None
+            self._cache[key] = self._cache[("shape", short)] = (short, shape)
+        return self._cache[key]
 
     def _units(self, values, channels: int, what: str, layer: str) -> tuple:
         if len(values) > channels:
@@ -279,21 +287,23 @@ class Session:
             self.edit = e
 
     def _edit_tensors(self, e: Edit, pins: list[Pin]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The edit rule's ``a`` and ``r``: (P, C, h, w) each."""
+        """The edit rule's ``a`` and ``r``, broadcasting against the layer's output (P, C, h, w):
+        (1, C, 1, 1) and a scalar for ablation alone, (P, C, h, w) each with brush strokes."""
         _, (c, h, w) = self.layer_shape(e.layer)
-        a = torch.zeros(len(pins), c, h, w)
-        r = torch.zeros(len(pins), c, h, w)
-        if e.ablate:
-            a[:, list(e.ablate)] = 1.0
+        a = torch.zeros(1, c, 1, 1)
+        a[0, list(e.ablate)] = 1.0
+        r = torch.zeros(())
         if e.units and (e.remove or e.insert):
-            u = list(e.units)
-            high = self.units.insert_level(e.layer)[u].view(1, -1, 1, 1)  # (1, U, 1, 1)
-            pool = lambda m: F.adaptive_max_pool2d(torch.from_numpy(m)[None, None], (h, w))[0]  # noqa: E731
-            for i, p in enumerate(pins):
-                rem = pool(e.remove[p.id]) if p.id in e.remove else torch.zeros(1, h, w)
-                ins = pool(e.insert[p.id]) if p.id in e.insert else torch.zeros(1, h, w)
-                a[i, u] = torch.maximum(a[i, u], torch.maximum(rem, ins))
-                r[i, u] = torch.where((ins > 0) & (ins >= rem), high[0], r[i, u])
+            sel = torch.zeros(1, c, 1, 1)
+            sel[0, list(e.units)] = 1.0
+            _, H, W = self.S.image_shape
+            blank = np.zeros((H, W), np.float32)
+            masks = lambda d: torch.from_numpy(np.stack([d.get(p.id, blank) for p in pins]))[:, None]  # noqa: E731
+            rem = F.adaptive_max_pool2d(masks(e.remove), (h, w))  # (P, 1, h, w): every cell a stroke touches
+            ins = F.adaptive_max_pool2d(masks(e.insert), (h, w))
+            a = torch.maximum(a, sel * torch.maximum(rem, ins))  # (P, C, h, w)
+            wins = ((ins > 0) & (ins >= rem)).float()  # (P, 1, h, w): insertion where it is the stroke
+            r = (sel * self.units.insert_level(e.layer).view(1, c, 1, 1)) * wins
         return a, r
 
     def _before(self, pins: list[Pin]) -> dict:
@@ -302,7 +312,8 @@ class Session:
         if key not in self._cache:
             with torch.inference_mode():
                 self._cache = {k: v for k, v in self._cache.items() if k[0] not in ("before", "head")}
-                self._cache[key] = {"images": self.S.images(self.pinned_z(pins))}
+                images = self.S.images(self.pinned_z(pins))
+                self._cache[key] = {"images": images, "urls": image_urls(images)}
         return self._cache[key]
 
     def _head(self, layer: str, pins: list[Pin]) -> torch.Tensor:
@@ -335,11 +346,11 @@ class Session:
         with self.compute_lock:
             pins, e = list(self.pins), self.edit
             t0 = time.perf_counter()
-            before = self._before(pins)["images"]
+            before = self._before(pins)
             after = self.edited_images(e, pins)
             t1 = time.perf_counter()
-            out = {"pins": [{"id": p.id, "origin": p.origin} for p in pins], "edit": e.to_json(),
-                   "before": image_urls(before), "after": image_urls(after)}
+            out = {"pins": [{"id": p.id, "origin": p.origin} for p in pins], "edit": e.summary(),
+                   "before": before["urls"], "after": before["urls"] if not e.active else image_urls(after)}
             t2 = time.perf_counter()
             if measure:
                 out["measure"] = self.measure(e, pins, after)
