@@ -579,7 +579,7 @@ def run(ctx, *, nets: str = "D,G", images: int = 500, source: str = "auto", mask
     from pathlib import Path
 
     from gan_viz.io import atomic_path, save_figure, write_json, write_npz
-    from gan_viz.reports import filter_audit as figs
+    from gan_viz.analyses import filter_audit_plots as figs
 
     plan = prepare(ctx, nets, images, source, masks, parser, iou_threshold, top_fraction, batch_size)
     S = ctx.subject
