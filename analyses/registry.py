@@ -37,6 +37,10 @@ class Context:
     segmenter: str | None = None  # None (the domain's instrument), "rooms" (forced) or FILE.py:FUNC
     extra: dict = field(default_factory=dict)  # e.g. record fields for run.json
 
+    def __post_init__(self):
+        self.out = Path(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+
     @property
     def data(self) -> str | None:
         """The dataset real images come from: --dataset, else the subject's domain."""
