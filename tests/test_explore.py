@@ -33,6 +33,7 @@ from gan_viz.instruments import Instrument  # noqa: E402
 from gan_viz.models import build_discriminator, build_generator, init_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # user_models
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 SHOTS = os.environ.get("GAN_VIZ_EXPLORE_SHOTS")  # keep the browser test's screenshots here
 
@@ -154,6 +155,37 @@ def test_painted_edit_equals_the_hooked_generator_and_stays_local(session, mode)
     assert diff[0, 10:, 10:].max() == 0  # ... and only near the stroke (a 4x4 transposed conv after the layer)
 
 
+@pytest.mark.parametrize("kind", ["nested", "pytorch-examples"])
+def test_users_models_edit_by_a_hook_on_their_own_forward(kind):
+    """A G of nested blocks and a PyTorch examples G (z as (N, nz, 1, 1), layers ``main.N``): the
+    edit runs as a scoped hook on G's forward, equal to edit_layer by hand; D units are guided."""
+    from gan_viz.subject import Subject
+    from user_models import Critic, NestedGenerator, PTDiscriminator, PTGenerator, seeded
+
+    G, D = ((NestedGenerator(nz=16), Critic()) if kind == "nested" else (PTGenerator(nz=16), PTDiscriminator()))
+    S = Subject.from_modules(seeded(G, 1), seeded(D, 2), nz=16)
+    s = Session(S, Red(), n=4, pins=3, scan=16)
+    c = TestClient(create_app(s))
+    layer = c.get("/api/info").json()["default_layer"]
+    assert layer == ("G.blocks.2.act" if kind == "nested" else "G.main.8") and s._tail(layer[2:]) is None
+    ids = _pins(c)
+    mask = np.zeros((32, 32), np.float32)
+    mask[:12] = 1
+    body = {"layer": layer, "ablate": [0, 1], "units": [2, 3], "strokes": {str(ids[1]): {"insert": mask.tolist()}}}
+    r = c.post("/api/edit", json=body).json()
+    assert r["after"][0] != r["before"][0] and r["after"][2] != r["before"][2]
+    e = s.parse_edit(body)
+    a, rr = s._edit_tensors(e, s.pins)
+    with torch.no_grad(), edit_layer(S.G, layer, a, rr, prefix="G"):
+        want = S.images(s.pinned_z())
+    assert torch.allclose(s.edited_images(e, s.pins), want, atol=1e-6) and count_hooks(S.G) == 0
+    first, *_, last = [l["name"] for l in c.get("/api/info").json()["layers"] if l["kind"] == "LeakyReLU"]
+    d = c.get("/api/unit", params={"layer": last, "unit": 0}).json()
+    assert len(d["gbp_maps"]) == 8 and count_hooks(S.D) == 0
+    d = c.get("/api/unit", params={"layer": first, "unit": 0}).json()  # guiding it would be the plain gradient
+    assert "plain gradient" in d["gbp_absent"] and len(d["images"]) == 8
+
+
 def test_units_table_detail_and_concept_units(client, session):
     t = client.get("/api/units", params={"layer": "G.relu2"}).json()
     assert t["shape"] == [8, 8, 8] and len(t["units"]) == 8 and t["editable"]
@@ -198,6 +230,21 @@ def test_no_instrument_says_why(tiny_ckpt):
     r = c.get("/api/concept", params={"layer": "G.relu2", "concept": "window"})
     assert r.status_code == 422 and "domain is unknown" in r.json()["error"]
     assert "label" not in c.get("/api/units", params={"layer": "G.relu2"}).json()["units"][0]
+
+
+def test_a_discriminator_alone_is_browsed_on_real_images():
+    from gan_viz.subject import Subject
+
+    D = build_discriminator(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8))
+    s = Session(Subject.from_modules(None, D, domain="rooms"), None, "no generator to draw", scan=16)
+    c = TestClient(create_app(s))
+    info = c.get("/api/info").json()
+    assert not info["has_G"] and info["default_layer"] is None and {l["net"] for l in info["layers"]} == {"D"}
+    t = c.get("/api/units", params={"layer": "D.lrelu3"}).json()
+    assert len(t["units"]) == 32 and t["scan"] == 16
+    r = c.post("/api/samples", json={"n": 4})
+    assert r.status_code == 422 and "has no generator" in r.json()["error"]
+    assert c.post("/api/edit", json={}).status_code == 422
 
 
 # --- bad requests: 4xx JSON naming the problem, state unchanged ------------------------------

@@ -97,14 +97,24 @@ class UnitBrowser:
         """The scan samples: z (N, nz), images (N, C, H, W), class maps (N, H, W) or None."""
         with self.lock:
             if self._scan is None:
-                if not self.S.has_G:
-                    raise self.BadRequest(f"{self.S.where} has no generator to draw the scan samples from")
-                z = self.S.sample_z(self.n, torch.Generator().manual_seed(SCAN_SEED))
-                with torch.inference_mode():
-                    images = self.S.images(z)
+                z, images = self._scan_images()
                 maps = self.session.segment(images) if self.session.inst is not None else None
                 self._scan = {"z": z, "images": images.clone(), "maps": maps}
             return self._scan
+
+    def _scan_images(self) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """G's samples from the scan seed; for a D alone, real test images of its domain."""
+        if self.S.has_G:
+            z = self.S.sample_z(self.n, torch.Generator().manual_seed(SCAN_SEED))
+            with torch.inference_mode():
+                return z, self.S.images(z)
+        from gan_viz.sources import real_source
+
+        try:
+            src = real_source(self.S, self.n)
+        except UserError as e:
+            raise self.BadRequest(f"{self.S.where} has no generator, and no real images to scan: {e}") from None
+        return None, src.fetch(np.arange(self.n))
 
     def acts(self, net: str, short: str) -> torch.Tensor:
         """The layer's activations on the scan samples: (N, C, h, w) float32, cached (a few layers)."""
@@ -193,9 +203,13 @@ class UnitBrowser:
             out["top_classes"] = [{"class": t["classes"][i], "iou": round(float(t["iou"][unit, i]), 4)}
                                   for i in order]
         if net == "D":
-            p = adapters.guided_panel(self.S, short, sc["z"], sc["images"], unit, TOP_K)
-            out.update(gbp_images=image_urls(p["images"]), gbp_maps=rgb_urls(p["maps"]),
-                       gbp_index=np.asarray(p["index"]).tolist(), gbp_rule="leaky")
+            try:
+                p = adapters.guided_panel(self.S, short, sc["z"], sc["images"], unit, TOP_K)
+            except UserError as e:  # e.g. the first rectifier: guiding it would be the plain gradient
+                out["gbp_absent"] = str(e)
+            else:
+                out.update(gbp_images=image_urls(p["images"]), gbp_maps=rgb_urls(p["maps"]),
+                           gbp_index=np.asarray(p["index"]).tolist(), gbp_rule="leaky")
         return out
 
     # --- a concept's units -----------------------------------------------------------------

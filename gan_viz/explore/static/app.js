@@ -330,6 +330,7 @@ async function showUnit(layer, unit) {
     ...srcs.map((s) => el("img", { src: s, class: "thumb small" })));
   kids.push(strip("top images", d.images), strip("activation", d.heat));
   if (d.gbp_maps) kids.push(strip("guided backprop", d.gbp_maps));
+  if (d.gbp_absent) kids.push(el("p", { class: "muted", text: `No guided backprop: ${d.gbp_absent}` }));
   $("#unit-detail").replaceChildren(...kids);
 }
 
