@@ -82,9 +82,18 @@ async function drawGrid() {
   const seed = parseInt($("#seed").value || "0", 10), n = parseInt($("#n").value || "16", 10);
   const data = await api("/api/samples", { body: { seed, n } });
   const grid = $("#grid");
+  grid.dataset.seed = seed;
   grid.replaceChildren(...data.images.map((src, i) =>
     el("img", { src, class: "thumb", title: `seed ${seed} #${i}: click to pin`, "data-index": i,
                 onclick: () => pinGrid(i) })));
+  markGrid();
+}
+
+function markGrid() {
+  const seed = $("#grid").dataset.seed;
+  for (const img of document.querySelectorAll("#grid img")) {
+    img.classList.toggle("pinned", state.pins.some((p) => p.origin === `seed ${seed} #${img.dataset.index}`));
+  }
 }
 
 async function pinGrid(i) {
@@ -114,6 +123,7 @@ function setPins(pins) {
   }
   buildPinCards();
   fillPinSelects();
+  markGrid();
 }
 
 function buildPinCards() {
@@ -272,8 +282,7 @@ async function loadUnits(layer) {
     state.editLayer = layer; state.ablate.clear(); state.brush.clear(); updateBrushUnits();
     sendEdit(true);
   }
-  $("#k").value = Math.max(1, Math.floor(t.shape[0] / 4));
-  $("#k").max = t.shape[0];
+  if (editable) { $("#k").value = Math.max(1, Math.floor(t.shape[0] / 4)); $("#k").max = t.shape[0]; }
   renderTable();
   $("#unit-detail").replaceChildren(el("p", { class: "hint", text: `${t.layer}: ${t.shape[0]} units, measured on ${t.scan} samples` +
     (t.instrument ? `; labels by dissection with ${t.instrument} (IoU \u2265 ${t.iou_threshold})` : `; no labels (${t.absent})`) + ". Click a unit." }));
