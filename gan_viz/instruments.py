@@ -126,14 +126,20 @@ class Instrument:
 # --- the rooms scene parser ---------------------------------------------------------------
 
 class RoomsParser(Instrument):
-    """The shipped rooms scene parser (:mod:`gan_viz.parser`) as an instrument."""
+    """The shipped rooms scene parser (:mod:`gan_viz.parser`) as an instrument.
+
+    ``which`` "a" is the parser every analysis measures with (``parser.pt``); "b" is the
+    second, independently trained one (``parser_b.pt``: another seed, other widths, its own
+    card), the held-out judge of what forget's filter selection removed.
+    """
 
     kind = "parser"
 
-    def __init__(self, parser, weights: str | None = None, forced: bool = False, note: str = ""):
-        super().__init__("rooms-parser", parser.classes, forced, note)
+    def __init__(self, parser, weights: str | None = None, forced: bool = False, note: str = "", which: str = "a"):
+        super().__init__("rooms-parser" if which == "a" else "rooms-parser-b", parser.classes, forced, note)
         self.parser = parser
         self.weights = weights
+        self.which = which
 
     def segment(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         return self.parser.segment(images, batch_size)
@@ -160,16 +166,21 @@ class RoomsParser(Instrument):
 
     def describe(self) -> dict:
         d = super().describe()
-        d["weights"] = self.weights or "shipped (gan_viz/assets/parser.pt)"
+        stem = "parser" if self.which == "a" else "parser_b"
+        d["weights"] = self.weights or f"shipped (gan_viz/assets/{stem}.pt)"
         if self.weights is None:
-            d["held_out_mean_iou"] = card_iou()
-            d["card"] = "gan_viz/assets/parser.md"
+            d["held_out_mean_iou"] = card_iou(ASSETS / f"{stem}.md")
+            d["card"] = f"gan_viz/assets/{stem}.md"
         return d
+
+
+ASSETS = Path(__file__).parent / "assets"
+PARSER_B = ASSETS / "parser_b.pt"  # the second rooms parser (seed 1, widths 12/24/48/80): forget's held-out judge
 
 
 def card_iou(path: Path | None = None) -> dict:
     """The shipped parser card's held-out mean IoU per image size, e.g. ``{"32": 0.922, "64": 0.969}``."""
-    path = path or Path(__file__).parent / "assets" / "parser.md"
+    path = path or ASSETS / "parser.md"
     try:
         text = path.read_text()
     except OSError:
@@ -199,13 +210,15 @@ def _domain_phrase(subject: "Subject") -> str:
     return "unknown" if subject.domain is None else repr(subject.domain)
 
 
-def _load_rooms(subject: "Subject", weights: str | None, device, forced: bool) -> RoomsParser:
+def _load_rooms(subject: "Subject", weights: str | None, device, forced: bool, which: str = "a") -> RoomsParser:
     from . import parser as P
 
-    p = P.load_parser(weights, device)
+    p = P.load_parser(weights if weights is not None or which == "a" else PARSER_B, device)
     note = (f"--segmenter rooms on a model whose domain is {_domain_phrase(subject)}" if forced
             else "the model's domain is rooms")
-    return RoomsParser(p, None if weights is None else str(weights), forced, note)
+    if which == "b":
+        note += "; the second rooms parser, trained independently (seed 1, widths 12/24/48/80)"
+    return RoomsParser(p, None if weights is None else str(weights), forced, note, which)
 
 
 # --- the user's segmenter -----------------------------------------------------------------
@@ -401,35 +414,65 @@ def absent_reason(subject: "Subject", spec: str | None = None) -> str | None:
 
 
 def resolve_instrument(subject: "Subject", spec: str | None = None, *, parser: str | None = None,
-                       device: torch.device | str = "cpu") -> Instrument | None:
+                       device: torch.device | str = "cpu", which: str = "a") -> Instrument | None:
     """The instrument for ``subject``: ``spec`` None (the one of its domain: the rooms parser for
     rooms, else None), ``"rooms"`` (the rooms parser, forced unless the domain is rooms),
     ``"none"``, or ``"FILE.py:FUNC"`` (the user's segmenter, checked on a probe batch).
 
     Args:
         parser: rooms parser weights (default: the shipped ones).
+        which: "a" (the rooms parser) or "b" (the second, independently trained rooms parser,
+            ``parser_b.pt``, where the rooms parser applies; the user's segmenter has no "b").
     Raises:
         UserError: a bad spec, a segmenter that fails its probe, ``rooms`` forced on images the
             parser cannot read (1 channel, a size outside 32-128), unreadable ``parser`` weights.
     """
     _check_spec(spec)
+    if which not in ("a", "b"):
+        raise ValueError(f"which={which!r}: 'a' or 'b'")
     if spec == "none":
         return None
     if spec is not None and spec != ROOMS:
-        return load_segmenter(spec, subject)
+        return load_segmenter(spec, subject) if which == "a" else None
     if spec == ROOMS:
         misfit = _rooms_misfit(subject)
         if misfit:
             raise UserError(f"--segmenter rooms: {misfit}; pass --segmenter FILE.py:FUNC (your segmenter)")
-        return _load_rooms(subject, parser, device, forced=subject.domain != ROOMS)
+        return _load_rooms(subject, parser, device, forced=subject.domain != ROOMS, which=which)
     if absent_reason(subject) is not None:
         return None
     try:
-        return _load_rooms(subject, parser, device, forced=False)
+        return _load_rooms(subject, parser, device, forced=False, which=which)
     except UserError:
         if parser is not None:
             raise
         return None  # the package ships without parser weights: absent_reason cannot know
+
+
+def held_out_instrument(subject: "Subject", spec: str | None = None, *, judge: str | None = None,
+                        device: torch.device | str = "cpu") -> Instrument | None:
+    """An instrument independent of the one ``spec`` resolves to, to judge what a selection made with
+    that one did: ``judge`` "FILE.py:FUNC" (the user's second segmenter), ``"rooms-b"`` (the second
+    rooms parser, forced like ``--segmenter rooms`` where the domain is not rooms), ``"none"``; by
+    default the second rooms parser wherever the rooms parser is the instrument, else None (no
+    independent instrument: the caller says so).
+
+    Example:
+        >>> held_out_instrument(subject).name        # a rooms model
+        'rooms-parser-b'
+    """
+    if judge == "none":
+        return None
+    if judge == "rooms-b":
+        return resolve_instrument(subject, ROOMS, device=device, which="b")
+    if judge is not None:
+        if ":" not in str(judge):
+            raise UserError(f"--judge {judge!r}: give FILE.py:FUNC (your second segmenter), rooms-b (the second "
+                            "rooms parser) or none")
+        return load_segmenter(judge, subject)
+    if spec is not None and spec != ROOMS:
+        return None
+    return resolve_instrument(subject, spec, device=device, which="b")
 
 
 def require_instrument(subject: "Subject", spec: str | None, analysis_name: str, *, parser: str | None = None,

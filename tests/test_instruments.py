@@ -180,6 +180,25 @@ def test_rooms_parser_forced_or_by_domain(subject):
     assert resolve_instrument(subject, "none") is None
 
 
+def test_held_out_parser_b_is_another_network_with_its_own_card(subject, files):
+    from gan_viz.instruments import ASSETS, held_out_instrument
+
+    assert held_out_instrument(subject) is None  # unknown domain: no rooms parser, so no second one
+    subject.domain = "rooms"
+    a, b = resolve_instrument(subject), held_out_instrument(subject)
+    assert b.name == "rooms-parser-b" and b.class_names == a.class_names and not b.forced
+    assert b.parser.net.cfg.widths != a.parser.net.cfg.widths and b.parser.meta["seed"] != a.parser.meta.get("seed", 0)
+    d = b.describe()
+    assert d["card"] == "gan_viz/assets/parser_b.md" and d["held_out_mean_iou"] == card_iou(ASSETS / "parser_b.md")
+    assert 0.75 < d["held_out_mean_iou"]["32"] < card_iou()["32"]  # its card: less accurate than parser.pt
+    assert resolve_instrument(subject, which="b").name == "rooms-parser-b"
+    seg = held_out_instrument(subject, judge=files["seg"])
+    assert seg.name.startswith("segmenter") and held_out_instrument(subject, judge="none") is None
+    assert held_out_instrument(subject, files["seg"]) is None  # the user's segmenter has no "b"
+    with pytest.raises(UserError, match="--judge 'parser2'"):
+        held_out_instrument(subject, judge="parser2")
+
+
 @pytest.mark.parametrize("func, words", [
     ("wrong_shape", ["returned shape (2, 1, 32, 32)", "(2, 32, 32) (N, H, W)"]),
     ("outside", ["returned class id 3", "outside its 3 class names"]),
