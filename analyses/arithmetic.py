@@ -17,7 +17,14 @@ run unmeasured (the summary says why).
 Exemplars are addressed by index in a *sample sheet*: the z that ``gan-viz generate
 --n N --seed S`` draws (:func:`sample_sheet`), or the rows of a z file. A concept can
 also be picked by the instrument (``window``: the sheet samples with the most window
-pixels; ``no-window``: samples with none); that needs one, and is refused without.
+pixels; ``no-window``: samples with none; ``window+no-bed``: both at once); that needs
+one, and is refused without.
+
+Does the arithmetic work? With concepts picked by the instrument, the analogy is repeated
+over many independent exemplar draws from the sheet, for 1 and 3 exemplars per concept,
+in pixel space and with a random direction of the same norm
+(:mod:`gan_viz.analyses.arithmetic_analogy`: ``analogy_success_*``). The default (no
+expression given) is a two-attribute analogy, ``DEFAULT_CONCEPTS``.
 
 The registered runner :func:`run` (``gan-viz arithmetic``) takes any subject with a generator.
 
@@ -37,6 +44,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from gan_viz.analyses import arithmetic_analogy as AN
 from gan_viz.analyses.registry import register
 from gan_viz.config import ModelConfig
 from gan_viz.subject import Subject, generate_images
@@ -112,22 +120,35 @@ def parse_indices(text: str, name: str, n: int) -> list[int]:
     return out
 
 
-def parse_concepts(text: str, classes) -> dict[str, tuple[str, bool]]:
-    """``"A=window,B=no-window"`` -> ``{"A": ("window", True), "B": ("window", False)}``."""
-    out: dict[str, tuple[str, bool]] = {}
+def parse_concepts(text: str, classes) -> dict[str, tuple]:
+    """``"A=window+bed,B=no-window+bed"`` -> ``{"A": (("window", True), ("bed", True)),
+    "B": (("window", False), ("bed", True))}``: each concept a combination of classes present
+    (``CLASS``) or absent (``no-CLASS``), joined by ``+``."""
+    out: dict[str, tuple] = {}
     for item in (text or "").split(","):
         name, eq, spec = (s.strip() for s in item.partition("="))
         if not eq or name not in NAMES or not spec:
-            raise UserError(f"--concepts item {item.strip()!r} is not NAME=CLASS or NAME=no-CLASS "
-                            f"(names {', '.join(NAMES)}), e.g. A=window,B=no-window")
-        present = not spec.startswith("no-")
-        cls = spec if present else spec[3:]
-        if cls not in classes:
-            raise UserError(f"--concepts {name}={spec}: unknown class {cls!r}; the parser knows {', '.join(classes)}")
+            raise UserError(f"--concepts item {item.strip()!r} is not NAME=CLASS, NAME=no-CLASS or a combination "
+                            f"like NAME=CLASS+no-CLASS (names {', '.join(NAMES)}), e.g. A=window+bed,B=no-window+bed")
+        attrs = []
+        for part in (s.strip() for s in spec.split("+")):
+            present = not part.startswith("no-")
+            cls = part if present else part[3:]
+            if cls not in classes:
+                raise UserError(f"--concepts {name}={spec}: unknown class {cls!r}; the instrument knows "
+                                f"{', '.join(classes)}")
+            if cls in dict(attrs):
+                raise UserError(f"--concepts {name}={spec} names {cls} twice")
+            attrs.append((cls, present))
         if name in out:
             raise UserError(f"--concepts defines {name} twice")
-        out[name] = (cls, present)
+        out[name] = tuple(attrs)
     return out
+
+
+def spec_label(spec) -> str:
+    """``(("window", True), ("bed", False))`` -> ``"window+no-bed"``."""
+    return "+".join(f"{'' if p else 'no-'}{c}" for c, p in spec)
 
 
 def pick_exemplars(fractions: np.ndarray, class_id: int, present: bool, k: int, exclude=(),
@@ -142,17 +163,31 @@ def pick_exemplars(fractions: np.ndarray, class_id: int, present: bool, k: int, 
     Returns:
         ``k`` indices; raises :class:`UserError` when fewer samples qualify.
     """
-    f = fractions[:, class_id]
-    ok = (f >= min_fraction) if present else (f < absent_fraction)
+    return pick_matching(fractions, ((class_id, present),), k, exclude, min_fraction, label, absent_fraction)
+
+
+def pick_matching(fractions: np.ndarray, spec, k: int, exclude=(), min_fraction: float = PRESENT,
+                  label: str = "", absent_fraction: float = ABSENT) -> list[int]:
+    """Sheet indices of ``k`` samples carrying every attribute of ``spec`` ((class id, present), ...):
+    present classes >= ``min_fraction`` of the pixels (the largest smallest share first), absent
+    ones < ``absent_fraction`` (then the fewest of their pixels first). Raises :class:`UserError`
+    when fewer than ``k`` unused samples qualify."""
+    ok = np.ones(len(fractions), bool)
+    for c, present in spec:
+        ok &= (fractions[:, c] >= min_fraction) if present else (fractions[:, c] < absent_fraction)
     ok[list(exclude)] = False
     cand = np.nonzero(ok)[0]
-    order = cand[np.argsort(-f[cand] if present else f[cand], kind="stable")]
+    pres = [c for c, p in spec if p]
+    key = (-fractions[np.ix_(cand, pres)].min(1) if pres else
+           fractions[np.ix_(cand, [c for c, _ in spec])].sum(1))
+    order = cand[np.argsort(key, kind="stable")]
     if len(order) < k:
-        rule = f">= {min_fraction:.2%} of the pixels" if present else f"< {absent_fraction:.2%} of the pixels"
-        opt = "--min-fraction" if present else "--absent-fraction"
-        raise UserError(f"concept {label}: only {len(order)} unused sheet samples of {len(f)} qualify ({rule}; "
-                        f"the sheet ranges {f.min():.2%}-{f.max():.2%}), {k} needed; raise --samples-n, "
-                        f"lower --exemplars or loosen {opt}")
+        rules = "; ".join(f"{'>=' if p else '<'} {min_fraction if p else absent_fraction:.2%} of the pixels "
+                          f"(the sheet ranges {fractions[:, c].min():.2%}-{fractions[:, c].max():.2%})"
+                          for c, p in spec)
+        opts = " / ".join(dict.fromkeys("--min-fraction" if p else "--absent-fraction" for _, p in spec))
+        raise UserError(f"concept {label}: only {len(order)} unused sheet samples of {len(fractions)} qualify "
+                        f"({rules}), {k} needed; raise --samples-n, lower --exemplars or loosen {opts}")
     return [int(i) for i in order[:k]]
 
 
@@ -301,12 +336,17 @@ def direction_summary(r: DirectionResult, target: str) -> dict:
     mean = lambda f: float(f.mean())  # noqa: E731
     ctrl_after = [mean(f[i1, :, c]) for f in r.control_fractions]
     share = lambda f: float((f >= PRESENT).mean())  # noqa: E731
+    before, after = mean(r.fractions[i0, :, c]), mean(r.fractions[i1, :, c])
+    ctrl_effect = [a - before for a in ctrl_after]
     return {
         "measured": True, "class": target, "n_samples": int(r.fractions.shape[1]), "alpha_before": float(r.alphas[i0]),
         "alpha_after": float(r.alphas[i1]), "direction_norm": float(np.linalg.norm(r.d)),
         "fraction_before": mean(r.fractions[i0, :, c]), "fraction_after": mean(r.fractions[i1, :, c]),
         "control_after": float(np.mean(ctrl_after)) if ctrl_after else None,
         "control_after_each": ctrl_after,
+        # the figure of merit: the class's gain along d, beside the largest gain along a random direction
+        "effect": after - before, "control_effect_max": float(max(ctrl_effect)) if ctrl_effect else None,
+        "effect_beats_controls": bool(after - before > max(ctrl_effect)) if ctrl_effect else None,
         "share_with_class_before": share(r.fractions[i0, :, c]), "share_with_class_after": share(r.fractions[i1, :, c]),
         "control_share_after": float(np.mean([share(f[i1, :, c]) for f in r.control_fractions]))
         if len(r.control_fractions) else None,
@@ -326,6 +366,12 @@ NAME = "arithmetic"
 EVAL_SEED = 1_000_000  # fresh evaluation samples: seed EVAL_SEED + seed (apart from the sheet)
 DEFAULT_ALPHAS = "-1,-0.5,0,0.5,1,1.5,2"
 SHEET_N, SHEET_N_CONCEPTS = 150, 1000
+# The default (no --expr / --direction / --concepts / --A ...): a two-attribute analogy measured on
+# both attributes. On the bundled rooms model windows and beds are in 96-97% of the samples (4 of
+# 1000 lack both), doors and pictures are the two objects with the largest pools for all three
+# concepts (618 / 98 / 34 of a sheet of 1000): Y should show a door and no picture.
+DEFAULT_EXPR, DEFAULT_DIRECTION = "A - B + C", "A - B"
+DEFAULT_CONCEPTS = "A=door+picture,B=no-door+picture,C=no-door+no-picture"
 HINT = ("pass --segmenter FILE.py:FUNC (your segmenter), pick the exemplars by index (--A 12,40,77 ...) "
         "instead of --concepts, or --segmenter rooms to force the rooms parser")
 
@@ -335,7 +381,7 @@ def _check(o: dict) -> tuple:
     for opt, v, low in (("--exemplars", o["exemplars"], 1), ("--samples-n", o["samples_n"], 1),
                         ("--noisy", o["noisy"], 0), ("--walk-rows", o["walk_rows"], 1),
                         ("--eval-samples", o["eval_samples"], 1), ("--controls", o["controls"], 0),
-                        ("--batch-size", o["batch_size"], 1),
+                        ("--batch-size", o["batch_size"], 1), ("--draws", o["draws"], 1),
                         ("--direction-exemplars", o["direction_exemplars"] or 1, 1)):
         if v < low:
             raise UserError(f"{opt} {v}: must be at least {low}")
@@ -397,10 +443,10 @@ def _select(order, lists, concepts, k, sheet_n, fractions, classes, o) -> dict:
             chosen[n] = parse_indices(lists[n], n, sheet_n)
     for n in order:
         if n in concepts:
-            cls, present = concepts[n]
+            spec = tuple((classes.index(c), p) for c, p in concepts[n])
             used = {i for v in chosen.values() for i in v}
-            chosen[n] = pick_exemplars(fractions, classes.index(cls), present, k, used, o["min_fraction"],
-                                       f"{n}={'' if present else 'no-'}{cls}", o["absent_fraction"])
+            chosen[n] = pick_matching(fractions, spec, k, used, o["min_fraction"], f"{n}={spec_label(concepts[n])}",
+                                      o["absent_fraction"])
     return chosen
 
 
@@ -408,9 +454,13 @@ def _targets(o: dict, concepts, dterms, classes) -> tuple[list, str | None]:
     """Classes annotated in Fig. 7, and the class the direction is measured on."""
     if o["measure"] is not None and o["measure"] not in classes:
         raise UserError(f"--measure {o['measure']!r} is not a class; the instrument knows {', '.join(classes)}")
-    named = list(dict.fromkeys(c for c, _ in concepts.values()))
+    named = list(dict.fromkeys(c for spec in concepts.values() for c, _ in spec))
     default = o["measure"] or (named[0] if named else ("window" if "window" in classes else classes[0]))
-    dir_named = [concepts[n][0] for n, _ in dterms if n in concepts]
+    dir_named = []
+    if dterms and all(n in concepts for n, _ in dterms):  # the class the two sides disagree on
+        (pn, _), (mn, _) = sorted(dterms, key=lambda t: -t[1])
+        plus, minus = dict(concepts[pn]), dict(concepts[mn])
+        dir_named = [c for c in plus if c in minus and plus[c] != minus[c]] or list(plus)
     measure = list(dict.fromkeys(([o["measure"]] if o["measure"] else []) + named)) or [default]
     return measure, (o["measure"] or (dir_named[0] if dir_named else default))
 
@@ -449,6 +499,14 @@ def caption(s: dict) -> str:
             text += (f" {cls} pixels: Y {pct(f.get('y'))}, noisy mean {pct(f.get('noisy_mean'))}, pixel space "
                      f"{pct(f.get('pixel_space'))}; concept means "
                      + ", ".join(f"{n} {pct(v)}" for n, v in f.get("mean_images", {}).items()) + ".")
+    if s.get("analogy", {}).get("measured"):
+        an = s["analogy"]
+        tg = ", ".join(f"{'a' if v == 'present' else 'no'} {c}" for c, v in an["targets"].items())
+        text += (f" Over {an['draws']} independent exemplar draws (pools {an['pool_sizes']} of the sheet), Y showed "
+                 f"{tg} in {pct(s.get('analogy_success_1'))} of the draws with 1 exemplar per concept and "
+                 f"{pct(s.get('analogy_success_3'))} with 3; pixel space {pct(s.get('analogy_success_pixel'))}; "
+                 f"a random direction of the same norm from {an['control_base']}: "
+                 f"{pct(s.get('analogy_success_random'))}. {an.get('finding', '')}.")
     d = s.get("direction") or {}
     if d.get("measured"):
         text += (f" Direction {d.get('expr')} (Fig. 8; norm {d.get('direction_norm', 0):.2f}) added to "
@@ -468,14 +526,20 @@ def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = N
         noisy: int = 8, direction: str | None = None, direction_exemplars: int | None = None,
         alphas: str = DEFAULT_ALPHAS, walk_rows: int = 4, eval_samples: int = 200, controls: int = 3,
         measure: str | None = None, min_fraction: float = PRESENT, absent_fraction: float = ABSENT,
-        parser: str | None = None, batch_size: int = 256) -> dict:
+        draws: int = AN.DRAWS, parser: str | None = None, batch_size: int = 256) -> dict:
     """Figs. 7-8 on ``ctx.subject``: arithmetic ``expr`` on exemplar means and/or the ``direction``
     walk, measured by the instrument of ``ctx`` where there is one; writes ``arithmetic``,
     ``direction_walk`` and ``direction_measure`` (PNG + PDF), ``summary.json`` and ``arrays.npz``
     into ``ctx.out``; returns the summary.
 
+    Without ``expr``, ``direction``, ``concepts`` and A-H: the default analogy (``DEFAULT_EXPR`` on
+    ``DEFAULT_CONCEPTS``, direction ``DEFAULT_DIRECTION``) where the instrument knows its classes.
+    Where every concept is picked by the instrument, the analogy is also repeated over ``draws``
+    exemplar draws (:mod:`gan_viz.analyses.arithmetic_analogy`): ``analogy_success_1`` / ``_3`` /
+    ``_pixel`` / ``_random`` in the summary.
+
     Args (the command's option names): A-H: sheet indices of each concept's exemplars.
-        concepts: "A=window,B=no-window": picked by the instrument (refused without one).
+        concepts: "A=window+bed,B=no-window+bed": picked by the instrument (refused without one).
         The rest as ``gan-viz arithmetic --help`` says.
     """
     from gan_viz.instruments import instrument_record
@@ -485,36 +549,77 @@ def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = N
              samples_seed=samples_seed, z=z, manifest=manifest, noise=noise, noisy=noisy, direction=direction,
              direction_exemplars=direction_exemplars, alphas=alphas, walk_rows=walk_rows,
              eval_samples=eval_samples, controls=controls, measure=measure, min_fraction=min_fraction,
-             absent_fraction=absent_fraction, parser=parser, batch_size=batch_size,
-             samples_n=samples_n if samples_n is not None else (SHEET_N_CONCEPTS if concepts else SHEET_N))
-    terms, dterms, alph = _check(o)
+             absent_fraction=absent_fraction, draws=draws, parser=parser, batch_size=batch_size)
     S = ctx.subject
     if not S.has_G:
         S.require("G")
+    defaulted = _defaults(ctx, o)
+    o["samples_n"] = samples_n if samples_n is not None else (SHEET_N_CONCEPTS if o["concepts"] else SHEET_N)
+    terms, dterms, alph = _check(o)
     sheet, sheet_note = _sheet(o, S)
     inst, reason, note = _instrument(ctx, o)
     if measure is not None and inst is None:
         raise UserError(f"--measure {measure} needs a concept instrument, and {reason}; {HINT}")
     classes = inst.class_names if inst is not None else ()
     lists, picks = _sources(o, {n for n, _ in terms + dterms}, classes)
-    fractions = inst.class_fractions(S.images(sheet, batch_size, ctx.device)).numpy() if picks else None
+    sheet_images = S.images(sheet, batch_size, ctx.device) if picks else None
+    fractions = inst.class_fractions(sheet_images).numpy() if picks else None
     pick = lambda tt, k: _select([n for n, _ in tt], lists, picks, k, len(sheet), fractions, classes, o)  # noqa: E731
     chosen = pick(terms, exemplars) if terms else {}
     dchosen = pick(dterms, direction_exemplars or exemplars) if dterms else {}
     measured, target = _targets(o, picks, dterms, classes) if inst is not None else ([], None)
     summary = {"checkpoint": S.where, "seed": ctx.seed, "measurements": note, "sheet": sheet_note,
-               "sheet_size": len(sheet), "concepts": {n: f"{'' if p else 'no-'}{c}" for n, (c, p) in picks.items()},
-               "instrument": instrument_record(inst, reason)}
+               "sheet_size": len(sheet), "concepts": {n: spec_label(s) for n, s in picks.items()},
+               "defaults": defaulted, "instrument": instrument_record(inst, reason)}
     arrays = {"sheet_z": sheet.numpy(), "seed": ctx.seed}
     if fractions is not None:
         arrays["sheet_fractions"], arrays["class_names"] = fractions, list(classes)
     if terms:
         _run_arithmetic(ctx, o, S, terms, sheet, chosen, inst, measured, summary, arrays)
+        _run_analogy(ctx, o, S, terms, picks, sheet, sheet_images, fractions, inst, summary, arrays)
     if dterms:
         _run_direction(ctx, o, S, dterms, alph, sheet, dchosen, inst, target, summary, arrays)
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", **arrays)
     return summary
+
+
+def _defaults(ctx, o: dict) -> bool:
+    """Fill in the default analogy when nothing was asked for; True when it was."""
+    from gan_viz.instruments import absent_reason, resolve_instrument
+
+    if any(o[k] is not None for k in ("expr", "direction", "concepts", *NAMES)):
+        return False
+    inst = resolve_instrument(ctx.subject, ctx.segmenter, parser=o["parser"], device=ctx.device)
+    need = [c for c in ("door", "picture") if inst is None or c not in inst.class_names]
+    if need:
+        why = (absent_reason(ctx.subject, ctx.segmenter) or "no instrument could be loaded") if inst is None else \
+            f"{inst.name} has no class {' or '.join(need)}"
+        raise UserError(f'nothing to do: give --expr "A - B + C" and/or --direction "A - B" (the default analogy '
+                        f'{DEFAULT_CONCEPTS} needs an instrument with doors and pictures, and {why})')
+    o.update(expr=DEFAULT_EXPR, concepts=DEFAULT_CONCEPTS, direction=DEFAULT_DIRECTION)
+    return True
+
+
+def _run_analogy(ctx, o, S, terms, picks, sheet, sheet_images, fractions, inst, summary, arrays) -> None:
+    """The analogy over ``o["draws"]`` exemplar draws, where every concept is picked by the instrument."""
+    missing = [n for n, _ in terms if n not in picks]
+    targets = AN.analogy_targets(terms, picks) if not missing else {}
+    if not targets:
+        why = (f"concepts {', '.join(missing)} are given by sheet index, not by the instrument" if missing else
+               "no class is named by every concept of the expression")
+        summary.update({f"analogy_success_{k}": None for k in ("1", "3", "pixel", "random")})
+        summary["analogy"] = {"measured": False, "why": why}
+        return
+    pools = AN.concept_pools(fractions, inst.class_names, {n: picks[n] for n, _ in terms}, o["min_fraction"],
+                             o["absent_fraction"])
+    r = AN.compute_analogy(S, terms, sheet, sheet_images, pools, inst, targets, o["draws"], seed=ctx.seed,
+                           min_fraction=o["min_fraction"], absent_fraction=o["absent_fraction"],
+                           batch_size=o["batch_size"], device=ctx.device)
+    s = AN.analogy_summary(r)
+    s["analogy"] = {"measured": True, "expr": o["expr"], **s["analogy"]}
+    summary.update(s)
+    arrays.update(AN.analogy_arrays(r))
 
 
 def _run_arithmetic(ctx, o, S, terms, sheet, chosen, inst, measured, summary, arrays) -> None:

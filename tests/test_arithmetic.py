@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from gan_viz.analyses import arithmetic as A
+from gan_viz.analyses import arithmetic_analogy as AN
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.subject import generate_images
 from gan_viz.data.rooms import CLASSES
@@ -68,7 +69,14 @@ def test_parse_indices_and_concepts():
         A.parse_indices("1,1", "A", 150)
     with pytest.raises(UserError, match="not a list"):
         A.parse_indices("", "A", 150)
-    assert A.parse_concepts("A=window,B=no-window", CLASSES) == {"A": ("window", True), "B": ("window", False)}
+    assert A.parse_concepts("A=window,B=no-window", CLASSES) == {"A": (("window", True),), "B": (("window", False),)}
+    two = A.parse_concepts("A=window+bed, B=no-window+bed,C=no-window+no-bed", CLASSES)
+    assert two["A"] == (("window", True), ("bed", True)) and two["C"] == (("window", False), ("bed", False))
+    assert A.spec_label(two["B"]) == "no-window+bed"
+    with pytest.raises(UserError, match="names window twice"):
+        A.parse_concepts("A=window+no-window", CLASSES)
+    with pytest.raises(UserError, match="unknown class 'tv'"):
+        A.parse_concepts("A=window+tv", CLASSES)
     with pytest.raises(UserError, match="unknown class 'tv'"):
         A.parse_concepts("A=tv", CLASSES)
     with pytest.raises(UserError, match="NAME=CLASS"):
@@ -93,6 +101,29 @@ def test_pick_exemplars_present_absent_exclusion_and_empty():
     f[:, WINDOW] = 0.5
     with pytest.raises(UserError, match="only 0 unused"):  # an empty concept
         A.pick_exemplars(f, WINDOW, False, 1, label="B=no-window")
+
+
+def test_pick_matching_combines_classes():
+    bed = CLASSES.index("bed")
+    f = np.zeros((5, len(CLASSES)))
+    f[:, WINDOW] = [0.3, 0.0, 0.05, 0.2, 0.0]
+    f[:, bed] = [0.0, 0.2, 0.1, 0.3, 0.0]
+    assert A.pick_matching(f, ((WINDOW, True), (bed, True)), 2) == [3, 2]  # largest smallest share first
+    assert A.pick_matching(f, ((WINDOW, True), (bed, False)), 1) == [0]
+    assert A.pick_matching(f, ((WINDOW, False), (bed, False)), 1) == [4]
+    with pytest.raises(UserError, match="concept C=no-window[+]no-bed: only 1 unused"):
+        A.pick_matching(f, ((WINDOW, False), (bed, False)), 2, label="C=no-window+no-bed")
+
+
+def test_analogy_targets_follow_the_expression():
+    terms = A.parse_expr("A - B + C")
+    c = A.parse_concepts("A=window+bed,B=no-window+bed,C=no-window+no-bed", CLASSES)
+    assert AN.analogy_targets(terms, c) == {"window": True, "bed": False}
+    c1 = A.parse_concepts("A=window,B=no-window,C=no-window", CLASSES)
+    assert AN.analogy_targets(terms, c1) == {"window": True}
+    c2 = A.parse_concepts("A=window+bed,B=no-window,C=no-window", CLASSES)  # bed unspecified in B, C: no target
+    assert AN.analogy_targets(terms, c2) == {"window": True}
+    assert AN.base_term(terms) == 2 and AN.base_term(A.parse_expr("A - B")) == 0
 
 
 def test_exemplar_averaging_pixel_space_and_noise(tiny_cfg):
@@ -215,6 +246,7 @@ def test_cli_parser_concepts(cli, ckpt, tmp_path, monkeypatch):
     (["--expr", "A", "--A", "0", "--B", "1"], "B is defined but not used"),
     (["--expr", "A - B", "--A", "0", "--B", "1", "--concepts", "A=window"], "needs a concept instrument"),
     (["--A", "0"], "nothing to do"),
+    ([], "the default analogy A=door+picture"),  # 16x16: no instrument for the default
     (["--direction", "A + B", "--A", "0", "--B", "1"], "one concept minus another"),
     (["--expr", "A", "--A", "0", "--alphas", "x"], "--alphas"),
     (["--expr", "A", "--A", "0", "--noisy", "-1"], "--noisy -1"),

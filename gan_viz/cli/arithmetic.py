@@ -14,7 +14,10 @@ from .runner import run_analysis
 
 NAME = A.NAME
 HELP = "vector arithmetic on mean z of exemplars (paper Fig. 7) and concept directions (Fig. 8), measured"
-EXAMPLES = ['gan-viz arithmetic --expr "A - B + C" --A 12,40,77 --B 3,9,21 --C 5,6,30 --out out/fig7',
+EXAMPLES = ["gan-viz arithmetic --out out/fig7  # the default analogy on the bundled rooms model",
+            'gan-viz arithmetic --expr "A - B + C" --A 12,40,77 --B 3,9,21 --C 5,6,30 --out out/fig7_index',
+            'gan-viz arithmetic --expr "A - B + C" --concepts A=window+bed,B=no-window+bed,C=no-window+no-bed '
+            '--draws 50 --out out/fig7_beds',
             'gan-viz arithmetic --expr "A - B + C" --concepts A=window,B=no-window,C=no-window '
             '--direction "A - B" --out out/fig7_windows',
             'gan-viz arithmetic --z out/samples/z.npy --direction "A - B" --A 1,2,3,4 --B 5,6,7,8 --out out/fig8',
@@ -26,13 +29,16 @@ def add_arguments(p):
     add_common(p)
     add_segmenter(p)
     p.add_argument("--expr", default=None, help='arithmetic on concepts A-H, e.g. "A - B + C" or "2*A - 0.5*B" (Fig. 7); '
-                        'one starting with a minus needs \'=\': --expr="-A + B"')
+                        'one starting with a minus needs \'=\': --expr="-A + B". Without --expr, --direction, '
+                        f'--concepts and --A..--H: the default analogy {A.DEFAULT_EXPR} on {A.DEFAULT_CONCEPTS} '
+                        f'(direction {A.DEFAULT_DIRECTION}), where the instrument knows doors and pictures')
     for n in A.NAMES:
         p.add_argument(f"--{n}", default=None, metavar="LIST", help=f"exemplars of concept {n}: sheet indices "
                        "like 12,40,77" if n == "A" else "the same for concept " + n)
     p.add_argument("--concepts", default=None, metavar="SPEC",
                    help="pick exemplars with the instrument (the rooms parser for rooms models, or --segmenter), "
-                        "e.g. A=window,B=no-window,C=no-window (most window pixels / no window pixels in the sheet)")
+                        "e.g. A=window,B=no-window,C=no-window (most window pixels / no window pixels in the sheet); "
+                        "a concept may combine classes: A=window+bed,B=no-window+bed,C=no-window+no-bed")
     p.add_argument("--exemplars", type=int, default=3, help="exemplars per instrument-picked concept (default 3)")
     sheet = p.add_mutually_exclusive_group()
     sheet.add_argument("--samples-seed", type=int, default=0,
@@ -59,6 +65,9 @@ def add_arguments(p):
                    help=f"an instrument-picked sample 'has' a class from this pixel fraction (default {A.PRESENT})")
     p.add_argument("--absent-fraction", type=float, default=A.ABSENT,
                    help=f"an instrument-picked sample lacks a class below this pixel fraction (default {A.ABSENT})")
+    p.add_argument("--draws", type=int, default=100,
+                   help="independent exemplar draws from the sheet over which the analogy's success is measured "
+                        "(with --concepts; 1 and 3 exemplars per concept, pixel space, random direction; default 100)")
     add_parser_option(p)
     p.add_argument("--batch-size", type=int, default=256, help="samples per forward pass")
 
@@ -71,6 +80,11 @@ def run(args) -> int:
         for m, f in a.get("fractions", {}).items():
             print(f"  {m}: Y {f['y']:.3f}, noisy mean {f['noisy_mean']}, pixel space {f['pixel_space']:.3f}, "
                   f"concept means {({k: round(v, 3) for k, v in f['mean_images'].items()})}")
+    if s.get("analogy", {}).get("measured"):
+        an = s["analogy"]
+        print(f"analogy over {an['draws']} draws (targets {an['targets']}): success with 1 exemplar "
+              f"{s['analogy_success_1']:.2f}, 3 exemplars {s['analogy_success_3']:.2f}, pixel space "
+              f"{s['analogy_success_pixel']:.2f}, random direction {s['analogy_success_random']:.2f}; {an['finding']}")
     if "direction" in s and s["direction"].get("measured"):
         d = s["direction"]
         print(f"direction {d['expr']} on {d['n_samples']} samples: {d['class']} {d['fraction_before']:.4f} -> "
