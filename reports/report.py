@@ -289,10 +289,12 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
 
 
 def _parser_stamp() -> dict:
-    """The shipped scene parser measures several sections: a new one invalidates their cache."""
+    """The shipped scene parsers (the measuring instrument and its held-out second) measure several
+    sections: a new one invalidates their cache."""
     from gan_viz.parser import DEFAULT_PATH
 
-    return file_stamp(Path(DEFAULT_PATH))
+    stamps = {p.name: file_stamp(p) for p in sorted(Path(DEFAULT_PATH).parent.glob("parser*.pt"))}
+    return stamps if len(stamps) > 1 else file_stamp(Path(DEFAULT_PATH))
 
 
 def _cpu() -> float:
