@@ -18,22 +18,29 @@ def add_arguments(p):
     add_common(p)
     add_data(p, "training data searched (default: the model's)")
     p.add_argument("--n", type=int, default=256, help="generated samples (default: 256)")
-    p.add_argument("--n-train", type=int, default=5000,
-                   help="training images searched, a random subset; 0 = all the model was trained on "
-                        "(default: 5000)")
+    p.add_argument("--n-train", type=int, default=0,
+                   help="training images searched: 0 = all the model was trained on (default), or a random "
+                        "subset of this many (the summary states train_searched and train_size)")
     p.add_argument("--n-heldout", type=int, default=1000, help="held-out real images (reference; default: 1000)")
     p.add_argument("--k", type=int, default=3, help="neighbours shown per sample and space (default: 3)")
     p.add_argument("--quantile", type=float, default=N.QUANTILE,
                    help="held-out distance quantile used as memorisation threshold (default: %(default)s)")
+    p.add_argument("--cells", type=int, default=N.CELLS,
+                   help="k-means cells of the data-copying test C_T (Meehan et al. 2020); 0 = no test "
+                        "(default: %(default)s)")
+    p.add_argument("--spaces", default="pixel,D", help="pixel, D or pixel,D (default: %(default)s)")
     p.add_argument("--show", type=int, default=8, help="samples per figure (default: 8)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
 
 
 def run(args) -> int:
     ctx, s = run_analysis(args, "neighbors")
+    def ct(v):
+        c = (v.get("data_copying") or {}).get("C_T")
+        return "" if c is None else f", data-copying C_T {c:.2f}"
     row = "; ".join(f"{sp}: memorisation {100 * v['memorisation']:.1f}% (like held-out "
-                    f"{100 * v['expected_if_like_heldout']:g}%), median ratio {v['median_ratio']:.2f}"
+                    f"{100 * v['expected_if_like_heldout']:g}%), median ratio {v['median_ratio']:.2f}{ct(v)}"
                     for sp, v in s["spaces"].items())
-    print(f"neighbors {s['dataset']} ({s['train_images_searched']} training images searched): {row}; "
+    print(f"neighbors {s['dataset']} ({s['train_searched']} of {s['train_size']} training images searched): {row}; "
           f"wrote {ctx.out}")
     return 0
