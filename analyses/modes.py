@@ -6,13 +6,23 @@ its verdicts can be trusted. It labels the generated samples; the result is the 
 histogram of the samples beside that of held-out real images *as the same classifier
 labels them* (so its own biases cancel), and beside their true labels.
 
-- A class is *covered* when its share of the samples is at least ``min_share`` (0.2) of
-  its share of the real images (an absent mode drops to the classifier's error rate, a
-  few tenths of a percent per class).
+- Uncorrected: a class is *covered* when its share of the samples is at least
+  ``min_share`` (0.2) of its share of the real images (an absent mode drops to the rate
+  at which the classifier's errors land on it).
 - KL(real || generated) and KL(generated || real) of the two histograms, with 0.5 added
   to every count so that a missing class gives a large but finite number.
-- ``collapsed`` when any class is not covered (the seeds saw a DCGAN on MNIST end up
-  drawing only '3', '5' and '8').
+- Corrected for the classifier's confusion: the confusion matrix C (C[t, p] = share of
+  held-out images of true class t labelled p) maps a true class distribution q to the
+  predicted one, C^T q. The samples' true class distribution is estimated by solving
+  C^T q = (predicted shares) for q >= 0, sum q = 1 (non-negative least squares), and
+  coverage and KL are taken on q against the real images' true shares. Without it a
+  classifier's errors leak into every class: at ~80% accuracy with errors spread over 9
+  classes, a missing class still receives ~2% of the samples and reads as covered.
+  ``coverage_warning`` says when held-out accuracy is too low for the call: when the
+  uncorrected rule would call a class covered from errors alone, or the correction is
+  unstable (a class with recall below ``MIN_RECALL``, or C badly conditioned).
+- ``collapsed`` when any class is not covered after the correction (the seeds saw a DCGAN
+  on MNIST end up drawing only '3', '5' and '8').
 - Classifier-based quality: the mean top-class probability of the samples, and the
   classifier score exp(E_x KL(p(y|x) || p(y))) (the Inception-score formula with this
   classifier; at most the number of classes).
@@ -45,6 +55,8 @@ if TYPE_CHECKING:
 
 MIN_SHARE = 0.2
 PSEUDO_COUNT = 0.5
+MIN_RECALL = 0.3  # below this held-out recall of a class, its corrected share is not trusted
+MAX_CONDITION = 30.0  # condition number of the confusion matrix beyond which the correction is unstable
 
 
 class SmallCNN(nn.Sequential):
@@ -94,6 +106,26 @@ def train_classifier(images: torch.Tensor, labels: np.ndarray, n_classes: int, e
     return clf.eval()
 
 
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(K, K) row-normalised: [t, p] = share of true class t predicted p (a class without images: identity row)."""
+    m = np.zeros((k, k))
+    np.add.at(m, (true, pred), 1)
+    rows = m.sum(1, keepdims=True)
+    return np.where(rows > 0, m / np.maximum(rows, 1), np.eye(k))
+
+
+def correct_shares(pred_share: np.ndarray, confusion: np.ndarray) -> np.ndarray:
+    """The true class distribution q >= 0, sum 1, whose predicted distribution C^T q is nearest
+    ``pred_share`` (least squares; the sum constraint as a heavily weighted extra row)."""
+    from scipy.optimize import nnls
+
+    k = len(pred_share)
+    A = np.vstack([confusion.T, 100.0 * np.ones((1, k))])
+    b = np.concatenate([pred_share, [100.0]])
+    q, _ = nnls(A, b)
+    return q / max(q.sum(), 1e-12)
+
+
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum(p * np.log(p / q)))
 
@@ -114,6 +146,7 @@ class ModesResult:
     real_true_counts: np.ndarray  # (K,) held-out real images per true label
     test_accuracy: float  # classifier accuracy on the held-out real images
     min_share: float
+    confusion: np.ndarray | None = None  # (K, K) held-out confusion, rows = true class
 
     @property
     def gen_share(self) -> np.ndarray:
@@ -129,8 +162,64 @@ class ModesResult:
         return self.gen_share >= self.min_share * self.real_share
 
     @property
+    def real_true_share(self) -> np.ndarray:
+        return self.real_true_counts / max(1, self.real_true_counts.sum())
+
+    @property
+    def corrected_share(self) -> np.ndarray:
+        """(K,) the samples' true class distribution estimated through the confusion matrix."""
+        return self.gen_share if self.confusion is None else correct_shares(self.gen_share, self.confusion)
+
+    @property
+    def recall(self) -> np.ndarray:
+        return np.ones(len(self.classes)) if self.confusion is None else np.diag(self.confusion)
+
+    @property
+    def covered_corrected(self) -> np.ndarray:
+        """(K,) bool: the corrected share is at least min_share of the class's true real share."""
+        return self.corrected_share >= self.min_share * self.real_true_share
+
+    @property
+    def leak_covers(self) -> np.ndarray:
+        """(K,) bool: errors alone could make the class look covered under the uncorrected rule (a G
+        drawing the other classes in their real proportions puts at least min_share x its share on it)."""
+        if self.confusion is None:
+            return np.zeros(len(self.classes), bool)
+        k = len(self.classes)
+        leak = np.zeros(k)
+        for j in range(k):
+            q = self.real_true_share.copy()
+            q[j] = 0
+            leak[j] = (q / max(q.sum(), 1e-12)) @ self.confusion[:, j]
+        return leak >= self.min_share * self.real_share
+
+    @property
+    def condition(self) -> float:
+        return 1.0 if self.confusion is None else float(np.linalg.cond(self.confusion))
+
+    @property
+    def warnings(self) -> list:
+        """Why the coverage call may not hold (empty: it holds)."""
+        out = []
+        if self.leak_covers.any():
+            out.append(f"held-out accuracy {100 * self.test_accuracy:.1f}% is too low for the uncorrected call: "
+                       f"errors alone would make classes {[c for c, x in zip(self.classes, self.leak_covers) if x]} "
+                       "look covered (use the corrected coverage)")
+        low = [c for c, r in zip(self.classes, self.recall) if r < MIN_RECALL]
+        if low or self.condition > MAX_CONDITION:
+            out.append(f"held-out accuracy {100 * self.test_accuracy:.1f}% is too low for the corrected call too: "
+                       f"classes {low} have recall below {MIN_RECALL}, confusion condition number "
+                       f"{self.condition:.1f} (limit {MAX_CONDITION:g}); train the classifier longer")
+        return out
+
+    @property
     def collapsed(self) -> bool:
-        return not bool(self.covered.all())
+        return not bool(self.covered_corrected.all())
+
+    @property
+    def kl_real_gen_corrected(self) -> float:
+        n = max(1, int(self.gen_counts.sum()))
+        return _kl(_smoothed(self.real_true_counts), _smoothed(self.corrected_share * n))
 
     @property
     def kl_real_gen(self) -> float:
@@ -170,28 +259,40 @@ def compute_modes(clf: nn.Module, generated: torch.Tensor, real: torch.Tensor, r
     return ModesResult(tuple(classes) if classes else tuple(str(i) for i in range(k)), probs,
                        np.bincount(probs.argmax(1), minlength=k), np.bincount(real_pred, minlength=k),
                        np.bincount(real_labels, minlength=k)[:k], float((real_pred == real_labels).mean()),
-                       float(min_share))
+                       float(min_share), confusion_matrix(np.asarray(real_labels), real_pred, k))
 
 
 def summary_of(r: ModesResult) -> dict:
     """Figures of merit: modes covered, missing, KL both ways, collapse, classifier quality."""
-    missing = [c for c, ok in zip(r.classes, r.covered) if not ok]
+    missing = [c for c, ok in zip(r.classes, r.covered_corrected) if not ok]
     top = [i for i in np.argsort(-r.gen_counts, kind="stable")[:3] if r.gen_counts[i] > 0]
-    return {"classes": list(r.classes), "n_classes": len(r.classes), "modes_covered": int(r.covered.sum()),
-            "missing_modes": missing, "collapsed": r.collapsed,
+    return {"classes": list(r.classes), "n_classes": len(r.classes),
+            "modes_covered": int(r.covered_corrected.sum()), "missing_modes": missing, "collapsed": r.collapsed,
+            "modes_covered_uncorrected": int(r.covered.sum()),
+            "missing_modes_uncorrected": [c for c, ok in zip(r.classes, r.covered) if not ok],
+            "generated_share_corrected": dict(zip(r.classes, r.corrected_share.tolist())),
+            "kl_real_to_generated_corrected": r.kl_real_gen_corrected,
+            "classifier_recall": dict(zip(r.classes, r.recall.tolist())),
+            "confusion_condition_number": r.condition, "coverage_warning": r.warnings,
+            "correction": "generated true-class shares q >= 0 solving C^T q = predicted shares (NNLS), C the "
+                          "held-out confusion matrix; coverage and collapse use q against true real shares",
             "dominant_classes": [r.classes[i] for i in top], "dominant_share": float(r.gen_share[top].sum()),
             "kl_real_to_generated": r.kl_real_gen, "kl_generated_to_real": r.kl_gen_real,
             "generated_share": dict(zip(r.classes, r.gen_share.tolist())),
             "real_share_predicted": dict(zip(r.classes, r.real_share.tolist())),
             "real_share_true": dict(zip(r.classes, (r.real_true_counts / max(1, r.real_true_counts.sum())).tolist())),
             "classifier_test_accuracy": r.test_accuracy, "mean_confidence": r.confidence,
-            "classifier_score": r.classifier_score, "coverage_rule": f"generated share >= {r.min_share} x real share",
+            "classifier_score": r.classifier_score,
+            "coverage_rule": f"corrected generated share >= {r.min_share} x true real share (uncorrected: "
+                             f"predicted share >= {r.min_share} x predicted real share)",
             "kl_pseudo_count": PSEUDO_COUNT, "n_generated": int(r.gen_counts.sum())}
 
 
 def arrays_of(r: ModesResult) -> dict:
     return {"probs": r.probs, "predicted": r.probs.argmax(1), "gen_counts": r.gen_counts,
             "real_counts": r.real_counts, "real_true_counts": r.real_true_counts, "covered": r.covered,
+            "covered_corrected": r.covered_corrected, "corrected_share": r.corrected_share,
+            "confusion": r.confusion if r.confusion is not None else np.zeros((0, 0)),
             "classes": np.array(r.classes)}
 
 
@@ -204,19 +305,23 @@ def plot_histogram(r: ModesResult, title: str = "", ax=None):
     x = np.arange(k)
     from matplotlib.patches import Patch
 
-    ax.bar(x - 0.2, 100 * r.real_share, 0.4, color="#a0a0a0")
-    ax.bar(x + 0.2, 100 * r.gen_share, 0.4, color=np.where(r.covered, "#3b6fb6", "#d04040"))
-    for i in np.flatnonzero(~r.covered):
-        ax.text(i + 0.2, 100 * r.gen_share[i] + 0.5, "missing", rotation=90, ha="center", va="bottom",
+    cov = r.covered_corrected
+    ax.bar(x - 0.27, 100 * r.real_true_share, 0.26, color="#a0a0a0")
+    ax.bar(x, 100 * r.gen_share, 0.26, color="#c9d6ea")
+    ax.bar(x + 0.27, 100 * r.corrected_share, 0.26, color=np.where(cov, "#3b6fb6", "#d04040"))
+    for i in np.flatnonzero(~cov):
+        ax.text(i + 0.27, 100 * r.corrected_share[i] + 0.5, "missing", rotation=90, ha="center", va="bottom",
                 fontsize=7, color="#d04040")
     ax.set_xticks(x, r.classes, fontsize=8)
     ax.set_ylabel("share (%)")
     state = "COLLAPSED" if r.collapsed else "all covered"
-    ax.set_title(title or f"modes covered {int(r.covered.sum())}/{k} ({state}); KL(real||gen) "
-                 f"{r.kl_real_gen:.3f}; classifier acc {100 * r.test_accuracy:.1f}%", fontsize=9)
-    ax.legend(handles=[Patch(color="#a0a0a0", label="held-out real (as classified)"),
-                       Patch(color="#3b6fb6", label="generated, covered"),
-                       Patch(color="#d04040", label="generated, not covered")], fontsize=8)
+    ax.set_title(title or f"modes covered {int(cov.sum())}/{k} ({state}; uncorrected {int(r.covered.sum())}); "
+                 f"KL(real||gen) {r.kl_real_gen_corrected:.3f}; classifier acc {100 * r.test_accuracy:.1f}%"
+                 + (" [warning]" if r.warnings else ""), fontsize=9)
+    ax.legend(handles=[Patch(color="#a0a0a0", label="held-out real (true labels)"),
+                       Patch(color="#c9d6ea", label="generated, as classified"),
+                       Patch(color="#3b6fb6", label="generated, corrected for confusion: covered"),
+                       Patch(color="#d04040", label="corrected: not covered")], fontsize=7)
     return fig
 
 
@@ -251,13 +356,16 @@ def caption(s: dict) -> str:
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     share = ", ".join(f"{k}: {pct(v)}" for k, v in (s.get("generated_share") or {}).items())
     real = ", ".join(f"{k}: {pct(v)}" for k, v in (s.get("real_share_true") or {}).items())
-    kl = s.get("kl_real_to_generated")
+    kl = s.get("kl_real_to_generated_corrected", s.get("kl_real_to_generated"))
+    warn = " Warning: " + "; ".join(s["coverage_warning"]) + "." if s.get("coverage_warning") else ""
     return (f"Mode coverage ({s.get('dataset')}, classes by {s.get('attribute') or 'the default label'}) of "
             f"{s.get('n_generated')} samples labelled by a classifier trained here "
             f"({s.get('classifier')}, test accuracy {pct(s.get('classifier_test_accuracy'))}): "
-            f"{s.get('modes_covered')} of {s.get('n_classes')} classes covered, missing {s.get('missing_modes')}, "
+            f"{s.get('modes_covered')} of {s.get('n_classes')} classes covered after correcting for the "
+            f"classifier's confusion ({s.get('modes_covered_uncorrected')} uncorrected), "
+            f"missing {s.get('missing_modes')}, "
             f"collapsed {s.get('collapsed')}; KL(real||generated) {'n/a' if kl is None else f'{kl:.3f}'}. "
-            f"Generated shares {share}; real {real}.")
+            f"Generated shares (as classified) {share}; real {real}.{warn}")
 
 
 @register("modes", needs=("G",), title="Mode coverage", caption=caption)
