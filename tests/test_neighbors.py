@@ -77,6 +77,7 @@ def test_cli_end_to_end(cli, tmp_path):
     assert code == 0, err
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert set(s["spaces"]) == {"pixel", "D"} and s["train_images_searched"] == 200  # the run's dataset_size
+    assert s["train_searched"] == s["train_size"] == 200 and "data_copying" in s["spaces"]["pixel"]
     assert s["d_layers"] == ["lrelu1", "lrelu2"]
     for f in ("neighbors.png", "neighbors_closest.pdf", "distances.png", "arrays.npz", "run.json"):
         assert (tmp_path / "a" / f).exists()
@@ -101,3 +102,37 @@ def test_cli_bad_input(cli, tmp_path, extra, message):
     code, _, err = cli("neighbors", "--ckpt", ck, *extra, "--out", out)
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_rendered_rooms_cache_equals_rendering(tmp_path, monkeypatch):
+    from gan_viz.data.rooms import RoomsDataset, render_image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ds = RoomsDataset(32, "train", n=12)
+    a = N.rendered_rooms(ds, progress=False)
+    assert a.shape == (12, 32, 32, 3) and list((tmp_path / "gan-viz" / "rendered").iterdir())
+    for i in (0, 5, 11):
+        np.testing.assert_array_equal(a[i], render_image(0, i, 32, ds.stream))
+    np.testing.assert_array_equal(N.rendered_rooms(ds, progress=False), a)  # reused, same pixels
+
+
+def test_streamed_search_equals_one_block():
+    g = torch.Generator().manual_seed(5)
+    train, held, fake = torch.randn(50, 1, 4, 4, generator=g), torch.randn(20, 1, 4, 4, generator=g), \
+        torch.randn(9, 1, 4, 4, generator=g)
+    chunks = N.TrainStream(50, lambda: ((s, train[s:s + 7]) for s in range(0, 50, 7)))
+    a = N.compute_neighbors({"pixel": N.pixel_embedding}, fake, chunks, held, k=3, cells=2, min_cell=3)
+    b = N.compute_neighbors({"pixel": N.pixel_embedding}, fake, train, held, k=3, cells=2, min_cell=3)
+    sa, sb = a.spaces["pixel"], b.spaces["pixel"]
+    np.testing.assert_array_equal(sa.indices, sb.indices)
+    np.testing.assert_allclose(sa.distances, sb.distances, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sa.heldout_nn, sb.heldout_nn, rtol=1e-6, atol=1e-7)
+    full = torch.cdist(N.pixel_embedding(fake), N.pixel_embedding(train))
+    np.testing.assert_allclose(sa.distances, full.sort(1).values[:, :3].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_data_copying_counts_and_summary():
+    z = N.data_copying(np.r_[np.full(12, 0.1), np.full(3, 0.1)], np.r_[np.full(12, 1.0), np.full(12, 1.0)],
+                       np.r_[np.zeros(12, int), np.ones(3, int)], np.r_[np.zeros(12, int), np.ones(12, int)],
+                       cells=2, min_cell=10)
+    assert z.kept.tolist() == [True, False] and z.C_T == pytest.approx(z.z_u[0]) and z.C_T < -4
