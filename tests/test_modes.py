@@ -97,3 +97,27 @@ def test_cli_bad_input(cli, digits_ckpt, tmp_path, extra, message):
     code, _, err = cli("modes", "--ckpt", digits_ckpt, *extra, "--out", out)
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_confusion_correction_recovers_the_true_shares():
+    rng = np.random.default_rng(0)
+    C = np.eye(4) * 0.7 + 0.1  # 70% + 10% right, 10% to each other class
+    C /= C.sum(1, keepdims=True)
+    q = np.array([0.5, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(M.correct_shares(C.T @ q, C), q, atol=1e-9)
+    p = rng.dirichlet(np.ones(4))
+    got = M.correct_shares(C.T @ p, C)
+    np.testing.assert_allclose(got, p, atol=1e-9)
+    assert (got >= 0).all() and got.sum() == pytest.approx(1.0)
+    true = np.repeat(np.arange(3), 4)
+    np.testing.assert_allclose(M.confusion_matrix(true, np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 0]), 4),
+                               [[0.75, 0.25, 0, 0], [0, 1, 0, 0], [0.25, 0, 0.75, 0], [0, 0, 0, 1]])
+
+
+def test_summary_states_corrected_and_uncorrected_coverage():
+    real_labels = np.repeat(np.arange(10), 50)
+    r = M.compute_modes(_PixelOracle(), _images(np.resize([3, 5, 8], 600)), _images(real_labels), real_labels)
+    s = M.summary_of(r)
+    assert s["modes_covered"] == s["modes_covered_uncorrected"] == 3 and s["coverage_warning"] == []
+    assert s["generated_share_corrected"]["3"] == pytest.approx(1 / 3, abs=1e-6)
+    assert s["confusion_condition_number"] == pytest.approx(1.0)

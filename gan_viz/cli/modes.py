@@ -34,7 +34,10 @@ def add_arguments(p):
 def run(args) -> int:
     ctx, s = run_analysis(args, "modes")
     flag = f"COLLAPSED (missing {', '.join(s['missing_modes'])})" if s["collapsed"] else "no collapse"
-    print(f"modes {s['dataset']}: {s['modes_covered']}/{s['n_classes']} covered, {flag}; KL(real||gen) "
-          f"{s['kl_real_to_generated']:.3f}; classifier acc {100 * s['classifier_test_accuracy']:.1f}%; "
+    print(f"modes {s['dataset']}: {s['modes_covered']}/{s['n_classes']} covered (corrected for the classifier's "
+          f"confusion; uncorrected {s['modes_covered_uncorrected']}), {flag}; KL(real||gen) "
+          f"{s['kl_real_to_generated_corrected']:.3f}; classifier acc {100 * s['classifier_test_accuracy']:.1f}%; "
           f"wrote {ctx.out}")
+    for w in s["coverage_warning"]:
+        print(f"warning: {w}")
     return 0
