@@ -370,12 +370,22 @@ def caption(s: dict) -> str:
     """The report's caption: test accuracy of each feature set against chance."""
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     sets = s.get("feature_sets") or {}
-    accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))} (balanced "
-                     f"{pct(v.get('balanced_accuracy_mean'))}, {v.get('dims')} dims)" for n, v in sets.items())
+    def ci(v):
+        c = v.get("accuracy_ci95")
+        return "" if c is None or (s.get("draws") or 1) < 2 else f" +- {100 * c:.1f}"
+
+    def chosen(v):
+        cs = v.get("chosen_C") or []
+        return f", C {'/'.join(f'{c:g}' for c in cs)}" if cs else ""
+    accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))}{ci(v)} (balanced "
+                     f"{pct(v.get('balanced_accuracy_mean'))}, {v.get('dims')} dims{chosen(v)})"
+                     for n, v in sets.items())
     return (f"The discriminator as a feature extractor on {s.get('dataset')} ({s.get('attribute') or 'default label'}, "
             f"{len(s.get('classes') or [])} classes): D layers {s.get('layers')} max-pooled to "
             f"{s.get('pool')}x{s.get('pool')}, linear L2-SVM on {s.get('labels_per_draw')} labels x "
-            f"{s.get('draws')} draw(s), {s.get('test_images')} test images. Test accuracy: {accs}; chance "
+            f"{s.get('draws')} draw(s), C chosen per draw on {s.get('validation_images')} validation images from "
+            f"{s.get('C_grid')}, {s.get('test_images')} test images. Test accuracy (mean +- 1.96 std over draws): "
+            f"{accs}; chance "
             f"{pct(s.get('chance_accuracy'))} (balanced {pct(s.get('chance_balanced_accuracy'))}).")
 
 
