@@ -430,11 +430,30 @@ def rendered_rooms(ds, progress: bool = True) -> np.ndarray:
     return np.memmap(path, np.uint8, "r", shape=shape)
 
 
+def _render_chunks(ds, positions: np.ndarray, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """Rooms ``positions`` rendered by worker processes (one per core), in order, chunk by chunk."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gan_viz.data.rooms import to_tensor
+
+    parts = [positions[s:s + chunk] for s in range(0, len(positions), chunk)]
+    with ProcessPoolExecutor(max(1, min(len(parts), os.cpu_count() or 1))) as pool:
+        jobs = [(ds.seed, p, ds.image_size, ds.stream) for p in parts]
+        offset = 0
+        for p, imgs in zip(parts, pool.map(_render_rooms, jobs)):
+            yield offset, to_tensor(imgs, ds.nc)
+            offset += len(p)
+
+
 def _chunks_of(ds, positions: np.ndarray, chunk: int = CHUNK) -> Iterator[tuple[int, torch.Tensor]]:
     """(offset, images) of ``ds`` items ``positions`` in chunks; rooms come from :func:`rendered_rooms`."""
     if hasattr(ds, "stream") and hasattr(ds, "image_size") and getattr(ds, "_cache", None) is None:
         from gan_viz.data.rooms import to_tensor
 
+        if 2 * len(positions) < ds.n:  # a subset (or a run trained on the first N): render only those
+            yield from _render_chunks(ds, positions, chunk)
+            return
         rooms = rendered_rooms(ds)
         for s in range(0, len(positions), chunk):
             yield s, to_tensor(np.asarray(rooms[positions[s:s + chunk]]), ds.nc)

@@ -136,3 +136,14 @@ def test_data_copying_counts_and_summary():
                        np.r_[np.zeros(12, int), np.ones(3, int)], np.r_[np.zeros(12, int), np.ones(12, int)],
                        cells=2, min_cell=10)
     assert z.kept.tolist() == [True, False] and z.C_T == pytest.approx(z.z_u[0]) and z.C_T < -4
+
+
+def test_a_rooms_subset_is_rendered_not_cached_and_equals_get_batch(tmp_path, monkeypatch):
+    from gan_viz.data.rooms import RoomsDataset
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ds = RoomsDataset(32, "train", n=40)
+    pos = np.array([1, 7, 8, 30])
+    got = torch.cat([x for _, x in N._chunks_of(ds, pos, chunk=3)])
+    torch.testing.assert_close(got, ds.get_batch(pos.tolist()), rtol=0, atol=0)
+    assert not (tmp_path / "gan-viz").exists()
