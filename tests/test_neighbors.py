@@ -95,7 +95,8 @@ def test_cli_without_discriminator_uses_pixels_only(cli, tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [(["--quantile", "1.5"], "quantile"), (["--k", "0"], "--k must"),
-                                            (["--dataset", "nope"], "unknown dataset")])
+                                            (["--dataset", "nope"], "unknown dataset"),
+                                            (["--cells", "-1"], "--cells"), (["--spaces", "rgb"], "--spaces")])
 def test_cli_bad_input(cli, tmp_path, extra, message):
     ck = _ckpt(tmp_path / "tiny.pt")
     out = tmp_path / "never"
