@@ -66,6 +66,7 @@ class ForgetConfig:
     curve_points: int = 8
     show: int = 10  # samples in the figure
     opt_steps: int = 600  # Adam steps of the optimized-K ablation (150 had not converged)
+    paper_rule: bool = True  # also remove and measure the paper's weight > 0 filters of every probe fit
 
     def __post_init__(self):
         if self.replacement not in REPLACEMENTS:
@@ -86,11 +87,32 @@ class ProbeSet:
 
 @dataclass(frozen=True)
 class Measured:
-    """Class statistics of one set of generated samples."""
+    """Class statistics of one set of generated samples, by the headline judge; ``others``: the same
+    samples by every further judge (name -> Measured, in that judge's classes)."""
 
     fractions: np.ndarray  # (K,) mean pixel fraction per class
     presence: np.ndarray  # (K,) share of samples containing each class
     scene_changed: float = 0.0  # share of the pixels that were not the object whose class changed (same z)
+    others: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """An instrument that measures removals: its name, images -> (N, H, W) class ids, its classes."""
+
+    name: str
+    segment: Callable[[torch.Tensor], torch.Tensor]
+    classes: tuple
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """The paper's rule (every probe weight > 0) on the same probe fit, removed and measured."""
+
+    filters: np.ndarray  # (k,)
+    after: Measured
+    random_filters: np.ndarray  # (R, k)
+    random: tuple  # R x Measured
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,7 @@ class FitOutcome:
     after: Measured
     random_filters: np.ndarray  # (R, k)
     random: tuple  # R x Measured
+    paper: RuleOutcome | None = None  # the weight > 0 rule, where --select is another rule
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,7 @@ class ForgetResult:
     z_eval: np.ndarray  # (N, nz)
     images: dict = field(default_factory=dict)  # "before" / "after" / "random": (S, nc, H, W)
     n_boxes: tuple = ()  # boxes per fit
+    judges: tuple = ()  # (name, classes) of each judge; the first measured everything above
 
 
 # --- measuring ---------------------------------------------------------------------------
@@ -142,7 +166,7 @@ def removed_images(G, layer: str, z: torch.Tensor, filters: Sequence[int], repla
 
 
 def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | None = None,
-                  concept_id: int = -1) -> Measured:
+                  concept_id: int = -1, others: dict | None = None) -> Measured:
     """Class statistics of class maps (N, H, W); ``scene_changed`` against ``reference`` maps
     of the same z, over the pixels that were not ``concept_id`` there."""
     f = torch.nn.functional.one_hot(seg.long().flatten(1), n_classes).double().mean(1).numpy()  # (N, K)
@@ -150,7 +174,7 @@ def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | N
     if reference is not None:
         keep = reference != concept_id
         changed = float(((seg != reference) & keep).sum() / keep.sum().clamp(min=1))
-    return Measured(f.mean(0), (f >= PRESENT).mean(0), changed)
+    return Measured(f.mean(0), (f >= PRESENT).mean(0), changed, dict(others or {}))
 
 
 # --- one fit -----------------------------------------------------------------------------
@@ -166,22 +190,32 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: dic
         if ps.causal_z is None:
             raise UserError(f"--select {cfg.select} needs samples to measure the filters' effects on")
         if cfg.select.kind == "causal":
-            scores = causal_effects(G, layer, ps.causal_z, ctx["segment"], ctx["cid"], ctx["r"], cfg.batch_size,
+            scores = causal_effects(G, layer, ps.causal_z, ctx["select"], ctx["select_cid"], ctx["r"], cfg.batch_size,
                                     ctx["device"])
         elif ctx["prob"] is None:
             raise UserError("--select optimized-K needs a differentiable instrument (the scene parser)")
         else:
             scores = optimize_ablation(G, layer, ps.causal_z, ctx["prob"], ctx["r"], steps=cfg.opt_steps,
                                        seed=cfg.seed * 1000 + fit_no, device=ctx["device"])
-    filters = select_filters(scores, cfg.select)
-    after = _measure_removal(G, layer, filters, ctx)
-    rng = np.random.default_rng([cfg.seed, fit_no, 7])
+    filters, after, rand, random = _removal_with_controls(G, layer, shape, select_filters(scores, cfg.select),
+                                                          cfg, [cfg.seed, fit_no, 7], ctx)
+    paper = None
+    if cfg.paper_rule and cfg.select.kind != "positive":
+        paper = RuleOutcome(*_removal_with_controls(G, layer, shape, select_filters(probe.weights,
+                                                                                    Selection("positive")),
+                                                    cfg, [cfg.seed, fit_no, 8], ctx))
+    return FitOutcome(probe, scores, filters, after, rand, random, paper)
+
+
+def _removal_with_controls(G, layer, shape, filters, cfg: ForgetConfig, seed: list, ctx: dict) -> tuple:
+    """(filters, their removal measured, R random draws of as many filters, those measured)."""
+    after = _measure_removal(G, layer, filters, ctx, every_judge=True)
+    rng = np.random.default_rng(seed)
     rand = np.stack([rng.choice(shape[0], len(filters), replace=False) for _ in range(cfg.random_draws)])
-    random = tuple(_measure_removal(G, layer, f, ctx) for f in rand)
-    return FitOutcome(probe, scores, filters, after, rand, random)
+    return filters, after, rand, tuple(_measure_removal(G, layer, f, ctx, every_judge=True) for f in rand)
 
 
-def _measure_removal(G, layer, filters, ctx) -> Measured:
+def _measure_removal(G, layer, filters, ctx, every_judge: bool = False) -> Measured:
     tail, feats = ctx["tail"], ctx["feats"]
     if tail is None:
         imgs = removed_images(G, layer, ctx["z_eval"], filters, ctx["r"], ctx["batch_size"], ctx["device"])
@@ -192,7 +226,11 @@ def _measure_removal(G, layer, filters, ctx) -> Measured:
             imgs = torch.cat([tail(edit(feats[i:i + bs], a, ctx["r"]).to(dev)).float().cpu()
                               for i in range(0, len(feats), bs)])
     ctx["bar"].update(1)
-    return segment_stats(ctx["segment"](imgs), ctx["K"], ctx["reference"], ctx["cid"])
+    others = {}
+    if every_judge:
+        for j, ref, cid in ctx["more"]:
+            others[j.name] = segment_stats(j.segment(imgs), len(j.classes), ref, cid)
+    return segment_stats(ctx["segment"](imgs), ctx["K"], ctx["reference"], ctx["cid"], others)
 
 
 def removed_share(before: Measured, after: Measured, class_id: int) -> float:
@@ -205,8 +243,14 @@ def removed_share(before: Measured, after: Measured, class_id: int) -> float:
 
 def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.Tensor,
                    segment_fn: Segment | None, classes: Sequence[str], cfg: ForgetConfig,
-                   device: torch.device | str = "cpu", concept_prob: ConceptProb | None = None) -> ForgetResult:
+                   device: torch.device | str = "cpu", concept_prob: ConceptProb | None = None,
+                   judges: Sequence[Judge] | None = None) -> ForgetResult:
     """Find the object's filters ``cfg.fits`` times, remove them, measure against controls.
+
+    Selection and evaluation are apart: the filters are chosen on the probe sets' z (and
+    their causal z) with ``segment_fn`` / ``concept_prob``; every removal is measured on
+    ``z_eval`` by ``judges`` (the first is the headline; the others measure the fits' removals
+    and random controls too, in ``Measured.others``). Default judge: ``segment_fn`` itself.
 
     Args:
         G: the generator module or a Subject (unchanged afterwards). layer: dotted name, e.g.
@@ -217,6 +261,8 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
             paper's unmeasured run (probe fits, removal and figure; rules positive / top-K only).
         classes: the K class names; ``cfg.concept`` must be one.
         concept_prob: images -> (N,) differentiable object share, for ``optimized-K`` only.
+        judges: :class:`Judge` s that measure the removals (each must know ``cfg.concept``);
+            ``ForgetResult.classes`` are the first one's.
     Returns:
         A :class:`ForgetResult` (``before`` is None when nothing was measured).
     """
@@ -230,16 +276,28 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
     r = mean if cfg.replacement == "mean" else torch.zeros_like(mean)
     if segment_fn is None:
         return _unmeasured(G, layer, shape, probe_sets, z_eval, r, classes, cid, cfg, device)
+    judges = list(judges or [Judge("instrument", segment_fn, tuple(classes))])
+    for j in judges:
+        if cfg.concept not in j.classes:
+            raise UserError(f"concept {cfg.concept!r} is not a class of the judge {j.name}; it knows "
+                            f"{', '.join(j.classes)}")
     module, call = generator_parts(G)
-    reference = segment_fn(generate_images(call, z_eval, cfg.batch_size, device, module=module)).to(torch.uint8)
-    before = segment_stats(reference, len(classes))
-    if before.fractions[cid] <= 0:
+    images = generate_images(call, z_eval, cfg.batch_size, device, module=module)
+    refs = [j.segment(images).to(torch.uint8) for j in judges]
+    cids = [list(j.classes).index(cfg.concept) for j in judges]
+    more = list(zip(judges[1:], refs[1:], cids[1:]))
+    before = segment_stats(refs[0], len(judges[0].classes), others={
+        j.name: segment_stats(ref, len(j.classes)) for j, ref, _ in more})
+    if before.fractions[cids[0]] <= 0:
         raise UserError(f"no {cfg.concept} pixels in the {len(z_eval)} evaluation samples; nothing can be removed "
                         "(pick a concept this model draws)")
-    ctx = {"device": device, "image_size": reference.shape[-1], "segment": segment_fn, "K": len(classes),
-           "reference": reference, "cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
+    per_fit = (1 + cfg.random_draws) * (2 if cfg.paper_rule and cfg.select.kind != "positive" else 1)
+    ctx = {"device": device, "image_size": refs[0].shape[-1], "segment": judges[0].segment,
+           "K": len(judges[0].classes), "reference": refs[0], "cid": cids[0], "more": more, "select": segment_fn,
+           "select_cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
            "batch_size": cfg.batch_size, "feats": feats, "tail": after_layer(module, layer),
-           "bar": tqdm(total=cfg.fits * (1 + cfg.random_draws), desc="forget: removals measured")}
+           "bar": tqdm(total=cfg.fits * per_fit, desc="forget: removals measured")}
+    classes, cid = judges[0].classes, cids[0]
     try:
         fits = tuple(_fit(G, layer, shape, probe_sets[f % len(probe_sets)], cfg, f, ctx) for f in range(cfg.fits))
         shares = [removed_share(before, o.after, cid) for o in fits]
@@ -250,7 +308,8 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
     images = _show_images(G, layer, z_eval[:cfg.show], fits[rep], r, cfg, device)
     return ForgetResult(cfg, tuple(classes), cid, layer, shape, before, fits, rep, *curve,
                         z_eval=z_eval.numpy(), images=images,
-                        n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets))
+                        n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets),
+                        judges=tuple((j.name, tuple(j.classes)) for j in judges))
 
 
 def _curve(G, layer, channels: int, fit: FitOutcome, cfg: ForgetConfig, ctx: dict):
@@ -366,6 +425,53 @@ def _unmeasured_summary(r: ForgetResult) -> dict:
             "per_fit": rows, "shown_samples": int(len(r.images["before"])), "boxes_per_fit": list(r.n_boxes)}
 
 
+def _judged(m: Measured, j: int, r: ForgetResult) -> Measured:
+    return m if j == 0 else m.others[r.judges[j][0]]
+
+
+def _rule_by_judge(r: ForgetResult, j: int, outcome) -> tuple[float, float]:
+    """(object removed, mean over its random draws) of one fit's rule, as judge ``j`` measured it."""
+    classes = r.judges[j][1] if r.judges else r.classes
+    cid = list(classes).index(r.config.concept)
+    before = _judged(r.before, j, r)
+    return (removed_share(before, _judged(outcome.after, j, r), cid),
+            float(np.mean([removed_share(before, _judged(m, j, r), cid) for m in outcome.random])))
+
+
+def removal_by_judge(r: ForgetResult) -> dict:
+    """Per judge: the object removed by the selected filters and by as many random ones, over fits,
+    and (where measured) the same for the paper's weight > 0 rule."""
+    out = {}
+    for j, (name, classes) in enumerate(r.judges or (("instrument", r.classes),)):
+        cid = list(classes).index(r.config.concept)
+        rows = [_rule_by_judge(r, j, o) for o in r.fits]
+        rec = {"fraction_before": float(_judged(r.before, j, r).fractions[cid]),
+               "removed_share": spread([a for a, _ in rows]), "random_removed_share": spread([b for _, b in rows])}
+        if all(o.paper is not None for o in r.fits):
+            paper = [_rule_by_judge(r, j, o.paper) for o in r.fits]
+            rec["paper_rule"] = {"removed_share": spread([a for a, _ in paper]),
+                                 "random_removed_share": spread([b for _, b in paper])}
+        out[name] = rec
+    return out
+
+
+def _separation(r: ForgetResult, by: dict) -> dict:
+    """The headline (held-out) and the selecting instrument's figures side by side, flat."""
+    names = list(by)
+    med = lambda rec, key: rec[key]["median"]  # noqa: E731
+    out = {"judge": names[0], "judges": names,
+           "removed_share_median": med(by[names[0]], "removed_share"),
+           "random_removed_share_median": med(by[names[0]], "random_removed_share")}
+    if len(names) > 1:
+        out["selecting_instrument_removed_share_median"] = med(by[names[1]], "removed_share")
+        out["selecting_instrument_random_removed_share_median"] = med(by[names[1]], "random_removed_share")
+    if "paper_rule" in by[names[0]]:
+        out["paper_rule_removed_share_median"] = by[names[0]]["paper_rule"]["removed_share"]["median"]
+        out["paper_rule_random_removed_share_median"] = by[names[0]]["paper_rule"]["random_removed_share"]["median"]
+        out["paper_rule_n_filters"] = spread([len(o.paper.filters) for o in r.fits])
+    return out
+
+
 def summarize(r: ForgetResult) -> dict:
     """The figures of merit: before / after, random control, other classes, spread over fits
     (without an instrument: the probe fits and the filters removed, ``measured`` false)."""
@@ -401,12 +507,13 @@ def summarize(r: ForgetResult) -> dict:
                            "negatives": o.probe.n_neg},
             "over_fits": over, "per_fit": rows, "curve": _curve_summary(r), "goal": goal,
             "eval_samples": len(r.z_eval), "boxes_per_fit": list(r.n_boxes), "present_threshold": PRESENT,
-            "reference": GAN_DISSECTION}
+            "reference": GAN_DISSECTION, "removal_by": (by := removal_by_judge(r)), **_separation(r, by)}
 
 
 # --- the registered runner -----------------------------------------------------------------
 
 NAME = "forget"
+EVAL_SEED = 1_000_000  # the evaluation samples are seed EVAL_SEED + seed
 DEFAULT_SELECT = ("optimized-K with K = a quarter of the layer's filters (causal-K where the instrument is not "
                   "differentiable, top-K with hand boxes alone)")
 HINT = ("pass --segmenter FILE.py:FUNC (your segmenter), --boxes with --manifest (hand boxes: the paper's "
@@ -424,6 +531,7 @@ class Plan:
     reason: str | None  # why there is no instrument
     manifest: object = None  # boxes.Manifest with --boxes
     boxes: object = None  # instruments.Boxes with --boxes: {sample: [(x0, y0, x1, y1), ...]}
+    judge: object = None  # the held-out Instrument that measures the removals (None: the selecting one)
 
 
 def _check_counts(o: dict) -> None:
@@ -467,8 +575,9 @@ def prepare(ctx, o: dict) -> Plan:
     if cfg.select.kind == "optimized" and not inst.differentiable:
         raise UserError(f"--select {cfg.select} needs a differentiable instrument ({inst.name} is not: give its "
                         "'probs'); use --select causal-K")
+    judge = _judge(ctx, o, inst)
     if o["boxes"] is None:
-        return Plan(layer, shape, cfg, inst, None)
+        return Plan(layer, shape, cfg, inst, None, judge=judge)
     man = bx.load_manifest(o["manifest"])
     if man.image_size != S.image_shape[-1] or man.z.shape[1] != S.nz:
         raise UserError(f"manifest {o['manifest']} holds {man.image_size}px samples with nz={man.z.shape[1]}; "
@@ -477,7 +586,23 @@ def prepare(ctx, o: dict) -> Plan:
     n = min(4, len(man.files))
     bx.check_pngs(man, to_uint8(S.images(torch.from_numpy(man.z[:n]), n, ctx.device)))
     reason = None if inst is not None else absent_reason(S, ctx.segmenter)
-    return Plan(layer, shape, cfg, inst, reason, man, boxes)
+    return Plan(layer, shape, cfg, inst, reason, man, boxes, judge)
+
+
+def _judge(ctx, o: dict, inst):
+    """The held-out instrument (``--judge``; default: the second rooms parser where the rooms parser
+    selects), checked to know the concept; None where there is none (or nothing is measured)."""
+    from gan_viz.instruments import held_out_instrument
+
+    if inst is None:
+        if o["judge"] not in (None, "none"):
+            raise UserError(f"--judge {o['judge']} measures removals, which needs an instrument to select with too; "
+                            f"{HINT}")
+        return None
+    judge = held_out_instrument(ctx.subject, ctx.segmenter, judge=o["judge"], device=ctx.device)
+    if judge is not None and o["concept"] not in judge.class_names:
+        raise UserError(f"--judge {judge.name} has no class {o['concept']!r}; it knows {', '.join(judge.class_names)}")
+    return judge
 
 
 def _probe_sets(plan: Plan, S, gen: torch.Generator, o: dict, device) -> tuple[list, str]:
@@ -522,45 +647,100 @@ def _arrays(r: ForgetResult, sets: list, seed: int) -> dict:
                     "scene_changed_random": np.array([[m.scene_changed for m in o.random] for o in r.fits])})
     if sets[0].causal_z is not None:
         out["z_causal"] = np.stack([ps.causal_z.numpy() for ps in sets])
+    if r.before is not None and r.judges:
+        out["judges"] = np.array([n for n, _ in r.judges])
+        for j in range(len(r.judges)):  # judge j's reading (in its classes) of the fits' removals
+            pick = lambda m: _judged(m, j, r).fractions  # noqa: E731
+            out[f"judge{j}_fractions_before"] = pick(r.before)
+            out[f"judge{j}_fractions_after"] = np.stack([pick(o.after) for o in r.fits])
+            out[f"judge{j}_fractions_random"] = np.stack([[pick(m) for m in o.random] for o in r.fits])
+            if all(o.paper is not None for o in r.fits):
+                out[f"judge{j}_fractions_paper_rule"] = np.stack([pick(o.paper.after) for o in r.fits])
+        if all(o.paper is not None for o in r.fits):
+            out["paper_rule_filters"] = pad([o.paper.filters for o in r.fits])
     return out
+
+
+def _evaluation_record(plan: Plan, o: dict, seed: int) -> dict:
+    """How selection and evaluation were kept apart (which z, which instrument)."""
+    from gan_viz.instruments import instrument_record
+
+    kind = plan.cfg.select.kind
+    chose = {"probe": f"{o['samples']} samples per fit boxed by {plan.instrument.name}"}
+    if kind in ("causal", "optimized"):
+        chose["effects"] = f"{o['causal_samples']} further samples per fit, {plan.instrument.name}'s " + (
+            "segmentation" if kind == "causal" else "differentiable object probability")
+    held = plan.judge is not None
+    return {"selected_on": chose, "measured_on": f"{o['eval_samples']} fresh samples (z seed {EVAL_SEED + seed}; "
+            "no probe or causal sample among them)", "eval_seed": EVAL_SEED + seed,
+            "held_out": held, "judge": instrument_record(plan.judge) if held else None,
+            "note": (f"removal measured by {plan.judge.name}, an instrument the selection never saw (headline), "
+                     f"and by the selecting {plan.instrument.name} beside it" if held else
+                     f"removal measured by the selecting {plan.instrument.name} itself: selection and evaluation "
+                     "share the instrument (pass --judge FILE.py:FUNC for an independent one)")}
 
 
 def caption(s: dict) -> str:
     """The report's caption of a forget summary (says which instrument measured, and when it was forced)."""
     from gan_viz.instruments import caption_note
 
-    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     head = (f"Forgetting to draw {s.get('concept')}s: {s.get('n_filters_removed')} filters of {s.get('layer')} "
             f"chosen by the {s.get('select')} rule (probe AUC {s.get('classifier', {}).get('auc', float('nan')):.3f}) "
             f"are removed ({s.get('replacement')})")
     if not s.get("measured"):
         return head + f"; {s.get('fits')} probe fit(s) on hand boxes. Nothing is measured. " + caption_note(
             s.get("instrument") or {})
+    return head + "; " + measured_sentence(s) + " " + caption_note(s.get("instrument") or {})
+
+
+def measured_sentence(s: dict) -> str:
+    """What a measured forget summary found: held-out judge first, selecting instrument beside it,
+    random controls, the paper's rule, the scene (for captions)."""
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    ev = s.get("evaluation") or {}
+    judge, names = s.get("judge"), s.get("judges") or []
     bed = (s.get("other_classes") or {}).get("bed") or {}
     beds = f"; beds {pct(bed.get('before'))} -> {pct(bed.get('after'))}" if bed else ""
-    return (head + f" on {s.get('eval_samples')} samples (same z). {s.get('concept')} pixels "
-            f"{pct(s.get('fraction_before'))} -> {pct(s.get('fraction_after'))}, {pct(s.get('removed_share'))} "
-            f"removed; as many random filters: {pct(s.get('random_removed_share'))}. Scene pixels changed "
-            f"{pct(s.get('scene_changed'))} (random {pct(s.get('random_scene_changed'))}){beds}. "
-            f"{s.get('fits')} probe fit(s). " + caption_note(s.get("instrument") or {}))
+    text = (f"measured on {s.get('eval_samples')} fresh samples (same z with and without), over {s.get('fits')} "
+            f"fit(s): median {pct(s.get('removed_share_median'))} of the {s.get('concept')} pixels removed as "
+            f"{judge} reads them")
+    if ev.get("held_out"):
+        text += (f" (an instrument the selection never saw; the selecting {names[1] if len(names) > 1 else ''} "
+                 f"reads {pct(s.get('selecting_instrument_removed_share_median'))})")
+    else:
+        text += " (the selecting instrument itself: not an independent measurement)"
+    text += f"; as many random filters: {pct(s.get('random_removed_share_median'))}."
+    if s.get("paper_rule_removed_share_median") is not None:
+        text += (f" The paper's rule (every probe weight > 0, median {s['paper_rule_n_filters']['median']:.0f} "
+                 f"filters): {pct(s['paper_rule_removed_share_median'])}, random "
+                 f"{pct(s.get('paper_rule_random_removed_share_median'))}.")
+    return text + (f" Median fit: scene pixels changed {pct(s.get('scene_changed'))} (random "
+                   f"{pct(s.get('random_scene_changed'))}){beds}.")
 
 
 @register(NAME, needs=("G",), title="Fig. 6: forgetting to draw an object", caption=caption)
 def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str | None = None,
-        parser: str | None = None, layer: str | None = None, samples: int = 150, select: str | None = None,
-        fits: int = 5, random_draws: int = 5, eval_samples: int = 1000, causal_samples: int = 200,
-        opt_steps: int = 600, replace: str = "zero", curve_points: int = 8, show: int = 10,
-        batch_size: int = 256) -> dict:
+        parser: str | None = None, judge: str | None = None, layer: str | None = None, samples: int = 150,
+        select: str | None = None, fits: int = 5, random_draws: int = 5, eval_samples: int = 1000,
+        causal_samples: int = 200, opt_steps: int = 600, replace: str = "zero", curve_points: int = 8,
+        show: int = 10, paper_rule: bool = True, batch_size: int = 256) -> dict:
     """Fig. 6 on ``ctx.subject`` measured by the instrument of ``ctx`` (``ctx.segmenter``): find the
     concept's filters, remove them, measure; writes ``forget_samples`` and ``removal_curve`` (PNG +
     PDF), ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary.
 
+    Selection and evaluation are apart: the filters are chosen on probe (and causal) samples with
+    the instrument of ``ctx``; the removals are measured on ``eval_samples`` fresh z by the held-out
+    ``judge`` (default: the second rooms parser, ``parser_b.pt``, where the rooms parser selects),
+    the headline, and by the selecting instrument beside it.
+
     Args (the command's option names): concept: a class of the instrument. boxes, manifest: hand
-        boxes on ``gan-viz samples`` output (together). parser: rooms parser weights. layer: a G
+        boxes on ``gan-viz samples`` output (together). parser: rooms parser weights. judge: the
+        held-out instrument, "FILE.py:FUNC", "rooms-b" or "none" (default: see above). layer: a G
         layer by dotted name (default: the second-highest conv's block output). samples: probe
         samples per fit. select: positive, top-K, causal-K, optimized-K (default: see
         ``DEFAULT_SELECT``). fits, random_draws, eval_samples, causal_samples, opt_steps, replace
         ("zero" / "mean"), curve_points, show, batch_size: as ``gan-viz forget --help`` says.
+        paper_rule: also remove and measure every fit's weight > 0 filters (the paper's rule).
     Raises:
         UserError: bad options, or no instrument and no boxes (exit 2).
     """
@@ -568,27 +748,34 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
     from gan_viz.instruments import instrument_record
     from gan_viz.io import save_figure, write_json, write_npz
 
-    o = dict(concept=concept, boxes=boxes, manifest=manifest, parser=parser, layer=layer, samples=samples,
+    o = dict(concept=concept, boxes=boxes, manifest=manifest, parser=parser, judge=judge, layer=layer, samples=samples,
              select=select, fits=fits, random_draws=random_draws, eval_samples=eval_samples,
              causal_samples=causal_samples, opt_steps=opt_steps, replace=replace, curve_points=curve_points,
-             show=show, batch_size=batch_size)
+             show=show, paper_rule=paper_rule, batch_size=batch_size)
     plan = prepare(ctx, o)
     S, inst, cfg = ctx.subject, plan.instrument, plan.cfg
-    gen = torch.Generator().manual_seed(ctx.seed)
-    z_eval = S.sample_z(eval_samples, gen)  # drawn first: the same for any --fits
+    gen = torch.Generator().manual_seed(ctx.seed)  # probe (and causal) samples
+    # fresh evaluation samples, from a stream of their own: never a probe sample, nor one of the
+    # `gan-viz samples --seed S` sheets that hand boxes are drawn on
+    z_eval = S.sample_z(eval_samples, torch.Generator().manual_seed(EVAL_SEED + ctx.seed))
     sets, source = _probe_sets(plan, S, gen, o, ctx.device)
     if not any(ps.boxes for ps in sets):
         raise UserError(f"{inst.name} finds no {concept} on the probe samples; raise --samples or pick a concept "
                         "this model draws")
     classes = inst.class_names if inst is not None else plan.boxes.class_names
     prob = inst.concept_prob(classes.index(concept)) if inst is not None and inst.differentiable else None
+    judges = None
+    if inst is not None:
+        judges = [Judge(i.name, i.segment, tuple(i.class_names)) for i in (plan.judge, inst) if i is not None]
     r = compute_forget(S, plan.layer, sets, z_eval, inst.segment if inst is not None else None, classes, cfg,
-                       ctx.device, prob)
+                       ctx.device, prob, judges)
     save_figure(plot_forget_samples(r), ctx.out, "forget_samples")
     if r.before is not None:
         save_figure(plot_removal_curve(r), ctx.out, "removal_curve")
     summary = {"checkpoint": S.where, "checkpoint_step": S.step, "boxes_source": source,
                "instrument": instrument_record(inst, plan.reason), **summarize(r)}
+    if inst is not None:
+        summary["evaluation"] = _evaluation_record(plan, o, ctx.seed)
     if plan.boxes is not None:
         summary["boxes"] = plan.boxes.describe()
     write_json(ctx.out / "summary.json", summary)

@@ -33,6 +33,11 @@ def add_arguments(p):
                         "of them (needs --manifest); default: the instrument boxes the concept. Without an "
                         "instrument the run is the paper's: nothing is measured")
     p.add_argument("--manifest", default=None, metavar="FILE", help="manifest.json written by gan-viz samples")
+    p.add_argument("--judge", default=None, metavar="SPEC",
+                   help="the held-out instrument that measures the removals on fresh samples (the headline; the "
+                        "selecting instrument's figure is reported beside it): FILE.py:FUNC (a second segmenter of "
+                        "yours), rooms-b (the second rooms parser) or none (default: the second rooms parser, "
+                        "gan_viz/assets/parser_b.pt, wherever the rooms parser selects; else none, said in the summary)")
     p.add_argument("--parser", default=None, metavar="PATH",
                    help="rooms scene parser weights (default: the shipped gan_viz/assets/parser.pt)")
     p.add_argument("--layer", default=None, metavar="NAME",
@@ -60,6 +65,8 @@ def add_arguments(p):
                    help="what a removed filter becomes: zero (the paper) or its mean activation")
     p.add_argument("--curve-points", type=int, default=8, help="points of the removal curve (default 8)")
     p.add_argument("--show", type=int, default=10, help="samples in the figure (default 10, as the paper)")
+    p.add_argument("--no-paper-rule", dest="paper_rule", action="store_false",
+                   help="do not also remove and measure each fit's weight > 0 filters (the paper's rule)")
     p.add_argument("--batch-size", type=int, default=256, help="samples per forward pass")
 
 
@@ -72,6 +79,13 @@ def run(args) -> int:
         return 0
     o = s["over_fits"]
     bed = o["other_lost_share"].get("bed", {}).get("median")
+    pc = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    print(f"removal measured by {s['judge']} (held out: {s['evaluation']['held_out']}): median "
+          f"{pc(s['removed_share_median'])}, random control {pc(s['random_removed_share_median'])}"
+          + (f"; by the selecting {s['judges'][1]}: {pc(s['selecting_instrument_removed_share_median'])}"
+             if len(s["judges"]) > 1 else "")
+          + (f"; the paper's weight > 0 rule: {pc(s['paper_rule_removed_share_median'])} (random "
+             f"{pc(s['paper_rule_random_removed_share_median'])})" if "paper_rule_removed_share_median" in s else ""))
     print(f"{args.concept}: {s['fraction_before']:.4f} -> {s['fraction_after']:.4f} of pixels with "
           f"{s['n_filters_removed']} filters of {s['layer']} removed; over {args.fits} fits median "
           f"{100 * (o['removed_share']['median'] or 0):.1f}% removed (random control "
