@@ -296,7 +296,8 @@ def compute_direction(G, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, ba
         G: the generator module or a Subject. plus_z, minus_z: (m, nz) the two groups.
         alphas: multiples of d. bases: (B, nz) starting points of the walk figure.
         eval_z: (N, nz) samples measured at every alpha (with an instrument).
-        instrument: an Instrument, or None. n_controls: random directions of the same norm.
+        instrument: an Instrument, or None. n_controls: random directions of the same norm, in
+            opposite pairs (r, -r) (an odd count ends with a lone r).
         seed: seed of the control directions.
     Returns:
         A :class:`DirectionResult`; ``fractions`` only with an instrument.
@@ -308,7 +309,10 @@ def compute_direction(G, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, ba
     walk_z = bases[:, None, :] + a[None, :, None] * d  # (B, A, nz)
     walk = _images(G, walk_z.flatten(0, 1), batch_size, device)
     walk = walk.reshape(len(bases), len(a), *walk.shape[1:])
-    ctrl = random_directions(n_controls, d.numel(), float(d.norm()), seed)
+    # antithetic controls, r and -r: their mean effect on a smooth attribute cancels to first order, so it
+    # estimates "no direction" better than independent draws; their spread is the noise floor
+    half = random_directions((n_controls + 1) // 2, d.numel(), float(d.norm()), seed)
+    ctrl = torch.stack([s * v for v in half for s in (1, -1)])[:n_controls]
     fr = cfr = None
     if instrument is not None:
         dirs = torch.cat([d[None], ctrl])  # (1 + R, nz)
@@ -344,8 +348,11 @@ def direction_summary(r: DirectionResult, target: str) -> dict:
         "fraction_before": mean(r.fractions[i0, :, c]), "fraction_after": mean(r.fractions[i1, :, c]),
         "control_after": float(np.mean(ctrl_after)) if ctrl_after else None,
         "control_after_each": ctrl_after,
-        # the figure of merit: the class's gain along d, beside the largest gain along a random direction
-        "effect": after - before, "control_effect_max": float(max(ctrl_effect)) if ctrl_effect else None,
+        # the figure of merit: the class's gain along d, beside the mean gain along random directions of the
+        # same norm (zero on average for any attribute; their largest gain shows their spread)
+        "effect": after - before, "control_effect": float(np.mean(ctrl_effect)) if ctrl_effect else None,
+        "effect_over_controls": after - before - float(np.mean(ctrl_effect)) if ctrl_effect else None,
+        "control_effect_max": float(max(ctrl_effect)) if ctrl_effect else None,
         "effect_beats_controls": bool(after - before > max(ctrl_effect)) if ctrl_effect else None,
         "share_with_class_before": share(r.fractions[i0, :, c]), "share_with_class_after": share(r.fractions[i1, :, c]),
         "control_share_after": float(np.mean([share(f[i1, :, c]) for f in r.control_fractions]))
