@@ -509,7 +509,9 @@ def caption(s: dict) -> str:
     if s.get("analogy", {}).get("measured"):
         an = s["analogy"]
         tg = ", ".join(f"{'a' if v == 'present' else 'no'} {c}" for c, v in an["targets"].items())
-        text += (f" Over {an['draws']} independent exemplar draws (pools {an['pool_sizes']} of the sheet), Y showed "
+        pools = ", ".join(f"{n} {v}" for n, v in an["pool_sizes"].items())
+        text += (f" Over {an['draws']} independent exemplar draws (from the sheet samples matching each concept: "
+                 f"{pools}), Y showed "
                  f"{tg} in {pct(s.get('analogy_success_1'))} of the draws with 1 exemplar per concept and "
                  f"{pct(s.get('analogy_success_3'))} with 3; pixel space {pct(s.get('analogy_success_pixel'))}; "
                  f"a random direction of the same norm from {an['control_base']}: "

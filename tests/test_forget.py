@@ -403,3 +403,43 @@ def test_removal_on_a_subject_whose_generator_takes_z_as_nz_1_1():
     assert torch.allclose(got, want, atol=1e-6) and count_hooks(S.G) == 0
     feats = fg.layer_features(S, "G.main.8", z)
     assert feats.shape == (6, 8, 16, 16) and fg.after_layer(S.G, layer) is None  # not a flat chain: hooks
+
+
+def test_judges_measure_apart_from_the_selecting_instrument(planted, tiny_cfg):
+    """The first judge is the headline; the selecting instrument's reading is beside it; the paper's rule
+    is measured on the same probe fits with its own random controls."""
+    def strict(images):  # another instrument: window only where red is well above 0.3
+        seg = fake_segment(images)
+        seg[(seg == 1) & (images[:, 0] < 0.5)] = 0
+        return seg
+
+    z_eval = sample_z(tiny_cfg, 48, torch.Generator().manual_seed(9))
+    cfg = fg.ForgetConfig("window", Selection("top", 2), fits=2, random_draws=2, curve_points=2, show=2)
+    judges = [fg.Judge("strict", strict, CLASSES), fg.Judge("selecting", fake_segment, CLASSES)]
+    r = fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg, seed=s) for s in (1, 2)], z_eval,
+                          fake_segment, CLASSES, cfg, judges=judges)
+    s = fg.summarize(r)
+    assert s["judges"] == ["strict", "selecting"] and set(s["removal_by"]) == {"strict", "selecting"}
+    assert s["removed_share_median"] == pytest.approx(1.0) and s["selecting_instrument_removed_share_median"] == 1.0
+    by = s["removal_by"]["strict"]
+    assert by["fraction_before"] < s["removal_by"]["selecting"]["fraction_before"]  # its own reading
+    assert s["paper_rule_n_filters"]["median"] >= 2 and s["paper_rule_removed_share_median"] == pytest.approx(1.0)
+    assert "paper_rule" in by and len(by["paper_rule"]["random_removed_share"]["values"]) == 2
+    assert all(o.paper is not None and len(o.paper.random) == 2 for o in r.fits)
+    with pytest.raises(UserError, match="not a class of the judge"):
+        fg.compute_forget(planted, "relu2", [probe_set(planted, tiny_cfg)], z_eval, fake_segment, CLASSES, cfg,
+                          judges=[fg.Judge("other", strict, ("rest", "sofa"))])
+
+
+def test_cli_evaluation_samples_are_fresh(cli, ckpt32, fake_parser, tmp_path):
+    code, stdout, err = cli("forget", "--ckpt", ckpt32, *FAST, "--select", "top-2", "--out", tmp_path / "f")
+    assert code == 0, err
+    s = json.loads((tmp_path / "f" / "summary.json").read_text())
+    a = np.load(tmp_path / "f" / "arrays.npz")
+    probe = a["z_probe"].reshape(-1, a["z_probe"].shape[-1])
+    assert not (np.abs(a["z_eval"][:, None] - probe[None]).sum(-1) < 1e-6).any()  # no probe sample is evaluated
+    samples = sample_z(ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8), 48, torch.Generator().manual_seed(0))
+    assert not np.allclose(a["z_eval"], samples.numpy())  # nor the `gan-viz samples --seed 0` sheet
+    assert s["evaluation"]["held_out"] and s["judge"] == "rooms-parser-b" and s["judges"][1] == "rooms-parser"
+    assert "removal measured by rooms-parser-b (held out: True)" in stdout and "paper's weight > 0 rule" in stdout
+    assert list(a["judges"]) == s["judges"] and a["judge0_fractions_after"].shape == (2, 3)
