@@ -281,3 +281,42 @@ def test_cli_manifest_sheet_matches_samples(cli, ckpt, tmp_path, tiny_cfg):
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--manifest", tmp_path / "s" / "manifest.json",
                        "--expr", "A", "--A", "6", "--out", tmp_path / "bad")
     assert code == 2 and "beyond the sample sheet of 6" in err
+
+
+class DoorPicture:
+    """A fake instrument with the default analogy's classes: the left half is a door where the image's mean
+    red exceeds its mean blue, the right half a picture where its mean green does (about half the samples each)."""
+
+    name, class_names, forced, differentiable = "fake", ("wall", "door", "picture"), False, False
+
+    def class_fractions(self, images, batch_size=256):
+        m = images.double().mean((2, 3))  # (N, 3)
+        out = torch.zeros(len(images), 3)
+        out[:, 1] = 0.5 * (m[:, 0] > m[:, 2]).float()
+        out[:, 2] = 0.5 * (m[:, 1] > m[:, 2]).float()
+        out[:, 0] = 1 - out[:, 1] - out[:, 2]
+        return out
+
+
+def test_cli_default_is_the_two_attribute_analogy(cli, ckpt, tmp_path, monkeypatch):
+    import gan_viz.instruments
+
+    monkeypatch.setattr(gan_viz.instruments, "resolve_instrument", lambda *a, **k: DoorPicture())
+    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (DoorPicture(), None, "fake"))
+    out = tmp_path / "d"
+    code, stdout, err = cli("arithmetic", "--ckpt", ckpt, "--samples-n", 200, "--draws", 20, "--eval-samples", 8,
+                            "--controls", 2, "--alphas", "0,1", "--out", out)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["defaults"] and s["arithmetic"]["expr"] == A.DEFAULT_EXPR and s["direction"]["class"] == "door"
+    assert s["concepts"] == {"A": "door+picture", "B": "no-door+picture", "C": "no-door+no-picture"}
+    assert s["analogy"]["targets"] == {"door": "present", "picture": "absent"} and s["analogy"]["draws"] == 20
+    for k in ("1", "3", "pixel", "random"):
+        assert 0 <= s[f"analogy_success_{k}"] <= 1
+    a = np.load(out / "arrays.npz")
+    assert a["analogy_exemplars_z_3"].shape == (20, 3, 3) and a["analogy_y_random"].shape == (20, 8)
+    ex = a["analogy_exemplars_z_3"]  # never one sample for two concepts of a draw
+    assert all(len(set(d.ravel().tolist())) == 9 for d in ex)
+    assert "analogy over 20 draws" in stdout
+    code, _, err = cli("arithmetic", "--ckpt", ckpt, "--draws", 0, "--out", tmp_path / "never")
+    assert code == 2 and "--draws 0" in err
