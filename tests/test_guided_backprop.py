@@ -28,6 +28,7 @@ def _busy(net: nn.Module, seed: int = 0) -> nn.Module:
             elif isinstance(m, nn.BatchNorm2d):
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.3)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(1 + torch.randn(m.weight.shape, generator=g) * 0.3)  # seeded too
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.3)
     return net.eval()
 
@@ -148,7 +149,10 @@ def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
     windows, _ = gb.cone_windows(x, cone.input_start(pos), cone.window)
     with torch.no_grad():
         full = gb.forward_to(D, layer, x)[torch.arange(len(pos)), :, pos[:, 0], pos[:, 1]]
-        assert torch.allclose(cone(windows, pos)[:, :, 0, 0], full, atol=1e-5)
+        # values reach ~40 here: float32 summation order (cone vs whole image) moves them by
+        # ~1e-5 (seen on an AVX2 CPU); a wrong window or padding moves them by O(1)
+        scale = float(full.abs().max())
+        assert (cone(windows, pos)[:, :, 0, 0] - full).abs().max() <= 1e-6 * max(1.0, scale) * 10
     for rule in gb.RULES:
         got = gb.guided_maps(D, layer, x, f, pos, rule, batch_size=5, progress=False)
         want = gb.guided_maps(D, layer, x, f, pos, rule, cone=False, progress=False)
