@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.errors import UserError
+from gan_viz.parsing import parse_int_list
 from gan_viz.hooks import resolve_layer
 from gan_viz.models import DCGANDiscriminator
 from gan_viz.sources import ImageSource, dataset_source, evaluating, generated_source  # noqa: F401 (re-exported)
@@ -277,24 +278,11 @@ def parse_filters(spec, channels: int, what: str = "--filters", default: int = 6
     if spec is None:
         return list(range(min(default, channels)))
     if isinstance(spec, str):
-        text = spec.strip()
-        if text == "all":
-            return list(range(channels))
-        out: list[int] = []
-        try:
-            for part in text.split(","):
-                if "-" in part.strip()[1:]:
-                    a, b = part.split("-", 1)
-                    out += list(range(int(a), int(b) + 1))
-                else:
-                    out.append(int(part))
-        except ValueError:
-            raise UserError(f"{what} {text!r} is not a list like 0-5, 1,4,7 or all") from None
-    else:
-        text, out = ",".join(map(str, spec)), [int(f) for f in spec]
+        return parse_int_list(spec, what, upper=channels)
+    out = [int(f) for f in spec]
     bad = [i for i in out if i < 0 or i >= channels]
     if bad or not out:
-        raise UserError(f"{what} {text!r} selects nothing valid (valid: 0-{channels - 1})")
+        raise UserError(f"{what} {','.join(map(str, spec))!r} selects nothing valid (valid: 0-{channels - 1})")
     return out
 
 

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import UserError
 from ..io import run_record, write_json
+from ..parsing import parse_int_list  # noqa: F401  (re-exported for the commands)
 
 
 def add_ckpt(p: argparse.ArgumentParser) -> None:
@@ -73,28 +74,6 @@ def prepare_out(args: argparse.Namespace, **fields) -> Path:
         raise UserError(f"the output folder {out} is not writable; choose another path")
     opts = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     write_json(out / "run.json", run_record(args.command, options=opts, **fields))
-    return out
-
-
-def parse_int_list(text: str, what: str, upper: int | None = None) -> list[int]:
-    """'0-5' / '1,4,7' / 'all' -> a list of ints (``all`` needs ``upper``)."""
-    text = text.strip()
-    if text == "all" and upper is not None:
-        return list(range(upper))
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            if "-" in part.strip()[1:]:
-                a, b = part.split("-", 1)
-                out += list(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise UserError(f"{what} {text!r} is not a list like 0-5, 1,4,7 or all") from None
-    bad = [i for i in out if i < 0 or (upper is not None and i >= upper)]
-    if bad or not out:
-        rng = f" (valid: 0-{upper - 1})" if upper is not None else ""
-        raise UserError(f"{what} {text!r} selects nothing valid{rng}")
     return out
 
 
