@@ -60,51 +60,6 @@ def fig5(s: dict) -> str:
             + energy)
 
 
-def fig6(s: dict) -> str:
-    bed = get(s, "other_classes.bed", {}) or {}
-    return (f"Forgetting to draw {get(s, 'concept')}s: {get(s, 'n_filters_removed')} filters of {get(s, 'layer')} "
-            f"chosen by the {get(s, 'select')} rule (probe AUC {num(get(s, 'classifier.auc'))}) are removed "
-            f"({get(s, 'replacement')}) on {get(s, 'eval_samples')} samples (same z). {get(s, 'concept')} pixels "
-            f"{pct(get(s, 'fraction_before'))} -> {pct(get(s, 'fraction_after'))}, {pct(get(s, 'removed_share'))} "
-            f"removed; as many random filters: {pct(get(s, 'random_removed_share'))}. Scene pixels changed "
-            f"{pct(get(s, 'scene_changed'))} (random {pct(get(s, 'random_scene_changed'))}); beds "
-            f"{pct(bed.get('before'))} -> {pct(bed.get('after'))}. {get(s, 'fits')} probe fit(s).")
-
-
-def fig7(s: dict) -> str:
-    a = get(s, "arithmetic", {}) or {}
-    text = (f"Vector arithmetic {a.get('expr')} on the mean z of {len(next(iter(a.get('exemplars', {}).values()), []))} "
-            f"exemplars per concept ({', '.join(f'{k}={v}' for k, v in get(s, 'concepts', {}).items())}, picked by "
-            f"the scene parser from a sheet of {get(s, 'sheet_size')}); Y and {a.get('noisy_samples')} samples with "
-            f"uniform noise +-{a.get('noise')}, and the same arithmetic in pixel space.")
-    for cls, f in (a.get("fractions") or {}).items():
-        text += (f" {cls} pixels: Y {pct(f.get('y'))}, noisy mean {pct(f.get('noisy_mean'))}, pixel space "
-                 f"{pct(f.get('pixel_space'))}; concept means "
-                 + ", ".join(f"{k} {pct(v)}" for k, v in f.get("mean_images", {}).items()) + ".")
-    d = get(s, "direction", {}) or {}
-    if d.get("measured"):
-        text += (f" Direction {d.get('expr')} (Fig. 8; norm {d.get('direction_norm', 0):.2f}) added to "
-                 f"{d.get('n_samples')} new samples: {d.get('class')} pixels {pct(d.get('fraction_before'))} -> "
-                 f"{pct(d.get('fraction_after'))}, vs {pct(d.get('control_after'))} for random directions of the same "
-                 "norm.")
-    return text
-
-
-def filter_audit(s: dict) -> str:
-    rows = []
-    for name, per in (get(s, "layers", {}) or {}).items():
-        t, r = per.get("trained", {}), per.get("random", {})
-        if "labelled" in t:
-            rows.append(f"{name}: {t['labelled']}/{t['filters']} IoU-labelled (random {r.get('labelled')}), "
-                        f"{t.get('precision_labelled')} precision-labelled (random {r.get('precision_labelled')}), "
-                        f"selectivity {num(t.get('selectivity_median'))} (random {num(r.get('selectivity_median'))})")
-        else:
-            rows.append(f"{name}: selectivity {num(t.get('selectivity_median'))}, dead {t.get('dead')}/{t.get('filters')}")
-    return (f"Network Dissection of D on {get(s, 'n_images')} images ({'; '.join((get(s, 'sources', {}) or {}).values())}): "
-            f"a filter is labelled with a class when its IoU exceeds {get(s, 'iou_threshold')} (top "
-            f"{get(s, 'top_fraction')} of activations). " + "; ".join(rows) + ".")
-
-
 def generic(s: dict) -> str:
     """A caption for sections whose summaries this module does not know in detail: its scalar numbers."""
     flat = {k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -88,7 +88,7 @@ def _sections() -> tuple[Section, ...]:
         Section("checkerboard", "checkerboard", "Mechanics: checkerboard artefacts", {"n": 128},
                 no_data={"no_real": True}),
         Section("filter_audit", "filter-audit", "Filter audit of D (Network Dissection)",
-                {"nets": "D", "images": 160}, c.filter_audit),
+                {"nets": "D", "images": 160}),
     )
 
 
