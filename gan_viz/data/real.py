@@ -28,18 +28,31 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 BAD_IMAGES = ("stop", "skip")
 
 
-def preprocess(image_size: int, nc: int):
+def preprocess(image_size: int, nc: int) -> "Preprocess":
     """The paper's preprocessing: PIL image -> (nc, S, S) float32 in [-1, 1].
 
     Resize the shorter side to ``image_size`` (bilinear, antialiased), centre crop,
     convert to grayscale (nc=1) or RGB (nc=3), scale to [-1, 1].
     """
-    from torchvision import transforms as T
+    return Preprocess(image_size, nc)
 
-    steps = T.Compose([T.Resize(image_size, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
-                       T.CenterCrop(image_size), T.ToTensor(), T.Normalize([0.5] * nc, [0.5] * nc)])
-    mode = "L" if nc == 1 else "RGB"
-    return lambda img: steps(img.convert(mode))
+
+class Preprocess:
+    """:func:`preprocess` as a picklable callable that imports torchvision at its first
+    image: a run that reads a folder's decode-once cache never calls it, and importing
+    torchvision costs about a second of start-up."""
+
+    def __init__(self, image_size: int, nc: int):
+        self.image_size, self.nc, self._steps = image_size, nc, None
+
+    def __call__(self, img):
+        if self._steps is None:
+            from torchvision import transforms as T
+
+            s, nc = self.image_size, self.nc
+            self._steps = T.Compose([T.Resize(s, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
+                                     T.CenterCrop(s), T.ToTensor(), T.Normalize([0.5] * nc, [0.5] * nc)])
+        return self._steps(img.convert("L" if self.nc == 1 else "RGB"))
 
 
 class _Labelled(torch.utils.data.Dataset):
