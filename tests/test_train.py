@@ -1,5 +1,6 @@
 """Trainer: smoke runs, bit-exact resume after SIGKILL, NaN stop, DDP, the MLP GAN."""
 
+import contextlib
 import csv
 import os
 import signal
@@ -163,3 +164,38 @@ def test_tensorboard_events_when_installed(tmp_path, cli):
     code, _, err = cli("train", *TINY[2:], "--dataset", "fake", "--max-steps", "2", "--no-quality", "--out", tmp_path / "r")
     assert code == 0, err
     assert list((tmp_path / "r" / "tb").glob("events.out.tfevents.*"))
+
+
+def test_g_step_skips_d_gradients_but_not_g_gradients():
+    """The G step runs D frozen: G's gradient is the one through a trainable D (a different
+    autograd graph, so compared with a tolerance), D gets no gradient from it, and D's
+    parameters are trainable again afterwards (the next D step needs them)."""
+    from gan_viz.training.distributed import DistInfo
+    from gan_viz.training.loop import build_nets, frozen
+
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    nets = build_nets(ModelConfig(image_size=32, nz=8, ngf=4, ndf=4), TrainConfig(max_steps=1),
+                      torch.device("cpu"), DistInfo())
+    z = torch.randn(6, 8)
+    ones = torch.ones(6)
+
+    def g_grads(freeze: bool):
+        nets.G.zero_grad(set_to_none=True)
+        nets.D.zero_grad(set_to_none=True)
+        with frozen(nets.D) if freeze else contextlib.nullcontext():
+            loss = F.binary_cross_entropy_with_logits(nets.d_logits(nets.G(z)), ones)
+        loss.backward()
+        return [p.grad.clone() for p in nets.G.parameters()], [p.grad for p in nets.D.parameters()]
+
+    states = [{k: v.clone() for k, v in net.state_dict().items()} for net in (nets.G, nets.D)]
+    g_free, d_free = g_grads(False)
+    for net, state in zip((nets.G, nets.D), states):  # the forward moved BatchNorm's running statistics
+        net.load_state_dict(state)
+    g_frozen, d_frozen = g_grads(True)
+    assert all(g is not None for g in d_free)  # the unfrozen path does compute D's gradients
+    assert all(g is None for g in d_frozen)
+    for a, b in zip(g_free, g_frozen):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(a.abs().max()) + 1e-12)
+    assert all(p.requires_grad for p in nets.D.parameters())
