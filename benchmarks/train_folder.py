@@ -12,13 +12,24 @@ then times, in this one run and on this machine, the whole wall time of
   ``--data-cache-dir`` (the decode-once cache is built inside the timed run);
 - ``gan_viz_reuse``: the same command again, reusing that cache.
 
+And two figures that place those on this machine (``--no-bounds`` skips them):
+
+- ``reference_in_memory``: the reference process with its ImageFolder replaced by the
+  same number of images already in memory (a TensorDataset, no workers): what the
+  example's loop costs when decoding is free. ``1 - reference_in_memory / reference``
+  is the share of the example's wall time that decoding takes here: the most that
+  decoding once can win before the training step itself must get faster.
+- ``gan_viz_bf16``: the reuse run with ``--precision bf16``, only where the CPU has
+  native bf16 (AVX512-BF16 or AMX): not the paper's fp32 recipe, so never in ``ratio``.
+
 Both train for the same number of epochs at the same batch size (DCGAN, ngf=ndf=64).
 
     python benchmarks/train_folder.py            # 4,096 images, 2 epochs, batch 64
     python benchmarks/train_folder.py --quick    # 1,024 images, 1 epoch
 
 Last line: JSON with ``ratio`` (reference wall / gan-viz first-run wall; goal >= 1.5 on
-2 CPU cores), ``ratio_reuse`` and each side's images/s (training images / wall s).
+2 CPU cores), ``ratio_reuse``, each side's images/s (training images / wall s),
+``decode_share_reference`` and ``ratio_bf16`` where measured.
 """
 
 from __future__ import annotations
@@ -50,8 +61,9 @@ def write_folder(root: Path, n: int, size: int) -> None:
             Image.fromarray(pic).save(root / "rooms" / f"{i:06d}.png")
 
 
-def reference(root: str, size: int, batch: int, epochs: int, workers: int) -> None:
-    """pytorch/examples dcgan/main.py's pipeline and loop (no checkpoints, no image dumps)."""
+def reference(root: str, size: int, batch: int, epochs: int, workers: int, in_memory: bool = False) -> None:
+    """pytorch/examples dcgan/main.py's pipeline and loop (no checkpoints, no image dumps);
+    ``in_memory``: the same loop on as many images already decoded in memory."""
     import torch
     import torchvision.datasets as dset
     import torchvision.transforms as transforms
@@ -60,10 +72,16 @@ def reference(root: str, size: int, batch: int, epochs: int, workers: int) -> No
     sys.path.insert(0, str(HERE))
     from train_throughput import reference_nets
 
-    dataset = dset.ImageFolder(root=root, transform=transforms.Compose([
-        transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-        transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
+    if in_memory:
+        n = sum(1 for _ in Path(root).rglob("*.png"))
+        images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        dataset = torch.utils.data.TensorDataset(images, torch.zeros(n))
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0)
+    else:
+        dataset = dset.ImageFolder(root=root, transform=transforms.Compose([
+            transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
+            transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
     netG, netD = reference_nets(size)
 
     def weights_init(m):
@@ -122,30 +140,42 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="the reference DataLoader's num_workers (example: 2)")
-    p.add_argument("--_reference", nargs=5, help=argparse.SUPPRESS)
+    p.add_argument("--no-bounds", action="store_true",
+                   help="skip the in-memory reference and the bf16 run (see the module doc)")
+    p.add_argument("--_reference", nargs=6, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a._reference:
-        root, size, batch, epochs, workers = a._reference
-        reference(root, int(size), int(batch), int(epochs), int(workers))
+        root, size, batch, epochs, workers, mode = a._reference
+        reference(root, int(size), int(batch), int(epochs), int(workers), in_memory=mode == "memory")
         return
     n = a.images or (1024 if a.quick else 4096)
     epochs = a.epochs or (1 if a.quick else 2)
     steps = epochs * (n // a.batch_size)
     import torch
 
+    from gan_viz.training.hardware import cpu_has_bf16
+
+    extra: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder, cache = tmp / "images", tmp / "cache"
         t = time.perf_counter()
         write_folder(folder, n, a.size)
         write_s = time.perf_counter() - t
-        ref_s = timed([sys.executable, __file__, "--_reference", str(folder), str(a.size), str(a.batch_size),
-                       str(epochs), str(a.workers)], tmp / "reference.log")
+        ref_cmd = [sys.executable, __file__, "--_reference", str(folder), str(a.size), str(a.batch_size),
+                   str(epochs), str(a.workers)]
+        ref_s = timed(ref_cmd + ["files"], tmp / "reference.log")
         cmd = [sys.executable, "-m", "gan_viz", "train", "--dataset", "folder", "--data-root", str(folder),
                "--image-size", str(a.size), "--batch-size", str(a.batch_size), "--epochs", str(epochs),
                "--no-quality", "--data-cache-dir", str(cache), "--z-dist", "normal"]
         first_s = timed(cmd + ["--out", str(tmp / "run1")], tmp / "run1.log")
         reuse_s = timed(cmd + ["--out", str(tmp / "run2")], tmp / "run2.log")
+        if not a.no_bounds:
+            mem_s = timed(ref_cmd + ["memory"], tmp / "reference_memory.log")
+            extra.update(reference_in_memory_s=round(mem_s, 2), decode_share_reference=round(1 - mem_s / ref_s, 3))
+            if cpu_has_bf16():
+                bf16_s = timed(cmd + ["--precision", "bf16", "--out", str(tmp / "run3")], tmp / "run3.log")
+                extra.update(gan_viz_bf16_s=round(bf16_s, 2), ratio_bf16=round(ref_s / bf16_s, 3))
         built = [line for line in (tmp / "run1" / "train.log").read_text().splitlines() if "decoded once" in line]
     trained = steps * a.batch_size
     print(f"folder of {n} PNGs ({a.size}x{a.size}) written in {write_s:.1f} s; {epochs} epochs at batch "
@@ -153,6 +183,11 @@ def main() -> None:
     print(f"reference (ImageFolder + DataLoader(num_workers={a.workers})): {ref_s:.1f} s wall")
     print(f"gan-viz, first run (cache built inside): {first_s:.1f} s; {built[0].split(' INFO ')[-1] if built else ''}")
     print(f"gan-viz, second run (cache reused): {reuse_s:.1f} s")
+    if "reference_in_memory_s" in extra:
+        print(f"reference with the images already in memory: {extra['reference_in_memory_s']:.1f} s (decoding is "
+              f"{100 * extra['decode_share_reference']:.0f}% of the reference's wall time here)")
+    if "gan_viz_bf16_s" in extra:
+        print(f"gan-viz --precision bf16, cache reused: {extra['gan_viz_bf16_s']:.1f} s (not the paper's fp32)")
     print(json.dumps({"images": n, "epochs": epochs, "batch_size": a.batch_size, "size": a.size,
                       "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
                       "reference_s": round(ref_s, 2), "gan_viz_first_s": round(first_s, 2),
@@ -160,7 +195,7 @@ def main() -> None:
                       "reference_images_per_s": round(trained / ref_s, 1),
                       "gan_viz_first_images_per_s": round(trained / first_s, 1),
                       "gan_viz_reuse_images_per_s": round(trained / reuse_s, 1),
-                      "ratio": round(ref_s / first_s, 3), "ratio_reuse": round(ref_s / reuse_s, 3)}))
+                      "ratio": round(ref_s / first_s, 3), "ratio_reuse": round(ref_s / reuse_s, 3), **extra}))
 
 
 if __name__ == "__main__":
