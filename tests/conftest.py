@@ -33,3 +33,41 @@ def cli(capsys):
         return code, out, err
 
     return _run
+
+
+# --- calibration values (issue 16): every figure of merit's planted positive and null ---------------
+
+_CALIBRATION: dict = {}
+
+
+def _plain(v):
+    """numpy scalars and arrays, tuples -> JSON types."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return v
+
+
+@pytest.fixture
+def calibration(request):
+    """``calibration(measure, rule, planted=..., null=...)`` records what a calibration test measured;
+    ``GAN_VIZ_CALIBRATION=FILE python -m pytest tests/test_calibration_*.py`` writes every record to
+    FILE as JSON (planted and null of a measure may come from separate tests: they are merged)."""
+    def record(measure: str, rule: str, **values):
+        row = _CALIBRATION.setdefault(measure, {"measure": measure, "rule": rule, "tests": []})
+        row.update(_plain(values))
+        row["tests"].append(request.node.nodeid)
+    return record
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("GAN_VIZ_CALIBRATION")
+    if path and _CALIBRATION:
+        import json
+
+        with open(path, "w") as f:
+            json.dump({"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                       "measures": list(_CALIBRATION.values())}, f, indent=1)

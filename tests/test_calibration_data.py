@@ -43,12 +43,14 @@ def _replay(train: torch.Tensor, n: int, seed: int) -> torch.Tensor:
                                                                                     generator=g)
 
 
-def test_memorisation_and_data_copying_flag_a_replay_generator_not_a_novel_one():
+def test_memorisation_and_data_copying_flag_a_replay_generator_not_a_novel_one(calibration):
     train, held = _blobs(3000, 1), _blobs(REPORT_NEIGHBORS["n_heldout"], 2)
     n, cells = REPORT_NEIGHBORS["n"], REPORT_NEIGHBORS["cells"]
     spaces = {"pixel": N.pixel_embedding}
     rep = N.compute_neighbors(spaces, _replay(train, n, 3), train, held, cells=cells).spaces["pixel"]
     new = N.compute_neighbors(spaces, _blobs(n, 4), train, held, cells=cells).spaces["pixel"]
+    calibration("memorisation", "replay >= 0.5; novel <= 0.10", planted=rep.memorisation, null=new.memorisation)
+    calibration("data_copying_C_T", "replay <= -3; novel > -2", planted=rep.copying.C_T, null=new.copying.C_T)
     assert rep.memorisation >= 0.5 and rep.copying.C_T <= -3, (rep.memorisation, rep.copying.C_T)
     assert new.memorisation <= 0.10 and new.copying.C_T > -2, (new.memorisation, new.copying.C_T)
     assert rep.copying.kept.sum() >= 3 and np.nanmax(rep.copying.z_u) < 0  # every kept cell says copying
@@ -71,7 +73,7 @@ def _digit_subject(images: torch.Tensor, noise: float) -> Subject:
     return Subject.from_modules(None, None, nz=4, generate=generate, image_shape=(1, 16, 16), domain="digits")
 
 
-def test_memorisation_runner_searches_the_whole_split(tmp_path):
+def test_memorisation_runner_searches_the_whole_split(tmp_path, calibration):
     """Through the runner at the report's settings: every training digit searched; a replay of
     training digits is flagged, a replay of test digits (novel to the training set) is not."""
     from gan_viz.analyses.labelled import load_split
@@ -87,6 +89,9 @@ def test_memorisation_runner_searches_the_whole_split(tmp_path):
     # images are test digits too, so some samples are the held-out images themselves: C_T ~ 0 or below)
     new = registry.run("neighbors", registry.Context(_digit_subject(test.images, 0.02), tmp_path / "n"),
                        **REPORT_NEIGHBORS)["spaces"]["pixel"]
+    calibration("memorisation_runner_digits", "training replay >= 0.5 and C_T <= -3; test-digit replay <= 0.10",
+                planted={"memorisation": px["memorisation"], "C_T": px["data_copying"]["C_T"]},
+                null={"memorisation": new["memorisation"], "C_T": new["data_copying"]["C_T"]})
     assert new["memorisation"] <= 0.10, new
 
 
@@ -115,7 +120,7 @@ def _coded(classes, seed: int) -> torch.Tensor:
     return x
 
 
-def test_modes_corrected_for_a_classifier_of_80_percent_on_planted_collapse():
+def test_modes_corrected_for_a_classifier_of_80_percent_on_planted_collapse(calibration):
     from gan_viz.analyses import modes as M
 
     real = np.repeat(np.arange(10), 100)
@@ -128,10 +133,17 @@ def test_modes_corrected_for_a_classifier_of_80_percent_on_planted_collapse():
     assert r.kl_real_gen_corrected > 1.0 > r.kl_real_gen  # the correction shows the collapse in KL
     assert any("too low for the uncorrected call" in w for w in r.warnings)
     full = M.compute_modes(clf, _coded(np.arange(300) % 10, 3), _coded(real, 2), real)
+    calibration("mode_coverage", "3 of 10 drawn, ~80% classifier: corrected covers exactly {3, 5, 8}, collapse, "
+                "KL > 1; all 10 drawn: all covered, KL < 0.1",
+                planted={"accuracy": r.test_accuracy, "covered_corrected": np.flatnonzero(r.covered_corrected),
+                         "covered_uncorrected": int(r.covered.sum()), "collapsed": bool(r.collapsed),
+                         "kl_corrected": r.kl_real_gen_corrected, "kl_uncorrected": r.kl_real_gen},
+                null={"covered_corrected": int(full.covered_corrected.sum()), "collapsed": bool(full.collapsed),
+                      "kl_corrected": full.kl_real_gen_corrected})
     assert full.covered_corrected.all() and not full.collapsed and full.kl_real_gen_corrected < 0.1
 
 
-def test_modes_with_a_real_classifier_of_about_80_percent_on_digits():
+def test_modes_with_a_real_classifier_of_about_80_percent_on_digits(calibration):
     """A SmallCNN trained 2 epochs on the digits (~79% held-out accuracy): a G returning real
     digits of 3 classes is called 3-covered after the correction; a 10-class one fully covered."""
     from gan_viz.analyses import modes as M
@@ -148,6 +160,11 @@ def test_modes_with_a_real_classifier_of_about_80_percent_on_digits():
     assert r.covered.sum() >= 5  # the uncorrected rule miscalls missing classes as covered
     full = M.compute_modes(clf, train.images[torch.randint(len(train.images), (300,), generator=g)],
                            test.images, test.labels)
+    calibration("mode_coverage_real_classifier", "digits 1, 4, 7 drawn, SmallCNN of ~79%: corrected covers "
+                "exactly {1, 4, 7}; all drawn: >= 9 covered",
+                planted={"accuracy": r.test_accuracy, "covered_corrected": np.flatnonzero(r.covered_corrected),
+                         "covered_uncorrected": int(r.covered.sum())},
+                null={"covered_corrected": int(full.covered_corrected.sum())})
     assert full.covered_corrected.sum() >= 9, full.corrected_share
 
 
@@ -165,7 +182,7 @@ class _OneLayerG(nn.Sequential):
 
 
 @pytest.mark.parametrize("planted", [True, False])
-def test_checkerboard_score_fires_on_a_planted_stride_2_pattern_only(tmp_path, planted):
+def test_checkerboard_score_fires_on_a_planted_stride_2_pattern_only(tmp_path, planted, calibration):
     kernel = torch.zeros(4, 4)
     if planted:
         kernel[0::2, 0::2] = 1.0  # only even output pixels get taps: a stride-2 checkerboard
@@ -175,6 +192,8 @@ def test_checkerboard_score_fires_on_a_planted_stride_2_pattern_only(tmp_path, p
     s = registry.run("checkerboard", registry.Context(S, tmp_path / "cb"), n=128, no_real=True)  # report's n
     score = s["checkerboard"]["per_layer"]["conv"]["score"]
     p2 = s["checkerboard"]["generated"]["period_2"]
+    calibration("checkerboard_score", "planted layer score and period-2 power > 5; smooth < 1.5",
+                **{"planted" if planted else "null": {"score": score, "period_2": p2}})
     if planted:
         assert score > 5 and p2 > 5, (score, p2)
     else:
@@ -183,7 +202,7 @@ def test_checkerboard_score_fires_on_a_planted_stride_2_pattern_only(tmp_path, p
 
 # --- classify ----------------------------------------------------------------------------
 
-def test_classify_accuracy_high_on_label_features_near_chance_on_random_ones():
+def test_classify_accuracy_high_on_label_features_near_chance_on_random_ones(calibration):
     from gan_viz.analyses import classify as K
 
     rng = np.random.default_rng(0)
@@ -196,6 +215,8 @@ def test_classify_accuracy_high_on_label_features_near_chance_on_random_ones():
     r = K.compute_classify({"label": good, "random": noise}, y, p, {"label": good_t, "random": noise_t}, yt,
                            C_grid=(0.001, 0.01, 0.1))
     chance = r.chance
+    calibration("classify_accuracy", "label features > chance + 0.5; random within 0.1 of 0.25",
+                planted=r.mean[0], null=r.mean[1], chance=chance)
     assert r.mean[0] > chance + 0.5, (r.mean, chance)
     assert abs(r.mean[1] - 0.25) < 0.1, (r.mean, chance)
     assert (r.ci95 > 0).all()  # three draws: a real interval

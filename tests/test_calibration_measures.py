@@ -118,26 +118,32 @@ def arithmetic(tmp_path_factory) -> dict:
             for name, linear in (("planted", True), ("null", False))}
 
 
-def test_arithmetic_success_planted_linear_attributes_vs_not_linear(arithmetic):
+def test_arithmetic_success_planted_linear_attributes_vs_not_linear(arithmetic, calibration):
     """The report's two-attribute analogy (Y: a door, no picture), its 50 draws from a sheet of 1000.
 
     Measured: linear G success 1 exemplar 0.62, 3 exemplars 0.90, pixel 0.98, random direction 0.18;
     hash G 0.28 / 0.16 / pixel 0.92 / random 0.32 (its true rate, 1000 draws: 0.23-0.25).
     """
     pos, null = arithmetic["planted"], arithmetic["null"]
+    keys = ("analogy_success_1", "analogy_success_3", "analogy_success_pixel", "analogy_success_random")
+    calibration("analogy_success", "planted _3 >= 0.65 and > _1, _random <= 0.4; null _3, _1 <= 0.45",
+                planted={k: pos[k] for k in keys}, null={k: null[k] for k in keys})
     assert pos["analogy"]["targets"] == {"door": "present", "picture": "absent"}
     assert pos["analogy_success_3"] >= 0.65 and pos["analogy_success_3"] > pos["analogy_success_1"]
     assert pos["analogy_success_random"] <= 0.4
     assert null["analogy_success_3"] <= 0.45 and null["analogy_success_1"] <= 0.45
 
 
-def test_direction_effect_planted_linear_attribute_vs_not_linear(arithmetic):
+def test_direction_effect_planted_linear_attribute_vs_not_linear(arithmetic, calibration):
     """The report's Fig. 8 direction A - B (door; picture on both sides) on 100 fresh samples, against 6
     random directions of the same norm in opposite pairs.
 
     Measured: linear G door pixels +0.23 along d (random directions: mean +0.01); hash G +0.00 (+0.04).
     """
     pos, null = arithmetic["planted"]["direction"], arithmetic["null"]["direction"]
+    calibration("direction_effect", "planted effect and effect_over_controls >= 0.15; null |both| <= 0.08",
+                planted={k: pos[k] for k in ("effect", "effect_over_controls")},
+                null={k: null[k] for k in ("effect", "effect_over_controls")})
     assert pos["class"] == "door"
     assert pos["effect"] >= 0.15 and pos["effect_over_controls"] >= 0.15
     assert abs(null["effect"]) <= 0.08 and abs(null["effect_over_controls"]) <= 0.08
@@ -166,7 +172,7 @@ class Walkable(nn.Module):
         return (0.3 * smooth + 0.7 * switch[:, None, None, None] * self.pattern).clamp(-1, 1)
 
 
-def test_walk_sharp_steps_planted_discontinuity_vs_smooth(tmp_path):
+def test_walk_sharp_steps_planted_discontinuity_vs_smooth(tmp_path, calibration):
     """The report's walk (9 points, 8 steps per segment): a step is sharp above 3 x the median step.
 
     Measured: the sign G has 4 sharp steps (largest 19.4 x the median), one per crossing of the
@@ -178,6 +184,10 @@ def test_walk_sharp_steps_planted_discontinuity_vs_smooth(tmp_path):
     z = np.load(tmp_path / "sharp" / "arrays.npz")["z"]
     side = np.sign(z @ Walkable(True).u.numpy())
     crossings = np.flatnonzero(side[1:] != side[:-1])
+    calibration("walk_sharp_steps", "planted n_sharp >= crossings, max/median >= 5; null n_sharp 0, max/median < 3",
+                planted={"n_sharp": pos["n_sharp"], "max_over_median": pos["max_over_median"],
+                         "crossings": len(crossings)},
+                null={"n_sharp": null["n_sharp"], "max_over_median": null["max_over_median"]})
     assert len(crossings) >= 2  # the walk crosses the discontinuity (9 random anchors)
     assert pos["n_sharp"] >= len(crossings) and {s["step"] for s in pos["sharp_steps"]} >= set(crossings.tolist())
     assert pos["max_over_median"] >= 5
@@ -264,26 +274,31 @@ def forgetting(tmp_path_factory) -> dict:
                       judge=f"{THIS}:window_judge", **opts) for kind in ("planted", "none", "fragile")}
 
 
-def test_forget_removal_planted_window_filters_vs_none(forgetting):
+def test_forget_removal_planted_window_filters_vs_none(forgetting, calibration):
     """The report's forget settings (default optimized-K: 4 of 16 filters, fits and steps as the report).
 
     Measured, median over fits, by the held-out judge: planted G 1.00 of the window pixels removed (the
     selecting segmenter: 1.00; the paper's weight > 0 rule 1.00); no window filters 0.00 (0.00).
     """
     pos, null = forgetting["planted"], forgetting["none"]
+    keys = ("removed_share_median", "selecting_instrument_removed_share_median")
+    calibration("forget_removal", "planted >= 0.9 by both instruments; null |.| <= 0.1",
+                planted={k: pos[k] for k in keys}, null={k: null[k] for k in keys})
     assert pos["evaluation"]["held_out"] and pos["judge"].endswith(":window_judge")
     assert pos["removed_share_median"] >= 0.9 and pos["selecting_instrument_removed_share_median"] >= 0.9
     assert set(pos["filters_removed"]) >= {0, 1}
     assert abs(null["removed_share_median"]) <= 0.1 and abs(null["selecting_instrument_removed_share_median"]) <= 0.1
 
 
-def test_forget_random_control_window_in_every_filter_vs_planted(forgetting):
+def test_forget_random_control_window_in_every_filter_vs_planted(forgetting, calibration):
     """The random control: as many random filters as were selected, 2 draws per fit.
 
     Measured: window carried by every filter (any quarter of them missing loses it) 1.00 removed by
     random filters; planted in 2 redundant filters 0.15 (random quarters rarely hold both).
     """
     pos, null = forgetting["fragile"], forgetting["planted"]
+    calibration("forget_random_control", "window in every filter >= 0.8; planted in 2 filters <= 0.3",
+                planted=pos["random_removed_share_median"], null=null["random_removed_share_median"])
     assert pos["random_removed_share_median"] >= 0.8
     assert null["random_removed_share_median"] <= 0.3
     assert null["removed_share_median"] - null["random_removed_share_median"] >= 0.6
@@ -351,7 +366,7 @@ def _energy(D: nn.Module, baseline: nn.Module, opts: dict) -> tuple[dict, dict]:
     return s["trained"], s["random"]
 
 
-def test_gbp_object_energy_planted_object_filters_vs_filters_of_something_else():
+def test_gbp_object_energy_planted_object_filters_vs_filters_of_something_else(calibration):
     """Fig. 5 at the report's settings (top 4 of 256 images, the first 6 filters of D's last conv block):
     the share of the guided-backprop energy on object (window) pixels, which cover ~6% of the images.
 
@@ -363,6 +378,8 @@ def test_gbp_object_energy_planted_object_filters_vs_filters_of_something_else()
     opts = report_options("fig5_guided_backprop")
     pos, rand = _energy(colour_discriminator(0), subject_of(D=colour_discriminator(0)).random_copy("D", 0), opts)
     null, _ = _energy(colour_discriminator(1), colour_discriminator(0), opts)
+    calibration("gbp_object_energy", "planted >= 0.8; null <= 0.2", planted=pos["object_energy_fraction"],
+                null=null["object_energy_fraction"], random_baseline=rand["object_energy_fraction"])
     assert pos["object_energy_fraction"] >= 0.8
     assert null["object_energy_fraction"] <= 0.2
 
@@ -376,7 +393,7 @@ def _dissect(D: nn.Module, images: torch.Tensor, maps: torch.Tensor) -> dict:
     return {a.layer: (a.labels, a.precision_labels) for a in audits}
 
 
-def test_dissection_labels_planted_window_units_vs_noise_units():
+def test_dissection_labels_planted_window_units_vs_noise_units(calibration):
     """Network Dissection at the report's settings (160 images, top 1% of activations, IoU >= 0.04; and
     the precision label: >= 50% of the mask on the class, >= 2x its pixel share), D's last conv block.
 
@@ -391,5 +408,7 @@ def test_dissection_labels_planted_window_units_vs_noise_units():
     pos = count(_dissect(colour_discriminator(0), images, maps)["lrelu2"])
     noise_units = count(_dissect(colour_discriminator(0), noise, maps)["lrelu2"])
     other = count(_dissect(colour_discriminator(1), images, maps)["lrelu2"])
+    calibration("dissection_labels", "window units of 8 (IoU, precision): planted >= 7; nulls <= 1",
+                planted=pos, null={"noise_images": noise_units, "other_detectors": other})
     assert min(pos) >= 7
     assert max(noise_units) <= 1 and max(other) <= 1
