@@ -65,6 +65,30 @@ def test_reused_while_unchanged_and_rebuilt_when_the_folder_changes(tmp_path):
     assert cache.decoded(_spec(root, size=32), cache_dir=tmp_path / "c", progress=False).path not in (d1.path, d3.path)
 
 
+def test_a_changed_folder_replaces_its_old_cache_and_leaves_other_sources_alone(tmp_path, monkeypatch):
+    """A rebuild after the folder changed deletes the cache of its earlier contents (it can never match
+    again); another folder's cache (same dataset, size and channels), another size's cache of the same
+    folder, and the cache of another folder of the same relative name (--data-root img, run from
+    another working directory) stay."""
+    root, other = _folder(tmp_path / "img"), _folder(tmp_path / "elsewhere" / "img", seed=1)
+    c = tmp_path / "c"
+    monkeypatch.chdir(tmp_path)
+    old = cache.decoded(_spec("img"), cache_dir=c, workers=1, progress=False)
+    keep = [cache.decoded(_spec(root / "a"), cache_dir=c, workers=1, progress=False).path,
+            cache.decoded(_spec(root, size=32), cache_dir=c, workers=1, progress=False).path]
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    keep.append(cache.decoded(_spec("img"), cache_dir=c, workers=1, progress=False).path)  # other's cache
+    monkeypatch.chdir(tmp_path)
+    reading = cache.decoded(_spec(root), budget_mb=0, cache_dir=c, progress=False)  # reads from disk
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(root / "b" / "new.png")  # the folder grows
+    new = cache.decoded(_spec(root), cache_dir=c, workers=1, progress=False)
+    assert new.meta["superseded_removed"] == [old.path.name]
+    assert not old.path.exists() and not old.path.with_suffix(".json").exists()
+    assert all(p.exists() and p.with_suffix(".json").exists() for p in keep)
+    assert len(new) == 41 and len(list(c.glob("*.u8"))) == 4
+    assert reading.get_batch([0, 39]).shape == (2, 3, 16, 16)  # a reader of the old file still reads it
+
+
 @pytest.mark.parametrize("damage", ["truncate", "no_sidecar", "old_version"])
 def test_half_written_or_foreign_cache_is_rebuilt(tmp_path, damage):
     root = _folder(tmp_path / "img")

@@ -14,7 +14,11 @@ the budget whatever the file's size; the OS page cache does the rest).
 The file is written under a temporary name and renamed, and its ``.json`` sidecar
 (format version, shape, key, skipped images) is written last, also atomically: a
 half-written cache, one of another version, or one whose size does not match its sidecar
-is rebuilt. A full disk says so and leaves no partial file behind.
+is rebuilt. A full disk says so and leaves no partial file behind. Once a changed source
+is rebuilt, the caches of its earlier contents (same resolved root, dataset, split, size,
+channels and options: they can never match again) are deleted, so a folder that grows
+between runs does not leave a gigabyte-sized file behind at every change; caches of
+other sources are never touched.
 
 The pixels equal the uncached path's: ``uint8 / 255``, then ``(x - 0.5) / 0.5``, the
 same float32 operations torchvision's ToTensor + Normalize apply.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -41,6 +46,7 @@ from ..errors import UserError
 VERSION = 1
 DECODED = ("folder", "mnist", "fashion-mnist", "cifar10", "celeba", "lsun")  # read from files: cached
 CHUNK = 256  # rows per worker task
+log = logging.getLogger("gan_viz.data")
 
 
 def default_cache_dir() -> Path:
@@ -198,10 +204,10 @@ def build(spec: Spec, ds, path: Path, workers: int, progress: bool = True) -> di
                         bar.update(k)
         meta = {"version": VERSION, "shape": list(shape), "labels": labels, "skipped": bad,
                 "skipped_rows": bad_rows, "classes": list(getattr(ds, "classes", []) or []),
-                "spec": spec.__dict__, "build_s": round(time.perf_counter() - t0, 2)}
+                "spec": spec.__dict__, "source": _source_id(spec), "build_s": round(time.perf_counter() - t0, 2)}
         os.replace(tmp, path)
         _write_json_atomic(path.with_suffix(".json"), meta)
-        return meta
+        return {**meta, "superseded_removed": _remove_superseded(path, meta)}
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise UserError(f"the disk under {path.parent} filled up while writing the decoded cache "
@@ -209,6 +215,39 @@ def build(spec: Spec, ds, path: Path, workers: int, progress: bool = True) -> di
         raise UserError(f"cannot write the decoded cache {path} ({e.strerror}); pass --data-cache-dir DIR") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _source_id(spec: Spec) -> dict | None:
+    """What makes two caches caches of the same source, whatever its contents: the resolved
+    root and every preprocessing option (None without a root: never pruned)."""
+    if not spec.root:
+        return None
+    return {"root": str(Path(spec.root).expanduser().resolve()), "name": spec.name, "split": spec.key_split,
+            "size": spec.image_size, "nc": spec.nc, "bad": spec.bad_images, "cat": spec.lsun_category}
+
+
+def _remove_superseded(path: Path, meta: dict) -> list[str]:
+    """Delete the other caches in ``path``'s folder of the same source (its earlier contents);
+    returns their file names. A cache whose sidecar lacks the source (an older build) stays."""
+    source, removed = meta.get("source"), []
+    if source is None:
+        return removed
+    prefix = path.name.rsplit("-", 1)[0] + "-"  # name-split-SIZEpx-NCc-
+    for side in sorted(path.parent.glob(f"{prefix}*.json")):
+        other = side.with_suffix(".u8")
+        if other == path:
+            continue
+        try:
+            if json.loads(side.read_text()).get("source") != source:
+                continue
+        except (OSError, json.JSONDecodeError):
+            continue
+        size = other.stat().st_size if other.exists() else 0
+        other.unlink(missing_ok=True)  # a process reading it keeps its open file until it closes it
+        side.unlink(missing_ok=True)
+        removed.append(other.name)
+        log.info("removed %s (%d MB): the cache of %s before it changed", other, size >> 20, source["root"])
+    return removed
 
 
 def _remove_if_dead(stale: Path) -> None:
@@ -265,7 +304,7 @@ class DecodedDataset(torch.utils.data.Dataset):
         self.row_bytes = int(np.prod(self.shape[1:]))
         self.in_memory = in_memory
         self._array = np.fromfile(path, np.uint8).reshape(self.shape) if in_memory else None
-        self._fd: int | None = None
+        self._fd: int | None = None if in_memory else os.open(path, os.O_RDONLY)  # open now: see _remove_superseded
 
     def __len__(self) -> int:
         return len(self.rows)

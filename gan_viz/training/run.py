@@ -99,6 +99,9 @@ class TrainingRun:
             data = opened() if info.is_main else None
             dist.barrier()
             data = data if data is not None else opened()
+        if data.meta.get("superseded_removed"):
+            self._notes.append(f"removed the decoded cache of this source's earlier contents: "
+                               f"{', '.join(data.meta['superseded_removed'])}")
         if data.skipped:
             self._notes.append(f"skipped {len(data.skipped)} unreadable images (first: {sorted(data.skipped)[0]})")
         self._notes.append(f"training images decoded once into {data.path} "
