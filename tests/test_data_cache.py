@@ -154,3 +154,49 @@ def test_analyses_reuse_a_cache_a_training_run_built(tmp_path, monkeypatch):
     reused = build_dataset("folder", 16, 3, "test", str(root))  # a folder's test split = its images
     assert isinstance(reused, cache.DecodedDataset) and reused.path == built.path
     assert not isinstance(build_dataset("folder", 16, 3, "test", str(root), cached=False), cache.DecodedDataset)
+
+
+def _tricky_tree(root):
+    """A class tree with what listing and keys must get right: nested and hidden folders, a folder named
+    like an image, a symlinked folder (not entered), symlinked and broken image links, upper-case suffixes."""
+    for d in ("a/b", "a.b", ".hid", "x.png", "Z", "real"):
+        (root / d).mkdir(parents=True)
+    for i, f in enumerate(("a/1.png", "a/b/2.jpg", "a.b/3.PNG", ".hid/4.png", "x.png/5.png", "Z/6.png",
+                           "real/7.png", "a/.8.png", "a/9.txt")):
+        Image.fromarray(np.full((8, 8, 3), i * 20, np.uint8)).save(root / f, format="PNG")
+    (root / "linkdir").symlink_to(root / "real")
+    (root / "Z" / "link.png").symlink_to(root / "a" / "1.png")
+    (root / "Z" / "broken.png").symlink_to(root / "missing.png")
+    return root
+
+
+def test_listing_and_key_equal_the_per_file_pathlib_definitions(tmp_path):
+    """The scandir listing is rglob's sorted list, and the one-lstat-per-file key is the key of a
+    resolve() per file (caches built before stay valid)."""
+    import hashlib
+    import json as json_
+
+    from gan_viz.data.folder import IMG_EXTENSIONS, _images_in
+
+    root = _tricky_tree(tmp_path / "t")
+    want = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS
+                  and not p.name.startswith("."))
+    assert _images_in(root, recursive=True) == want and len(want) == 8  # 1-7 and Z/link.png; not linkdir/7.png
+    assert _images_in(root / "Z", recursive=False) == [root / "Z" / "6.png", root / "Z" / "link.png"]
+
+    class Listed:
+        paths = want
+
+        def __len__(self):
+            return len(self.paths)
+
+    spec = _spec(root)
+    h = hashlib.sha256(json_.dumps({"v": cache.VERSION, "name": spec.name, "size": spec.image_size, "nc": spec.nc,
+                                    "split": spec.key_split, "bad": spec.bad_images, "cat": spec.lsun_category,
+                                    "n": len(want)}).encode())
+    real_root = root.resolve()
+    for p in want:
+        st = p.stat()
+        rel = str(p.resolve().relative_to(real_root)) if p.resolve().is_relative_to(real_root) else str(p)
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    assert cache.source_key(spec, Listed()) == h.hexdigest()[:24]

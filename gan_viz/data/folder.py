@@ -7,6 +7,7 @@ remembered in ``.skipped``). A folder has no held-out split: "test" gives the sa
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -16,9 +17,35 @@ from ..errors import UserError
 from .real import BAD_IMAGES, IMG_EXTENSIONS, preprocess
 
 
+def _is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMG_EXTENSIONS
+
+
 def _images_in(folder: Path, recursive: bool) -> list:
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not p.name.startswith("."))
+    """Image files under ``folder`` (in its sub-folders too if ``recursive``; symlinked folders
+    are not entered, as ``Path.rglob`` does), in ``Path`` order. Read with ``scandir`` (no stat
+    per file where the file system gives entry types) and sorted as tuples of names, which is
+    ``Path`` order: about a second for 100,000 files instead of several."""
+    found: list[tuple] = []
+    stack: list[tuple[Path, tuple]] = [(folder, ())]
+    while stack:
+        here, parts = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except PermissionError:
+            continue
+        for e in entries:
+            try:
+                sub = recursive and e.is_dir() and not e.is_symlink()
+            except OSError:
+                sub = False
+            if sub:
+                stack.append((here / e.name, parts + (e.name,)))
+            elif _is_image_name(e.name) and e.is_file():
+                found.append(parts + (e.name,))
+    found.sort()
+    return [folder.joinpath(*f) for f in found]
 
 
 def list_images(root: Path) -> tuple[list, list, list]:
