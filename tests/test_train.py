@@ -199,3 +199,17 @@ def test_g_step_skips_d_gradients_but_not_g_gradients():
     for a, b in zip(g_free, g_frozen):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(a.abs().max()) + 1e-12)
     assert all(p.requires_grad for p in nets.D.parameters())
+
+
+def test_epoch_order_drawn_once_per_epoch_and_equal_to_the_definition(tmp_path, monkeypatch):
+    """Batches are slices of the epoch's seeded permutation (what resume relies on), drawn once an epoch."""
+    from gan_viz.training import loop, run as run_mod
+
+    calls = []
+    monkeypatch.setattr(run_mod, "epoch_order", lambda *a: calls.append(a) or loop.epoch_order(*a))
+    tcfg = TrainConfig(batch_size=8, max_steps=9, dataset_size=24, quality_every_epoch=False)
+    run = TrainingRun(ModelConfig(image_size=32, nz=8, ngf=4, ndf=4), tcfg, tmp_path, torch.device("cpu"))
+    got = torch.cat([run.batch_indices(s) for s in range(9)])
+    want = torch.cat([loop.epoch_order(24, 0, e) for e in range(3)])
+    assert torch.equal(got, want)
+    assert [c[2] for c in calls] == [0, 1, 2] and len(run._orders) <= 2

@@ -77,6 +77,7 @@ class TrainingRun:
         self.total_steps = min(limits)
         self.nets = build_nets(mcfg, tcfg, device, info)
         self.step = 0
+        self._orders: dict[int, torch.Tensor] = {}  # epoch -> its data order (see _epoch_order)
         torch.manual_seed(derived_seed(tcfg.seed, "global"))  # any global-RNG use is seeded too
         self.fixed_z = sample_z(mcfg, 64, torch.Generator().manual_seed(derived_seed(tcfg.seed, "fixed")), device)
 
@@ -196,8 +197,18 @@ class TrainingRun:
     def batch_indices(self, step: int) -> torch.Tensor:
         epoch, pos = divmod(step, self.steps_per_epoch)
         b = self.tcfg.batch_size
-        idx = epoch_order(self.n_data, self.tcfg.seed, epoch)[pos * b:(pos + 1) * b]
+        idx = self._epoch_order(epoch)[pos * b:(pos + 1) * b]
         return idx[self.info.rank::self.info.world]
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        """The epoch's permutation, drawn once per epoch (the current and the next are kept): a
+        permutation of 3 million images (LSUN bedrooms) takes ~0.1 s, as long as a training step."""
+        orders = self._orders
+        if epoch not in orders:
+            for old in [e for e in orders if e < epoch - 1]:
+                del orders[old]
+            orders[epoch] = epoch_order(self.n_data, self.tcfg.seed, epoch)
+        return orders[epoch]
 
     def noise(self, step: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(derived_seed(self.tcfg.seed, "z", step, self.info.rank))
