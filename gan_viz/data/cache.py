@@ -313,8 +313,9 @@ class DecodedDataset(torch.utils.data.Dataset):
     def __init__(self, path: Path, meta: dict, in_memory: bool):
         self.path, self.meta = path, meta
         self.shape = tuple(meta["shape"])
-        skipped = set(meta.get("skipped_rows", []))
-        self.rows = np.array([i for i in range(self.shape[0]) if i not in skipped], np.int64)
+        keep = np.ones(self.shape[0], bool)
+        keep[np.asarray(meta.get("skipped_rows", []), np.int64)] = False
+        self.rows = np.flatnonzero(keep).astype(np.int64)
         self.labels = np.asarray(meta["labels"], np.int64)[self.rows]
         self.classes = meta.get("classes", [])
         self.skipped = set(meta.get("skipped", []))
