@@ -61,27 +61,33 @@ def write_folder(root: Path, n: int, size: int) -> None:
             Image.fromarray(pic).save(root / "rooms" / f"{i:06d}.png")
 
 
-def reference(root: str, size: int, batch: int, epochs: int, workers: int, in_memory: bool = False) -> None:
-    """pytorch/examples dcgan/main.py's pipeline and loop (no checkpoints, no image dumps);
-    ``in_memory``: the same loop on as many images already decoded in memory."""
+def reference_loader(root: str, size: int, batch: int, workers: int, in_memory: bool):
+    """The example's ImageFolder + DataLoader, or as many images already in memory (no workers)."""
     import torch
     import torchvision.datasets as dset
     import torchvision.transforms as transforms
-    from torch import nn
-
-    sys.path.insert(0, str(HERE))
-    from train_throughput import reference_nets
 
     if in_memory:
         n = sum(1 for _ in Path(root).rglob("*.png"))
         images = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
         dataset = torch.utils.data.TensorDataset(images, torch.zeros(n))
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0)
-    else:
-        dataset = dset.ImageFolder(root=root, transform=transforms.Compose([
-            transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-            transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
+        return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0)
+    dataset = dset.ImageFolder(root=root, transform=transforms.Compose([
+        transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
+        transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
+
+
+def reference(root: str, size: int, batch: int, epochs: int, workers: int, in_memory: bool = False) -> None:
+    """pytorch/examples dcgan/main.py's pipeline and loop (no checkpoints, no image dumps);
+    ``in_memory``: the same loop on as many images already decoded in memory."""
+    import torch
+    from torch import nn
+
+    sys.path.insert(0, str(HERE))
+    from train_throughput import reference_nets
+
+    loader = reference_loader(root, size, batch, workers, in_memory)
     netG, netD = reference_nets(size)
 
     def weights_init(m):
@@ -132,6 +138,23 @@ def timed(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - t
 
 
+def bounds(ref_cmd: list, cmd: list, ref_s: float, tmp: Path) -> dict:
+    """The reference with its images in memory and, where the CPU has native bf16, gan-viz at bf16
+    (see the module doc): their JSON fields, and the lines that say them."""
+    from gan_viz.training.hardware import cpu_has_bf16
+
+    mem_s = timed(ref_cmd + ["memory"], tmp / "reference_memory.log")
+    share = 1 - mem_s / ref_s
+    out = {"reference_in_memory_s": round(mem_s, 2), "decode_share_reference": round(share, 3),
+           "lines": [f"reference with the images already in memory: {mem_s:.1f} s (decoding is "
+                     f"{100 * share:.0f}% of the reference's wall time here)"]}
+    if cpu_has_bf16():
+        bf16_s = timed(cmd + ["--precision", "bf16", "--out", str(tmp / "run3")], tmp / "run3.log")
+        out.update(gan_viz_bf16_s=round(bf16_s, 2), ratio_bf16=round(ref_s / bf16_s, 3))
+        out["lines"].append(f"gan-viz --precision bf16, cache reused: {bf16_s:.1f} s (not the paper's fp32)")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1,024 images, 1 epoch")
@@ -153,9 +176,6 @@ def main() -> None:
     steps = epochs * (n // a.batch_size)
     import torch
 
-    from gan_viz.training.hardware import cpu_has_bf16
-
-    extra: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder, cache = tmp / "images", tmp / "cache"
@@ -170,12 +190,7 @@ def main() -> None:
                "--no-quality", "--data-cache-dir", str(cache), "--z-dist", "normal"]
         first_s = timed(cmd + ["--out", str(tmp / "run1")], tmp / "run1.log")
         reuse_s = timed(cmd + ["--out", str(tmp / "run2")], tmp / "run2.log")
-        if not a.no_bounds:
-            mem_s = timed(ref_cmd + ["memory"], tmp / "reference_memory.log")
-            extra.update(reference_in_memory_s=round(mem_s, 2), decode_share_reference=round(1 - mem_s / ref_s, 3))
-            if cpu_has_bf16():
-                bf16_s = timed(cmd + ["--precision", "bf16", "--out", str(tmp / "run3")], tmp / "run3.log")
-                extra.update(gan_viz_bf16_s=round(bf16_s, 2), ratio_bf16=round(ref_s / bf16_s, 3))
+        extra = {} if a.no_bounds else bounds(ref_cmd, cmd, ref_s, tmp)
         built = [line for line in (tmp / "run1" / "train.log").read_text().splitlines() if "decoded once" in line]
     trained = steps * a.batch_size
     print(f"folder of {n} PNGs ({a.size}x{a.size}) written in {write_s:.1f} s; {epochs} epochs at batch "
@@ -183,11 +198,8 @@ def main() -> None:
     print(f"reference (ImageFolder + DataLoader(num_workers={a.workers})): {ref_s:.1f} s wall")
     print(f"gan-viz, first run (cache built inside): {first_s:.1f} s; {built[0].split(' INFO ')[-1] if built else ''}")
     print(f"gan-viz, second run (cache reused): {reuse_s:.1f} s")
-    if "reference_in_memory_s" in extra:
-        print(f"reference with the images already in memory: {extra['reference_in_memory_s']:.1f} s (decoding is "
-              f"{100 * extra['decode_share_reference']:.0f}% of the reference's wall time here)")
-    if "gan_viz_bf16_s" in extra:
-        print(f"gan-viz --precision bf16, cache reused: {extra['gan_viz_bf16_s']:.1f} s (not the paper's fp32)")
+    for line in extra.pop("lines", []):
+        print(line)
     print(json.dumps({"images": n, "epochs": epochs, "batch_size": a.batch_size, "size": a.size,
                       "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
                       "reference_s": round(ref_s, 2), "gan_viz_first_s": round(first_s, 2),

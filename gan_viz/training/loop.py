@@ -66,7 +66,7 @@ class Nets:
     opt_D: torch.optim.Optimizer
     g_train: nn.Module  # G, or G wrapped in DDP
     d_train: nn.Module  # D logits, or wrapped in DDP
-    d_logits: nn.Module | None = None  # D logits, never wrapped: the G step's critic (no D gradients)
+    d_logits: nn.Module  # D logits, never wrapped: the G step's critic (no D gradients)
 
 
 def build_nets(mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device, info: DistInfo) -> Nets:
@@ -139,9 +139,8 @@ def train_step(nets: Nets, x: torch.Tensor, z: torch.Tensor, amp) -> torch.Tenso
     loss_fake.backward()
     nets.opt_D.step()
     nets.opt_G.zero_grad(set_to_none=True)
-    critic = nets.d_logits if nets.d_logits is not None else nets.d_train
     with frozen(nets.D), amp:  # the graph is recorded without D's weights: backward skips them
-        lg = critic(fake).float()
+        lg = nets.d_logits(fake).float()
         loss_G = F.binary_cross_entropy_with_logits(lg, ones)  # maximise log D(G(z))
     loss_G.backward()
     nets.opt_G.step()
