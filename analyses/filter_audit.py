@@ -307,6 +307,7 @@ class AuditResult:
     first_layer: dict  # "D" / "G" -> {"trained": (F, k, k, nc), "random": ...}
     strips: dict  # "trained" / "random" -> (F, K, C, H, W) top images of D's last layer's first filters
     random_seed: int = 0
+    fallback: str = ""  # D saw generated images in place of real ones: why (said in the figures' titles)
 
 
 def _top_strips(audit: LayerAudit, fetch, n_filters: int = 8) -> np.ndarray:
@@ -409,7 +410,8 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
     dissected = any(a.iou is not None for a in audits)
     n = source.n if source is not None else (len(z) if z is not None else 0)
     return AuditResult(tuple(audits), tuple(class_names) if dissected else (), iou_threshold, top_fraction, n,
-                       dict(sources or {}), weights, first, strips, int(random_seed))
+                       dict(sources or {}), weights, first, strips, int(random_seed),
+                       source.fallback if source is not None else "")
 
 
 # --- the registered runner -----------------------------------------------------------------
@@ -522,7 +524,7 @@ def summarize(r: AuditResult, S, plan: dict) -> dict:
             "precision_rule": f"label = the class holding >= {PRECISION_THRESHOLD} of the filter's mask when "
                               f"that is >= {LIFT_THRESHOLD}x the class's pixel share (IoU <= mask / class "
                               "size, so IoU labels cannot fire on large classes)",
-            "layers": layers, "weights": r.weights}
+            "layers": layers, "weights": r.weights, **({"fallback": r.fallback} if r.fallback else {})}
 
 
 def _arrays(r: AuditResult, z: torch.Tensor | None) -> dict:
@@ -556,7 +558,8 @@ def caption(s: dict) -> str:
                         f"selectivity {f(t.get('selectivity_median'))} (random {f(r.get('selectivity_median'))})")
         else:
             rows.append(f"{name}: selectivity {f(t.get('selectivity_median'))}, dead {t.get('dead')}/{t.get('filters')}")
-    return (f"Network Dissection on {s.get('n_images')} images ({'; '.join((s.get('sources') or {}).values())}): "
+    lead = f"D on generated images, not real ones ({s['fallback']}). " if s.get("fallback") else ""
+    return lead + (f"Network Dissection on {s.get('n_images')} images ({'; '.join((s.get('sources') or {}).values())}): "
             f"a filter is labelled with a class when its IoU exceeds {s.get('iou_threshold')} (top "
             f"{s.get('top_fraction')} of activations). " + "; ".join(rows) + ". "
             + caption_note(s.get("instrument") or {}))

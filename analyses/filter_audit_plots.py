@@ -24,6 +24,16 @@ def _get(result, name: str, network: str):
     return next(a for a in result.audits if a.name == name and a.network == network)
 
 
+def _fallback(fig, result, top: float = 0.9) -> float:
+    """Where D saw generated images in place of real ones, say so above the figure; returns the
+    top of the area left for the axes (1.0 when nothing was said)."""
+    if not getattr(result, "fallback", ""):
+        return 1.0
+    fig.text(0.5, 0.995, f"D on GENERATED images, not real ones: {result.fallback}", ha="center", va="top",
+             fontsize=7, color="darkred", wrap=True)
+    return top
+
+
 def _labels(audit, kind: str) -> np.ndarray:
     return audit.labels if kind == "iou" else audit.precision_labels
 
@@ -57,9 +67,10 @@ def plot_label_counts(result, kind: str = "iou"):
         ax.axis("off")
     rule = (f"Network Dissection IoU >= {result.iou_threshold}" if kind == "iou" else
             f">= {PRECISION_THRESHOLD:.0%} of the mask on the class and >= {LIFT_THRESHOLD:g}x its pixel share")
+    top = _fallback(fig, result, 0.88)
     fig.suptitle(f"Filters labelled by {rule} (mask: top {result.top_fraction:.0%} of activations, "
-                 f"{result.n_images} images)", fontsize=9)
-    fig.tight_layout()
+                 f"{result.n_images} images)", fontsize=9, y=0.96 if top < 1 else 0.98)
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
@@ -82,7 +93,7 @@ def plot_selectivity(result):
         ax.set_xticklabels(names, rotation=30, fontsize=7)
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, _fallback(fig, result, 0.88)))
     return fig
 
 
@@ -129,7 +140,7 @@ def plot_top_strips(result, layer: str):
         ax.set_yticks([2 + r * (h + 2) + h / 2 for r in range(f)])
         ax.set_yticklabels([f"filter {i}" for i in range(f)], fontsize=7)
         ax.set_title(f"{network} D.{layer}: top {k} of {result.n_images} images", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, _fallback(fig, result, 0.9)))
     return fig
 
 

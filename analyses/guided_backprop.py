@@ -299,6 +299,7 @@ class GuidedBackpropResult:
     random: Panel
     class_names: tuple = ()
     energy: dict = field(default_factory=dict)  # "trained"/"random" -> ClassEnergy (rooms only)
+    fallback: str = ""  # generated images in place of real ones: why (said in the figure's title)
 
 
 def compute_guided_backprop(D: nn.Module, baseline: nn.Module, layer: str, source: ImageSource,
@@ -321,10 +322,9 @@ def compute_guided_backprop(D: nn.Module, baseline: nn.Module, layer: str, sourc
     if source.classmaps is not None:
         for tag, p in panels.items():
             energy[tag] = class_energy(p, source.classmaps(p.image_index), source.class_names, k)
-    return GuidedBackpropResult(layer, rule, tuple(int(f) for f in filters), k, source.n,
-                                f"real {source.name} test" if source.kind == "real" else "generated",
+    return GuidedBackpropResult(layer, rule, tuple(int(f) for f in filters), k, source.n, source.words,
                                 int(random_seed), panels["trained"], panels["random"],
-                                tuple(source.class_names) if energy else (), energy)
+                                tuple(source.class_names) if energy else (), energy, source.fallback)
 
 
 @dataclass(frozen=True)
@@ -414,7 +414,12 @@ def plot_guided_backprop(result: GuidedBackpropResult, scale: str = "map", conte
     if content == "maps":
         cap += f"; display: {SCALES[scale]}; grey = 0"
     fig.text(0.5, 0.005, cap, ha="center", va="bottom", fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    top = 1.0
+    if result.fallback:  # never only in a log line: the figure itself says its images are not real
+        fig.suptitle(f"On GENERATED images, not real ones: {result.fallback}", fontsize=8, color="darkred",
+                     wrap=True)
+        top = 0.9
+    fig.tight_layout(rect=(0, 0.05, 1, top))
     return fig
 
 
@@ -487,6 +492,8 @@ def summarize(r: GuidedBackpropResult, note: str, subject) -> dict:
     out = {"checkpoint": subject.where, "checkpoint_source": subject.source, "subject": subject.describe(),
            "layer": f"D.{r.layer}", "rule": r.rule, "filters": list(r.filters), "top_k": r.k,
            "n_images": r.n_images, "images": note, "random_seed": r.random_seed, "display": SCALES}
+    if r.fallback:
+        out["fallback"] = r.fallback  # why generated images stand in for real ones
     for tag in ("trained", "random"):
         p = getattr(r, tag)
         norms = np.sqrt((p.maps.astype(np.float64) ** 2).reshape(len(p.maps), -1).sum(1))
@@ -532,7 +539,8 @@ def arrays_of(r: GuidedBackpropResult, source: ImageSource) -> dict:
 def caption(s: dict) -> str:
     """The report's caption of a summary."""
     t, r = s.get("trained", {}), s.get("random", {})
-    text = (f"Guided backpropagation ({s.get('rule')} rule) of the maximal axis-aligned responses of filters "
+    text = f"On generated images, not real ones ({s['fallback']}). " if s.get("fallback") else ""
+    text += (f"Guided backpropagation ({s.get('rule')} rule) of the maximal axis-aligned responses of filters "
             f"{s.get('filters')} of {s.get('layer')}, each on its top {s.get('top_k')} of {s.get('n_images')} "
             f"{s.get('images')}; random-filter baseline beside the trained discriminator. Mean top activation "
             f"{t.get('mean_top_activation', float('nan')):.4f} trained vs "

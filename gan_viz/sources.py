@@ -7,7 +7,7 @@ sources of a dataset with object masks (rooms) also give class maps.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .subject import Subject
 
 SOURCES = ("auto", "real", "generated")
+NO_TEST_SPLIT = ("folder",)  # datasets whose "test" images are the training images again
 
 
 @contextlib.contextmanager
@@ -44,6 +45,25 @@ class ImageSource:
     z: torch.Tensor | None = None  # (N, nz) for generated images
     classmaps: Callable[[np.ndarray], np.ndarray] | None = None  # indices -> (B, H, W) class ids
     class_names: tuple = ()
+    fallback: str = ""  # generated in place of real images: why no real ones (said in titles and captions)
+    held_out: bool = True  # real images from a test split (a folder has none: its images may be training ones)
+
+    @property
+    def words(self) -> str:
+        """The images in a few words, for figure captions: "real rooms test", "generated", ..."""
+        if self.kind != "real":
+            return "generated"
+        return f"real {self.name} test" if self.held_out else f"real {self.name} (no test split)"
+
+    @property
+    def note(self) -> str:
+        """Where the images come from, in a phrase (summaries and captions)."""
+        if self.kind != "real":
+            return f"generated images, not real ones (no real images: {self.fallback})" if self.fallback \
+                else "generated images"
+        if self.held_out:
+            return f"real test images of {self.name}"
+        return f"real images of {self.name} (it has no test split: they may include training images)"
 
 
 def generated_source(G: nn.Module | Callable, z: torch.Tensor, device: torch.device | str = "cpu",
@@ -104,7 +124,7 @@ def real_source(subject: "Subject", n: int, dataset: str | None = None, data_roo
         from .data.rooms import CLASSES
 
         classes = CLASSES
-    return dataset_source(ds, name, n, classes)
+    return replace(dataset_source(ds, name, n, classes), held_out=name not in NO_TEST_SPLIT)
 
 
 def image_source(subject: "Subject", source: str = "auto", n: int = 1000, seed: int = 0,
@@ -114,18 +134,22 @@ def image_source(subject: "Subject", source: str = "auto", n: int = 1000, seed: 
 
     ``source``: "real" (test images of ``dataset`` or the subject's domain), "generated"
     (G(z) for n z drawn with ``seed``), or "auto" (real where available, else generated).
+    Data that was asked for (``dataset`` or ``data_root`` given) and cannot be opened is an
+    error, never replaced: "auto" falls back to generated images only when no data was named,
+    and the source then carries the reason (``fallback``) for figure titles and captions.
     """
     if source not in SOURCES:
         raise UserError(f"image source {source!r} is unknown; choose one of {', '.join(SOURCES)}")
+    asked = dataset is not None or data_root is not None
+    fallback = ""
     if source in ("auto", "real"):
         try:
             src = real_source(subject, n, dataset, data_root)
-            return src, f"real test images of {src.name}"
+            return src, src.note
         except UserError as e:
-            if source == "real" or not subject.has_G:
+            if source == "real" or asked or not subject.has_G:
                 raise
-            note = f"generated images (no real images: {e})"
-    else:
-        note = "generated images (--source generated)"
+            fallback = str(e)
     z = subject.sample_z(n, torch.Generator().manual_seed(seed))
-    return generated_source(subject.generator_fn(), z, device, module=subject.G), note
+    src = replace(generated_source(subject.generator_fn(), z, device, module=subject.G), fallback=fallback)
+    return src, src.note if fallback else "generated images (--source generated)"

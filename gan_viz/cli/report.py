@@ -40,6 +40,20 @@ def _check_data(dataset: str | None, data_root: str | None) -> None:
         raise UserError(f"--data-root {data_root} does not exist or is not a folder")
 
 
+def _open_data(S, dataset: str | None, data_root: str | None) -> None:
+    """Data that was asked for opens before any section runs (else one line, exit 2): no section
+    may find it missing and stand generated images in for it."""
+    from ..data import build_dataset
+
+    if dataset is None and data_root is None:
+        return
+    name = dataset or S.domain
+    if name is None:
+        raise UserError(f"--data-root {data_root}: {S.where} does not record its dataset; pass --dataset NAME")
+    root = data_root or ((S.train_config or {}).get("data_root") if name == S.domain else None)
+    build_dataset(name, S.image_size, S.nc, "test", root, seed=0)
+
+
 def run(args) -> int:
     from ..reports.report import build_report, parse_only
     from .common import device_of, subject_of
@@ -50,6 +64,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder; choose another path")
     S = subject_of(args)
+    _open_data(S, args.dataset, args.data_root)
     device = device_of(args).type
     if args.segmenter is not None:  # a bad --segmenter: one line before any section runs
         from ..instruments import resolve_instrument
