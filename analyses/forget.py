@@ -160,6 +160,7 @@ class ForgetResult:
     images: dict = field(default_factory=dict)  # "before" / "after" / "random": (S, nc, H, W)
     n_boxes: tuple = ()  # boxes per fit
     judges: tuple = ()  # (name, classes) of each judge; the first measured everything above
+    replacement: np.ndarray | None = None  # (C,) the edit rule's r: zeros, or the probe samples' mean
 
 
 # --- measuring ---------------------------------------------------------------------------
@@ -178,6 +179,22 @@ def removed_images(G, layer: str, z: torch.Tensor, filters: Sequence[int], repla
     module, call = generator_parts(G)
     with edit_layer(module, layer, ablation(len(replacement), filters), replacement, prefix="G"):
         return generate_images(call, z, batch_size, device, module=module)
+
+
+def replacement_values(G, layer: str, probe_sets: Sequence[ProbeSet], channels: int, cfg: ForgetConfig,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """The edit rule's ``r`` (C, 1, 1): zeros, or (``mean``) each filter's mean activation over the
+    probe samples (every distinct probe set's z), never over the evaluation samples, so that
+    selection and evaluation stay apart."""
+    if cfg.replacement != "mean":
+        return torch.zeros(channels, 1, 1)
+    sets = list({id(ps): ps for ps in probe_sets}.values())
+    total, n = torch.zeros(channels, dtype=torch.float64), 0
+    for ps in sets:  # one set's features at a time: (M, C, h, w)
+        f = layer_features(G, layer, ps.z, cfg.batch_size, device)
+        total += f.double().mean((2, 3)).sum(0)
+        n += len(f)
+    return (total / n).float()[:, None, None]
 
 
 def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | None = None,
@@ -287,8 +304,7 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
     cid = list(classes).index(cfg.concept)
     feats = layer_features(G, layer, z_eval, cfg.batch_size, device)  # (N, C, h, w)
     shape = tuple(feats.shape[1:])
-    mean = feats.mean((0, 2, 3))[:, None, None]  # (C, 1, 1)
-    r = mean if cfg.replacement == "mean" else torch.zeros_like(mean)
+    r = replacement_values(G, layer, probe_sets, shape[0], cfg, device)  # (C, 1, 1)
     if segment_fn is None:
         return _unmeasured(G, layer, shape, probe_sets, z_eval, r, classes, cid, cfg, device)
     judges = list(judges or [Judge("instrument", segment_fn, tuple(classes))])
@@ -324,7 +340,7 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
     return ForgetResult(cfg, tuple(classes), cid, layer, shape, before, fits, rep, *curve,
                         z_eval=z_eval.numpy(), images=images,
                         n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets),
-                        judges=tuple((j.name, tuple(j.classes)) for j in judges))
+                        judges=tuple((j.name, tuple(j.classes)) for j in judges), replacement=r.flatten().numpy())
 
 
 def _curve(G, layer, channels: int, fit: FitOutcome, cfg: ForgetConfig, ctx: dict):
@@ -363,7 +379,8 @@ def _unmeasured(G, layer, shape, probe_sets, z_eval, r, classes, cid, cfg: Forge
     images = _show_images(G, layer, z_eval[:cfg.show], fits[0], r, cfg, device)
     return ForgetResult(cfg, tuple(classes), cid, layer, shape, None, tuple(fits), 0, np.zeros(0, int), empty,
                         np.zeros((0, 0, len(classes))), np.zeros(0), np.zeros((0, 0)), z_eval=z_eval.numpy(),
-                        images=images, n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets))
+                        images=images, n_boxes=tuple(sum(len(b) for b in ps.boxes.values()) for ps in probe_sets),
+                        replacement=r.flatten().numpy())
 
 
 def _image_size(G, z: torch.Tensor) -> int:
@@ -457,7 +474,7 @@ def prepare(ctx, o: dict) -> Plan:
         kind = "optimized" if inst is not None and inst.differentiable else ("causal" if inst else "top")
         select = f"{kind}-{max(1, shape[0] // 4)}"
     cfg = ForgetConfig(o["concept"], parse_select(select, shape[0]), o["fits"], o["random_draws"], o["replace"],
-                       ctx.seed, o["batch_size"], o["curve_points"], o["show"], o["opt_steps"])
+                       ctx.seed, o["batch_size"], o["curve_points"], o["show"], o["opt_steps"], o["paper_rule"])
     if cfg.select.kind in ("causal", "optimized") and inst is None:
         raise UserError(f"--select {cfg.select} measures the filters' effects with an instrument, and there is "
                         f"none ({absent_reason(S, ctx.segmenter)}); use --select top-K or positive, or {HINT}")
@@ -524,7 +541,7 @@ def _arrays(r: ForgetResult, sets: list, seed: int) -> dict:
            "boxes": boxes, "boxes_columns": np.array(["fit", "sample", "x0", "y0", "x1", "y1"]),
            "scores": np.stack([o.scores for o in r.fits]), "filters": pad([o.filters for o in r.fits]),
            "random_filters": pad([o.random_filters for o in r.fits]), "classes": np.array(r.classes),
-           "seed": np.array(seed), "representative_fit": np.array(r.rep),
+           "seed": np.array(seed), "representative_fit": np.array(r.rep), "replacement": r.replacement,
            **{f"images_{k}": v for k, v in r.images.items()}}
     if r.before is not None:
         out.update({"fractions_before": r.before.fractions, "presence_before": r.before.presence,

@@ -139,6 +139,8 @@ def summarize(r: ForgetResult) -> dict:
     return {"concept": cfg.concept, "layer": f"G.{r.layer}", "layer_shape": list(r.layer_shape),
             "select": str(cfg.select), "replacement": cfg.replacement, "fits": cfg.fits, "measured": True,
             "opt_steps": cfg.opt_steps if cfg.select.kind == "optimized" else None,
+            "paper_rule_measured": cfg.paper_rule and cfg.select.kind != "positive",
+            "replacement_mean_over": "probe samples" if cfg.replacement == "mean" else None,
             "representative_fit": r.rep, "filters_removed": rep["filters"], "n_filters_removed": rep["n_filters"],
             "fraction_before": float(r.before.fractions[cid]), "fraction_after": float(o.after.fractions[cid]),
             "removed_share": rep["removed_share"], "presence_before": float(r.before.presence[cid]),

@@ -443,3 +443,39 @@ def test_cli_evaluation_samples_are_fresh(cli, ckpt32, fake_parser, tmp_path):
     assert s["evaluation"]["held_out"] and s["judge"] == "rooms-parser-b" and s["judges"][1] == "rooms-parser"
     assert "removal measured by rooms-parser-b (held out: True)" in stdout and "paper's weight > 0 rule" in stdout
     assert list(a["judges"]) == s["judges"] and a["judge0_fractions_after"].shape == (2, 3)
+
+
+@pytest.mark.parametrize("flag, measured", [([], True), (["--no-paper-rule"], False)])
+def test_cli_paper_rule_flag_is_honoured(cli, ckpt32, fake_parser, tmp_path, flag, measured):
+    """--no-paper-rule drops the weight > 0 removals (and their controls); by default they are measured."""
+    out = tmp_path / "f"
+    code, stdout, err = cli("forget", "--ckpt", ckpt32, *FAST, "--select", "top-2", *flag, "--out", out)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    a = np.load(out / "arrays.npz")
+    assert s["paper_rule_measured"] is measured
+    assert ("paper_rule_removed_share_median" in s) is measured and ("paper_rule" in s["removal_by"][s["judge"]]) \
+        is measured
+    assert ("paper_rule_filters" in a.files) is measured and ("paper's weight > 0 rule" in stdout) is measured
+
+
+def test_mean_replacement_is_taken_over_the_probe_samples(planted, tiny_cfg):
+    """--replace mean: r is each filter's mean over the probe sets' z, not over the evaluation z
+    (evaluation z here are scaled so that their mean differs clearly)."""
+    sets = [probe_set(planted, tiny_cfg, seed=s) for s in (1, 2)]
+    z_eval = 3 * sample_z(tiny_cfg, 32, torch.Generator().manual_seed(9))
+    cfg = fg.ForgetConfig("window", Selection("top", 2), fits=2, random_draws=1, curve_points=2, show=3,
+                          replacement="mean")
+    r = fg.compute_forget(planted, "relu2", sets, z_eval, fake_segment, CLASSES, cfg)
+    probe_z = torch.cat([ps.z for ps in sets])
+    want = fg.layer_features(planted, "relu2", probe_z).double().mean((0, 2, 3))
+    eval_mean = fg.layer_features(planted, "relu2", z_eval).double().mean((0, 2, 3))
+    assert not np.allclose(want.numpy(), eval_mean.numpy(), atol=1e-2)  # the two means do differ
+    after = fg.removed_images(planted, "relu2", z_eval[:3], r.fits[r.rep].filters, want.float()[:, None, None])
+    assert np.allclose(r.images["after"], after.numpy(), atol=1e-5)
+    assert r.replacement.shape == (8,) and np.allclose(r.replacement, want.numpy(), atol=1e-5)
+    assert fg.summarize(r)["replacement_mean_over"] == "probe samples"
+    zero = fg.compute_forget(planted, "relu2", sets, z_eval, fake_segment, CLASSES,
+                             fg.ForgetConfig("window", Selection("top", 2), fits=2, random_draws=1, curve_points=2,
+                                             show=3))
+    assert not zero.replacement.any()

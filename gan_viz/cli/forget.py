@@ -64,7 +64,8 @@ def add_arguments(p):
                         "35 / 38%% at 50 / 75 / 100 / 150 / 200 / 300 steps, one fit still at 16%% after 50: "
                         "converged from 75, which the report uses; fewer are faster)")
     p.add_argument("--replace", default="zero", choices=list(fg.REPLACEMENTS),
-                   help="what a removed filter becomes: zero (the paper) or its mean activation")
+                   help="what a removed filter becomes: zero (the paper) or its mean activation over the probe "
+                        "samples (never the evaluation samples)")
     p.add_argument("--curve-points", type=int, default=8, help="points of the removal curve (default 8)")
     p.add_argument("--show", type=int, default=10, help="samples in the figure (default 10, as the paper)")
     p.add_argument("--no-paper-rule", dest="paper_rule", action="store_false",
