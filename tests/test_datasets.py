@@ -94,6 +94,51 @@ def test_cifar10(cifar_root):
     _check(build_dataset("cifar10", 16, nc=1, split="test", root=cifar_root), 2, 1, 16)
 
 
+class _Planted:
+    """A pickle that runs a shell command when loaded (what a planted data_batch_1 could do)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("name", ["data_batch_1", "batches.meta"])
+def test_cifar10_planted_pickle_is_refused_without_running(cifar_root, tmp_path, cli, name):
+    marker = tmp_path / "ran"
+    with open(cifar_root / "cifar-10-batches-py" / name, "wb") as f:
+        pickle.dump({"data": _Planted(marker), "labels": [1, 7], "label_names": _Planted(marker)}, f)
+    with pytest.raises(UserError, match=f"{name} is not a CIFAR-10 batch: it names posix.system"):
+        build_dataset("cifar10", 32, root=cifar_root)
+    assert not marker.exists()
+    code, out, err = cli("data", "preview", "--dataset", "cifar10", "--data-root", cifar_root, "--n", "2",
+                         "--out", tmp_path / "p")
+    assert code == 2 and not marker.exists()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "posix.system" in err
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_reads_every_pickle_protocol_and_checks_the_layout(cifar_root, protocol):
+    base = cifar_root / "cifar-10-batches-py"
+    data = np.random.default_rng(1).integers(0, 256, (3, 3072), dtype=np.uint8)
+    with open(base / "data_batch_1", "wb") as f:  # bytes keys, as a Python 3 re-pack may write
+        pickle.dump({b"data": data, b"labels": [4, 0, 9], b"batch_label": b"training batch 1 of 5"}, f, protocol)
+    ds = build_dataset("cifar10", 32, root=cifar_root)
+    assert len(ds) == 11 and ds[0][1] == 4
+    first = data[0].reshape(3, 32, 32).transpose(1, 2, 0)  # CHW rows -> the HWC image
+    from gan_viz.data.real import _cifar_class
+
+    cifar = _cifar_class()(str(cifar_root))
+    assert np.array_equal(cifar.data[0], first) and cifar.targets[:3] == [4, 0, 9] and cifar.classes[0] == "airplane"
+    with open(base / "data_batch_1", "wb") as f:
+        pickle.dump({"data": data.astype(np.float32), "labels": [4, 0, 9]}, f, protocol)
+    with pytest.raises(UserError, match="uint8 array"):
+        build_dataset("cifar10", 32, root=cifar_root)
+
+
 def test_celeba(celeba_root):
     x, y = _check(build_dataset("celeba", 32, root=celeba_root), 3, 3, 32)
     assert y == -1

@@ -102,20 +102,30 @@ def load_mnist(kind: str, root, split: str, image_size: int, nc: int, download: 
 def _cifar_class():
     from torchvision import datasets
 
+    from .cifar import read_batch, read_meta
+
     class CIFAR10Files(datasets.CIFAR10):
-        """CIFAR-10 that trusts existing files (torchvision checks md5 sums, which rejects
-        re-packed copies and costs a full read); a broken file still fails when unpickled."""
+        """CIFAR-10 that trusts existing files by name (torchvision checks md5 sums, which rejects
+        re-packed copies and costs a full read) and reads them with a restricted unpickler
+        (:mod:`gan_viz.data.cifar`: numpy arrays and plain data only; a planted file is refused)."""
+
+        def __init__(self, root: str, train: bool = True, download: bool = False):
+            super(datasets.CIFAR10, self).__init__(root)  # VisionDataset: root, no transforms
+            self.train = train
+            if download:
+                self.download()  # torchvision's: the archive's md5 is checked
+            if not self._check_integrity():
+                raise RuntimeError("Dataset not found")
+            base = os.path.join(self.root, self.base_folder)
+            batches = [read_batch(os.path.join(base, f)) for f, _ in (self.train_list if train else self.test_list)]
+            self.data = np.concatenate([x for x, _ in batches])  # (N, 32, 32, 3) uint8
+            self.targets = [y for _, ys in batches for y in ys]
+            self.classes = read_meta(os.path.join(base, self.meta["filename"]))
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
         def _check_integrity(self) -> bool:
             files = [f for f, _ in self.train_list + self.test_list] + [self.meta["filename"]]
             return all(os.path.isfile(os.path.join(self.root, self.base_folder, f)) for f in files)
-
-        def _load_meta(self) -> None:
-            import pickle
-
-            with open(os.path.join(self.root, self.base_folder, self.meta["filename"]), "rb") as f:
-                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     return CIFAR10Files
 
