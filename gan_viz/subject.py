@@ -80,13 +80,15 @@ class Subject:
         domain: the dataset the model was trained on ("rooms", "mnist", ...) or None (unknown).
         provenance: where the networks came from.
         config: the gan-viz :class:`ModelConfig` where the networks are gan-viz DCGAN/MLP modules.
+        step, epoch: how far it was trained, where recorded (None: not recorded).
     """
 
     def __init__(self, G: nn.Module | None = None, D: nn.Module | None = None, nz: int | None = None,
                  z_dist: str = "normal", generate: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  image_shape: tuple[int, int, int] | None = None, domain: str | None = None,
                  provenance: Provenance | None = None, config: ModelConfig | None = None,
-                 step: int = 0, epoch: int = 0, train_config: dict | None = None, raw: dict | None = None):
+                 step: int | None = None, epoch: int | None = None, train_config: dict | None = None,
+                 raw: dict | None = None):
         if G is None and D is None and generate is None:
             raise UserError("a subject needs a generator or a discriminator (both are missing)")
         for what, net in (("G", G), ("D", D)):
@@ -104,7 +106,9 @@ class Subject:
         self.domain = domain
         self.provenance = provenance or Provenance()
         self.config = config
-        self.step, self.epoch = int(step), int(epoch)
+        # None: not recorded (a model-def's own modules say nothing of how long they were trained)
+        self.step = None if step is None else int(step)
+        self.epoch = None if epoch is None else int(epoch)
         self.train_config = train_config
         self.raw = raw or {}
         self.z_shape: tuple[int, ...] = (nz,) if nz is not None else ()  # one z as G takes it

@@ -16,14 +16,43 @@ from gan_viz.errors import UserError
 GALLERY_COLS = 16
 
 
+NOT_RECORDED = "not recorded"
+
+
+def step_epoch(S) -> tuple[int | None, int | None]:
+    """The subject's training step and epoch where its file records them (None: not recorded).
+
+    A gan-viz checkpoint records both; a --model-def records neither; for other files (a state
+    dict, a PyTorch examples pair) 0 is what the loader puts where nothing was recorded, so 0
+    counts as recorded only where the file name carries it (``netG_epoch_0.pth``)."""
+    if S.source == "gan-viz" or str(S.provenance.metadata.get("format", "")).startswith("gan-viz/"):
+        return S.step, S.epoch
+    named = re.search(r"_epoch_(\d+)", S.path.name) if S.path is not None else None
+    step = S.step or None
+    epoch = S.epoch if S.epoch or (named and int(named.group(1)) == S.epoch) else None
+    return step, epoch
+
+
+def trained_for(S) -> str:
+    """'step 20, epoch 0', 'epoch 24 (step not recorded)' or 'step and epoch not recorded'."""
+    step, epoch = step_epoch(S)
+    if step is None and epoch is None:
+        return "step and epoch not recorded"
+    parts = [f"step {step}" if step is not None else "", f"epoch {epoch}" if epoch is not None else ""]
+    missing = "step" if step is None else "epoch" if epoch is None else ""
+    return ", ".join(p for p in parts if p) + (f" ({missing} not recorded)" if missing else "")
+
+
 def card_facts(S) -> dict:
     """Model config (or the subject's description), training config and step of the subject, plus
     the exported model card beside its checkpoint where present."""
     d = S.describe()
-    facts = {"checkpoint": S.where, "source": S.source, "step": S.step, "epoch": S.epoch,
+    step, epoch = step_epoch(S)
+    facts = {"checkpoint": S.where, "source": S.source,
+             "step": NOT_RECORDED if step is None else step, "epoch": NOT_RECORDED if epoch is None else epoch,
              "model": S.config.to_dict() if S.config is not None else
              {k: d[k] for k in ("G", "D", "nz", "z_dist", "image_shape")},
-             "domain": S.domain or "not recorded", "train": S.train_config or {}}
+             "domain": S.domain or NOT_RECORDED, "train": S.train_config or NOT_RECORDED}
     if S.provenance.sha256:
         facts["sha256"] = S.provenance.sha256
     if S.path is not None and S.path.is_file():
@@ -77,7 +106,7 @@ def plot_samples(S, n: int = 64, seed: int = 0):
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None, interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title(f"{n} samples, seed {seed}" + (f", step {S.step}" if S.step else ""))
+    ax.set_title(f"{n} samples, seed {seed}, {trained_for(S)}")
     return fig
 
 
@@ -166,7 +195,7 @@ def card_block(S, root: Path):
         save_figure(plot_training_curves(csv_path), folder, "training_curves")
         b.figures.append("model_card/training_curves.png")
     png = S.path.with_name(S.path.stem + "_samples.png") if S.path is not None else None
-    b.caption = (f"Samples of G at step {S.step} (seed 0)" + (f"; training curves from {csv_path}" if csv_path else
+    b.caption = (f"Samples of G ({trained_for(S)}; seed 0)" + (f"; training curves from {csv_path}" if csv_path else
                  "; no training curves (the run's metrics.csv is not beside this checkpoint)")
                  + (f"; exported sample sheet {png.name} beside the checkpoint." if png and png.exists() else "."))
     return b

@@ -320,6 +320,41 @@ def run_all(sections: list[Section], root: Path, inputs: Inputs, force: bool = F
     return outcomes
 
 
+def kept_outcome(s: Section, root: Path, inputs: Inputs, settings: Mapping | None = None,
+                 previous: Mapping | None = None) -> Outcome | None:
+    """Section ``s`` as ``root`` already holds it for these inputs, without running anything: its
+    cache when the key matches, or its absence (with the reason) recorded by the previous
+    ``report.json`` for the same subject, data, seed, device and options; None: not there."""
+    folder = root / s.key
+    options = section_options(s, inputs, settings)
+    command = command_of(s, options, inputs)
+    if _cached(folder, cache_key(s, options, inputs)):
+        return Outcome(s, folder, "cached", options=options, command=command)
+    prev = previous or {}
+    sec = (prev.get("sections") or {}).get(s.key) or {}
+    same = (prev.get("subject_stamp") == inputs.stamp() and prev.get("data") == inputs.data_stamp()
+            and prev.get("seed") == inputs.seed and prev.get("device") == inputs.device)
+    if same and sec.get("status") == "absent" and sec.get("options") == options:
+        return Outcome(s, folder, "absent", reason=sec.get("reason", ""), options=options, command=command)
+    return None
+
+
+def with_kept(outcomes: list[Outcome], root: Path, inputs: Inputs, settings: Mapping | None = None) -> list[Outcome]:
+    """``outcomes`` (the sections just run) and, in paper order, every other section ``root``
+    holds for these inputs (:func:`kept_outcome`): ``--only`` reruns some sections of a report
+    and leaves the others in it."""
+    previous = {}
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+        previous = json.loads((root / "report.json").read_text())
+    ran = {o.section.key: o for o in outcomes}
+    merged = []
+    for s in SECTIONS:
+        o = ran.get(s.key) or kept_outcome(s, root, inputs, settings, previous)
+        if o is not None:
+            merged.append(o)
+    return merged
+
+
 def _title_and_intro(inputs: Inputs) -> tuple[str, str]:
     S = inputs.subject
     name = S.path.name if S.path is not None else S.provenance.format
@@ -375,6 +410,8 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     outcomes = run_all(sections, out, inputs, force, settings)
+    if only is not None:  # the report keeps every other section the folder holds for these inputs
+        outcomes = with_kept(outcomes, out, inputs, settings)
     t_sections = time.perf_counter() - t0
     blocks = [block_of(o, out) for o in outcomes]
     blocks.append(extras.card_block(S, out))

@@ -25,7 +25,8 @@ def add_arguments(p):
     add_segmenter(p)
     p.add_argument("--out", default="out/report", metavar="DIR", help="report folder (default: out/report)")
     p.add_argument("--only", default=None, metavar="LIST",
-                   help=f"comma-separated sections (or their prefixes such as fig4): {', '.join(KEYS)}")
+                   help="comma-separated sections to (re)run (or their prefixes such as fig4); the report keeps "
+                        "every other section --out holds for the same inputs: " + ", ".join(KEYS))
     p.add_argument("--force", action="store_true", help="rerun every section even when its cached inputs match")
     add_seed(p)
     add_device(p)
