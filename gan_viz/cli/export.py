@@ -23,13 +23,20 @@ from ..models import sample_z
 NAME = "export"
 HELP = "write a slim copy of a checkpoint (networks + configs, no optimizer state) and its model card"
 EXAMPLES = ["gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --out gan_viz/assets/rooms_dcgan.pt",
-            "gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --format safetensors --out rooms.safetensors"]
+            "gan-viz export --ckpt runs/rooms32/checkpoints/last.pt --format safetensors --out rooms.safetensors",
+            "gan-viz export --run runs/rooms64 --frechet-max 4.33 --out rooms64.pt   # choose a checkpoint by the card"]
 SUFFIX = {"pt": ".pt", "safetensors": ".safetensors"}
 
 
 def add_arguments(p):
-    p.add_argument("--ckpt", required=True,
-                   help="a checkpoint holding both networks (gan-viz, a PyTorch examples pair, a state dict...)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ckpt", help="a checkpoint holding both networks (gan-viz, a PyTorch examples pair, a state dict...)")
+    src.add_argument("--run", metavar="DIR",
+                     help="a rooms `gan-viz train` run: measure every numbered checkpoint on one evaluation z, "
+                          "export the best that meets the card's goals there and on fresh draws (refused if none)")
+    p.add_argument("--frechet-max", type=float, default=None,
+                   help="--run: also require a parser-space Frechet distance at most this (e.g. a reference model's)")
+    p.add_argument("--min-step", type=int, default=0, help="--run: consider checkpoints from this step on")
     p.add_argument("--out", required=True,
                    help="the slim checkpoint to write (FILE.pt or FILE.safetensors); the card goes beside it")
     p.add_argument("--format", choices=sorted(SUFFIX), default=None,
@@ -58,6 +65,17 @@ def run(args) -> int:
     fmt = args.format or ("safetensors" if out.suffix == ".safetensors" else "pt")
     if out.suffix != SUFFIX[fmt]:
         raise UserError(f"--out {out} must name a {SUFFIX[fmt]} file for --format {fmt}")
+    selection = None
+    if args.run is not None:
+        from ..parser import load_parser
+        from ..training.card_select import Goals, choose
+
+        if args.card_samples < 300:
+            raise UserError(f"--card-samples {args.card_samples}: choosing by the card needs at least 300 samples "
+                            "(the Frechet distance of 202 parser features)")
+        goals = Goals(frechet_max=args.frechet_max)
+        selection = choose(Path(args.run), load_parser(), goals, n=args.card_samples, min_step=args.min_step)
+        args.ckpt = selection["path"]
     ck = load_checkpoint(args.ckpt)
     if ck.G is None or ck.D is None:
         raise UserError(f"{args.ckpt} does not hold both networks; export needs a generator and a discriminator")
@@ -66,7 +84,8 @@ def run(args) -> int:
         from ..parser import load_parser
         from ..training.model_card import rooms_quality
 
-        quality = rooms_quality(ck.G, ck.config, load_parser(), n=args.card_samples)
+        quality = (selection["selection"] if selection else
+                   rooms_quality(ck.G, ck.config, load_parser(), n=args.card_samples))
     save = save_safetensors if fmt == "safetensors" else save_checkpoint
     save(out, ck.config, ck.G, ck.D, step=ck.step, epoch=ck.epoch, train_config=ck.train_config)
     card = {"checkpoint": out.name, "format": fmt, "exported_from": str(ck.path), "source": ck.source,
@@ -81,6 +100,16 @@ def run(args) -> int:
         save_png(out.with_name(out.stem + "_samples.png"), grid(to_uint8(ck.G.eval()(z)), 8))
     if quality is not None:
         card["quality"] = quality
+    if selection is not None:
+        from ..training.card_select import EVAL_SEED, plot_curve
+
+        card["selection"] = {"rule": "every numbered checkpoint measured on z seed "
+                                     f"{EVAL_SEED} ({args.card_samples} samples vs as many held-out rooms); "
+                                     "candidates meet the goals; the lowest Frechet distance first; chosen when "
+                                     "the goals also hold on fresh draws",
+                             "goals": vars(goals), "chosen_step": selection["chosen"], "tried": selection["tried"],
+                             "curve": selection["curve"], "fresh": selection["fresh"]}
+        plot_curve(selection["curve"], goals, selection["chosen"], out.parent, out.stem + "_curves")
     write_json(out.with_name(out.stem + "_card.json"), card)
     print(f"wrote {out} ({card['size_bytes'] / 1e6:.1f} MB) and its card")
     return 0

@@ -25,20 +25,34 @@ def presence(classmaps: torch.Tensor, n_classes: int, min_pixels: int = MIN_OBJE
     return (counts >= min_pixels).numpy()
 
 
+def mean_pairwise(f: np.ndarray, m: int = 500) -> float:
+    """Mean Euclidean distance between the first ``m`` rows of ``f`` (distinct pairs)."""
+    x = torch.as_tensor(f[:m], dtype=torch.float64)
+    d = torch.cdist(x, x)
+    k = len(x)
+    return float(d.sum() / max(k * (k - 1), 1))
+
+
 @torch.no_grad()
-def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0) -> dict:
-    """Parser statistics of ``n`` samples (eval mode) vs ``n`` held-out rooms.
+def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0, real_start: int = 0,
+                  real: torch.Tensor | None = None) -> dict:
+    """Parser statistics of ``n`` samples (eval mode, z seed ``seed``) vs ``n`` held-out rooms
+    (test-split rooms ``real_start`` .. ``real_start + n - 1``, or the images ``real``).
 
     Returns a dict with per-class ``fraction`` and ``presence`` for "generated" and
-    "real", their ratios, and ``frechet_parser``.
+    "real", their ratios, ``frechet_parser`` and ``diversity_ratio`` (mean pairwise
+    distance of the samples' parser features over that of the real rooms': a collapsed
+    G draws near-identical images, ratio well under 1).
     """
     from ..data.rooms import CLASSES
 
     G.eval()
     z = sample_z(cfg, n, torch.Generator().manual_seed(seed))
     fake = torch.cat([G(z[i:i + 250]).float() for i in range(0, n, 250)])
-    real = load_batch(build_dataset("rooms", cfg.image_size, cfg.nc, "test"), torch.arange(n))
-    out = {"n": n, "min_object_pixels": MIN_OBJECT_PIXELS, "classes": list(CLASSES)}
+    if real is None:
+        real = load_batch(build_dataset("rooms", cfg.image_size, cfg.nc, "test"), torch.arange(real_start, real_start + n))
+    out = {"n": n, "z_seed": seed, "real_test_rooms": [real_start, real_start + len(real)],
+           "min_object_pixels": MIN_OBJECT_PIXELS, "classes": list(CLASSES)}
     feats = {}
     for name, x in (("generated", fake), ("real", real)):
         seg = parser.segment(x)
@@ -49,6 +63,7 @@ def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0)
     out["ratio"] = {k: {c: (out["generated"][k][c] / out["real"][k][c] if out["real"][k][c] else None)
                         for c in CLASSES} for k in ("fraction", "presence")}
     out["frechet_parser"] = frechet_distance(feats["generated"], feats["real"])
+    out["diversity_ratio"] = mean_pairwise(feats["generated"]) / mean_pairwise(feats["real"])
     half = n // 2
     out["frechet_parser_real_vs_real"] = frechet_distance(feats["real"][:half], feats["real"][half:])
     return out
