@@ -401,15 +401,20 @@ def _render_rooms(args) -> np.ndarray:
 
 def rendered_rooms(ds, progress: bool = True) -> np.ndarray:
     """Every room of ``ds`` as a read-only (N, H, W, 3) uint8 memory map, rendered once (worker
-    processes, one per core) into the user's cache folder and reused by later runs (the rooms are a
-    pure function of seed, split, size and index, so the file never goes stale)."""
+    processes, one per core) into the user's cache folder and reused by later runs. The rooms are
+    a pure function of seed, split, stream, size, index and the renderer, so the file's name holds
+    :func:`gan_viz.data.rooms.renderer_key` of them all (the renderer's source included): a changed
+    renderer renders anew, and the files of the same rooms by an earlier renderer are deleted."""
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     from gan_viz.data.cache import default_cache_dir
+    from gan_viz.data.rooms import renderer_key
 
     size = ds.image_size
-    path = default_cache_dir().parent / "rendered" / f"rooms-seed{ds.seed}-{ds.split}-{size}px-{ds.n}.u8"
+    stem = f"rooms-seed{ds.seed}-{ds.split}-{size}px-{ds.n}"
+    key = renderer_key(ds.seed, ds.split, size, ds.n, ds.stream)
+    path = default_cache_dir().parent / "rendered" / f"{stem}-{key}.u8"
     shape = (ds.n, size, size, 3)
     if path.exists() and path.stat().st_size == int(np.prod(shape)):
         return np.memmap(path, np.uint8, "r", shape=shape)
@@ -427,6 +432,10 @@ def rendered_rooms(ds, progress: bool = True) -> np.ndarray:
     buf.flush()
     del buf
     os.replace(tmp, path)
+    # the same rooms by another renderer (or unkeyed, as before): never served again
+    for old in [*path.parent.glob(f"{stem}-*.u8"), path.parent / f"{stem}.u8"]:
+        if old != path:
+            old.unlink(missing_ok=True)
     return np.memmap(path, np.uint8, "r", shape=shape)
 
 

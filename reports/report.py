@@ -13,12 +13,16 @@ other exceptions propagate.
 A section is skipped (cached) when its folder holds a ``summary.json`` and a
 ``report_key.json`` whose recorded inputs (analysis name and options, the subject's
 provenance and a digest of its weights, dataset / data root / segmenter, seed and
-device, the shipped scene parser's stamp, the gan-viz version) equal this run's.
+device, the shipped scene parser's stamp, a digest of gan-viz's own source: every ``.py``
+of gan_viz, analyses and reports, :func:`source_digest`) equal this run's; the data's stamp
+holds the content key of its files (:func:`gan_viz.data.cache.content_key`), so an edited
+analysis or a changed folder reruns the sections it reaches.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -107,6 +111,7 @@ class Inputs:
     data_root: str | None = None
     segmenter: str | None = None  # None: the instrument of the subject's domain, if any
     _stamp: dict | None = field(default=None, repr=False)
+    _content: list | None = field(default=None, repr=False)  # [content key] once computed
 
     @property
     def data(self) -> str | None:
@@ -130,7 +135,12 @@ class Inputs:
         seg_file = {}
         if seg and seg != "rooms" and ":" in seg:
             seg_file = file_stamp(Path(seg.rsplit(":", 1)[0]))
-        return {"dataset": self.data, "data_root": root, "segmenter": seg, "segmenter_file": seg_file}
+        if self._content is None:  # what the files hold (names, sizes, mtimes), once per run
+            from gan_viz.data.cache import content_key
+
+            self._content = [content_key(self.data, self.data_root)]
+        return {"dataset": self.data, "data_root": root, "data_content": self._content[0], "segmenter": seg,
+                "segmenter_file": seg_file}
 
     def argv(self) -> list[str]:
         """The command-line options that name these inputs (for the command shown under a section)."""
@@ -241,11 +251,33 @@ def command_of(s: Section, options: Mapping, inputs: Inputs) -> str:
 
 
 def cache_key(s: Section, options: Mapping, inputs: Inputs) -> dict:
-    key = {"analysis": s.name, "options": dict(options), "gan_viz_version": __version__}
+    key = {"analysis": s.name, "options": dict(options), "gan_viz_version": __version__, "source": source_digest()}
     if s.model:
         key.update(subject=inputs.stamp(), data=inputs.data_stamp(), seed=inputs.seed, device=inputs.device,
                    parser=_parser_stamp())
     return key
+
+
+def package_digest(roots: Mapping[str, Path]) -> str:
+    """sha256 over every ``.py`` file under each root (name -> folder): its name as
+    ``name/relative/path`` and its bytes, in sorted order."""
+    h = hashlib.sha256()
+    for name, root in sorted(roots.items()):
+        for p in sorted(Path(root).rglob("*.py")):
+            if "__pycache__" not in p.parts:
+                h.update(f"{name}/{p.relative_to(root).as_posix()}\0".encode() + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def source_digest() -> str:
+    """The installed gan-viz's code (:func:`package_digest` of gan_viz, gan_viz.analyses and
+    gan_viz.reports), computed once per process: any edited ``.py`` gives another digest."""
+    import gan_viz
+    import gan_viz.analyses
+    import gan_viz.reports
+
+    return package_digest({m.__name__: Path(m.__file__).parent for m in (gan_viz, gan_viz.analyses, gan_viz.reports)})
 
 
 def _cached(folder: Path, key: dict) -> bool:

@@ -148,3 +148,34 @@ def test_a_rooms_subset_is_rendered_not_cached_and_equals_get_batch(tmp_path, mo
     got = torch.cat([x for _, x in N._chunks_of(ds, pos, chunk=3)])
     torch.testing.assert_close(got, ds.get_batch(pos.tolist()), rtol=0, atol=0)
     assert not (tmp_path / "gan-viz").exists()
+
+
+def test_rendered_rooms_cache_follows_the_renderer(tmp_path, monkeypatch):
+    """The cache file is keyed on the renderer's source and parameters: an edited renderer file
+    (here a copy) renders anew and deletes the earlier file; another stream is another file."""
+    import shutil
+    from pathlib import Path
+
+    from gan_viz.data import rooms
+    from gan_viz.data.rooms import RoomsDataset, render_image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    copies = []
+    for f in rooms.RENDERER_FILES:
+        copies.append(tmp_path / Path(f).name)
+        shutil.copy(f, copies[-1])
+    monkeypatch.setattr(rooms, "RENDERER_FILES", tuple(copies))
+    folder = tmp_path / "cache" / "gan-viz" / "rendered"
+    ds = RoomsDataset(32, "train", n=4)
+    N.rendered_rooms(ds, progress=False)
+    first = sorted(folder.iterdir())
+    assert len(first) == 1
+    stale = np.zeros((4, 32, 32, 3), np.uint8)  # what an earlier renderer might have left, same size
+    stale.tofile(first[0])
+    np.testing.assert_array_equal(N.rendered_rooms(ds, progress=False), stale)  # same renderer: reused
+    with open(copies[1], "a") as f:
+        f.write("\n# an edited renderer\n")
+    a = N.rendered_rooms(ds, progress=False)
+    assert sorted(folder.iterdir()) != first and len(list(folder.iterdir())) == 1  # rendered anew, old one gone
+    np.testing.assert_array_equal(a[2], render_image(0, 2, 32, ds.stream))
+    assert rooms.renderer_key(0, "train", 32, 4, 0) != rooms.renderer_key(0, "train", 32, 4, 1)

@@ -107,6 +107,62 @@ def test_report_cache_and_inputs(tiny_rooms, tmp_path):
     assert run["analysis"] == "upsampling" and run["options"] == {}
 
 
+def test_report_cache_notices_edited_source(tiny_rooms, tmp_path, monkeypatch):
+    """The key holds a digest of gan-viz's own .py files: edited code reruns the section; the digest
+    changes with any .py file's bytes (a temp copy of analyses/ here) and with nothing else."""
+    from gan_viz.checkpoint import load_subject
+    from gan_viz.reports import report as R
+
+    out, S = tmp_path / "r", load_subject(tiny_rooms)
+    cb, small = _section("checkerboard"), {"checkerboard": {"n": 8}}
+    assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "ran"
+    assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "cached"
+    monkeypatch.setattr(R, "source_digest", lambda: "0" * 64)  # as after an edit of any .py file
+    assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "ran"
+    assert json.loads((out / "checkerboard" / "report_key.json").read_text())["source"] == "0" * 64
+    monkeypatch.undo()
+    import gan_viz.analyses
+
+    copy = tmp_path / "analyses"
+    shutil.copytree(Path(gan_viz.analyses.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = R.package_digest({"gan_viz.analyses": copy})
+    (copy / "notes.txt").write_text("not code")
+    assert R.package_digest({"gan_viz.analyses": copy}) == before
+    with open(copy / "checkerboard.py", "a") as f:
+        f.write("\n# edited\n")
+    assert R.package_digest({"gan_viz.analyses": copy}) != before
+    assert R.source_digest() == R.source_digest() and len(R.source_digest()) == 64
+
+
+def test_report_cache_notices_a_changed_folder(tmp_path, monkeypatch):
+    """A folder's contents (not its path) are in the key: a replaced image reruns the section."""
+    import os
+
+    from PIL import Image
+
+    from gan_viz.reports import report as R
+    from gan_viz.subject import Subject
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.new("RGB", (40, 40), (40 * i, 90, 200)).save(photos / f"{i}.png")
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    S = Subject.from_modules(build_generator(cfg), nz=8)
+    cb, small = _section("checkerboard"), {"checkerboard": {"n": 8}}
+    inputs = lambda: R.Inputs(S, dataset="folder", data_root=str(photos))  # noqa: E731
+    out = tmp_path / "r"
+    assert R.run_section(cb, out, inputs(), settings=small).status == "ran"
+    assert R.run_section(cb, out, inputs(), settings=small).status == "cached"
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(photos / "3.png")  # same name, new pixels
+    st = os.stat(photos / "3.png")
+    os.utime(photos / "3.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a coarse clock still moves
+    assert R.run_section(cb, out, inputs(), settings=small).status == "ran"
+    key = json.loads((out / "checkerboard" / "report_key.json").read_text())
+    assert key["data"]["data_content"] and key["data"]["data_root"] == str(photos.resolve())
+
+
 def test_absent_sections_say_why(tmp_path, cli):
     """A checkpoint that records no dataset: sections needing labels say why, the report still writes."""
     cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)

@@ -102,10 +102,35 @@ def source_key(spec: Spec, ds) -> str:
     h = hashlib.sha256(json.dumps({"v": VERSION, "name": spec.name, "size": spec.image_size, "nc": spec.nc,
                                    "split": spec.key_split, "bad": spec.bad_images, "cat": spec.lsun_category,
                                    "n": len(ds)}).encode())
-    root = str(Path(spec.root).expanduser().resolve()) if spec.root else None
+    _hash_files(h, _source_files(ds, spec.root), spec.root)
+    return h.hexdigest()[:24]
+
+
+def content_key(name: str, root) -> str | None:
+    """What a dataset's files hold, without opening one: sha256 over each source file's name
+    (relative to the resolved root), size and mtime, the file part of :func:`source_key` (a
+    folder's image list, else every file under the root). None for a dataset that reads no
+    files (rooms, digits, fake) or a root that is not a folder.
+
+    >>> content_key("rooms", None) is None
+    True
+    """
+    if name not in DECODED or root is None or not Path(root).expanduser().is_dir():
+        return None
+    from .folder import list_images
+
+    files = list_images(Path(root).expanduser())[0] if name == "folder" else _source_files(None, root)
+    h = hashlib.sha256(json.dumps({"v": VERSION, "name": name}).encode())
+    _hash_files(h, files, root)
+    return h.hexdigest()[:24]
+
+
+def _hash_files(h, files, root) -> None:
+    """Feed ``h`` one line per file: its name under the resolved ``root``, size, mtime (ns)."""
+    root = str(Path(root).expanduser().resolve()) if root else None
     under = None if root is None else (root if root.endswith("/") else root + "/")
     dirs: dict = {}
-    for p in _source_files(ds, spec.root):
+    for p in files:
         st = os.lstat(p)
         if stat.S_ISLNK(st.st_mode):
             real, st = str(Path(p).resolve()), os.stat(p)
@@ -116,7 +141,6 @@ def source_key(spec: Spec, ds) -> str:
             real = os.path.join(d, p.name)
         rel = real[len(under):] if under is not None and real.startswith(under) else str(p)
         h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:24]
 
 
 def raw_transform(image_size: int, nc: int):

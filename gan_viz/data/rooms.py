@@ -20,8 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -50,6 +53,18 @@ SPLITS = {"train": 0, "test": 1}
 LABEL = "n_windows"  # what RoomsDataset returns as the label: number of windows, 0..3
 N_LABELS = 4
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
+# the renderer's own code: a cache of rendered rooms is keyed on these files' bytes (renderer_key)
+RENDERER_FILES = tuple(Path(__file__).with_name(f) for f in ("rooms.py", "scene.py", "furniture.py"))
+
+
+def renderer_key(seed: int, split: str, size: int, n: int, stream: int) -> str:
+    """What rendered rooms depend on: the parameters, the renderer's source (``RENDERER_FILES``)
+    and the OpenCV / numpy versions that fill its polygons; 20 hex digits of their sha256."""
+    h = hashlib.sha256(json.dumps({"seed": seed, "split": split, "size": size, "n": n, "stream": stream,
+                                   "cv2": cv2.__version__, "numpy": np.__version__}).encode())
+    for f in RENDERER_FILES:
+        h.update(Path(f).read_bytes() + b"\0")
+    return h.hexdigest()[:20]
 
 
 @dataclass(frozen=True)
