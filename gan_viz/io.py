@@ -1,7 +1,9 @@
 """Atomic output writing: a crash or a bad input never leaves a half-written file.
 
 Every writer goes through :func:`atomic_path`: the data is written to a temporary
-file in the same folder and renamed over the target only once complete.
+file in the same folder, flushed to the disk (``fsync``) and renamed over the target
+only once complete, and the folder is synced after the rename: after a power cut the
+target holds the old file or the new one, never an empty or partial one.
 """
 
 from __future__ import annotations
@@ -32,10 +34,35 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
+        _fsync(tmp)  # the data on disk before the name points at it
         os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # the rename itself (folders cannot be opened everywhere)
+            _fsync(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``Path(path).write_text(text)``, atomically (e.g. a log)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """``Path(path).write_bytes(data)``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def _jsonable(x: Any) -> Any:

@@ -91,3 +91,59 @@ def test_save_figure_lowers_the_dpi_of_a_huge_figure_only(tmp_path, monkeypatch)
     assert saved_width(2, 2, "small") == free  # 40,000 pixels: within the budget, dpi as asked
     capped = saved_width(2, 8, "capped")  # dpi 50 keeps it to 40,000 pixels
     assert abs(capped / free - 0.5) < 0.05
+
+
+def test_atomic_writes_fsync_before_the_rename(tmp_path, monkeypatch):
+    """The temporary file's data reaches the disk before its name replaces the target."""
+    import os
+
+    from gan_viz import io
+
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", os.fstat(fd).st_ino)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append(("replace", os.stat(a).st_ino)),
+                                                     real_replace(a, b))[1])
+    for write in (lambda p: io.write_json(p, {"a": 1}), lambda p: io.write_text(p, "log\n"),
+                  lambda p: io.write_bytes(p, b"\0")):
+        calls.clear()
+        write(tmp_path / "out.txt")
+        replaced = next(i for i, c in enumerate(calls) if c[0] == "replace")
+        assert ("fsync", calls[replaced][1]) in calls[:replaced]  # the same file (inode), synced first
+    assert (tmp_path / "out.txt").read_bytes() == b"\0" and list(tmp_path.iterdir()) == [tmp_path / "out.txt"]
+
+
+def test_run_json_is_written_once_the_analysis_has_finished(cli, tmp_path, monkeypatch):
+    """run.json is written like the other outputs: during the run the folder keeps its earlier record,
+    a refused run leaves it as it was, a finished one replaces it."""
+    import json
+
+    from gan_viz.analyses import registry
+    from gan_viz.cli import runner
+
+    out = tmp_path / "up"
+    assert cli("upsampling", "--out", out)[0] == 0
+    first = b'{"earlier": "run"}\n'  # the record of the outputs that are there
+    (out / "run.json").write_bytes(first)
+    seen = []
+    real = registry.run
+
+    def refuse(name, ctx, **options):
+        seen.append((ctx.out / "run.json").read_bytes())
+        raise UserError("refused for the test")
+
+    monkeypatch.setattr(runner.registry, "run", refuse)
+    code, _, err = cli("upsampling", "--out", out)
+    assert code == 2 and "refused for the test" in err
+    assert seen == [first] and (out / "run.json").read_bytes() == first  # never this run's record
+    fresh = tmp_path / "fresh"
+
+    def check(name, ctx, **options):
+        seen.append((ctx.out / "run.json").exists())
+        return real(name, ctx, **options)
+
+    monkeypatch.setattr(runner.registry, "run", check)
+    assert cli("upsampling", "--out", fresh)[0] == 0
+    assert seen[-1] is False and json.loads((fresh / "run.json").read_text())["command"] == "upsampling"
+    assert cli("upsampling", "--out", out)[0] == 0 and json.loads((out / "run.json").read_text())["command"] == \
+        "upsampling"  # finished: this run's record replaces the earlier one
