@@ -98,6 +98,11 @@ def _sections() -> tuple[Section, ...]:
 
 SECTIONS = _sections()
 KEYS = tuple(s.key for s in SECTIONS)
+# the shared inputs each analysis's command takes ("data": --dataset / --data-root, "segmenter":
+# --segmenter): a section's context and its printed command carry those and no others
+TAKES = {"latent-walk": ("segmenter",), "guided-backprop": ("data",), "forget": ("segmenter",),
+         "arithmetic": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
+         "checkerboard": ("data",), "filter-audit": ("data", "segmenter")}
 
 
 @dataclass
@@ -117,11 +122,14 @@ class Inputs:
     def data(self) -> str | None:
         return self.dataset if self.dataset is not None else self.subject.domain
 
-    def context(self, folder: Path, model: bool = True):
+    def context(self, folder: Path, model: bool = True, takes: tuple = ("data", "segmenter")):
+        """The analysis context of a section whose command takes ``takes`` (see ``TAKES``)."""
         from gan_viz.analyses.registry import Context
 
-        return Context(self.subject if model else None, folder, self.seed, self.device, self.dataset,
-                       self.data_root, self.segmenter)
+        data = "data" in takes
+        return Context(self.subject if model else None, folder, self.seed, self.device,
+                       self.dataset if data else None, self.data_root if data else None,
+                       self.segmenter if "segmenter" in takes else None)
 
     def stamp(self) -> dict:
         """The subject's provenance and a digest of its weights (computed once)."""
@@ -142,15 +150,17 @@ class Inputs:
         return {"dataset": self.data, "data_root": root, "data_content": self._content[0], "segmenter": seg,
                 "segmenter_file": seg_file}
 
-    def argv(self) -> list[str]:
-        """The command-line options that name these inputs (for the command shown under a section)."""
+    def argv(self, takes: tuple = ("data", "segmenter")) -> list[str]:
+        """The command-line options that name these inputs, for a command that takes ``takes``
+        (see ``TAKES``): the command shown under a section."""
         p = self.subject.provenance
         spec = p.metadata.get("model_def") if p.format == "model-def" else None
         out = ["--model-def", spec] if spec else []
         if p.path and not (spec and p.path == spec.rsplit(":", 1)[0]):
             out += ["--ckpt", p.path]
-        for flag, v in (("--dataset", self.dataset), ("--data-root", self.data_root), ("--segmenter", self.segmenter)):
-            if v is not None:
+        for flag, v, what in (("--dataset", self.dataset, "data"), ("--data-root", self.data_root, "data"),
+                              ("--segmenter", self.segmenter, "segmenter")):
+            if v is not None and what in takes:
                 out += [flag, str(v)]
         return out + ["--device", self.device, "--seed", str(self.seed)]
 
@@ -236,17 +246,20 @@ def section_options(s: Section, inputs: Inputs, settings: Mapping | None = None)
     return json.loads(json.dumps(opts))  # plain JSON values, as the cache key stores them
 
 
-def command_of(s: Section, options: Mapping, inputs: Inputs) -> str:
-    """The equivalent command line (for the reader; the report does not parse it)."""
+def command_of(s: Section, options: Mapping, inputs: Inputs, folder: Path | None = None) -> str:
+    """The command line that reproduces the section into ``folder`` (its summary.json: the same
+    figures of merit; tested by running every command of a report.json)."""
     words = ["gan-viz", s.name]
     for k, v in options.items():
         flag = "--" + k.replace("_", "-")
         if v is True:
             words.append(flag)
-        elif v is not False and v is not None:
-            words += [flag, str(v)]
+        elif v is not False and v is not None:  # a value such as -1,0,1 is attached, not read as an option
+            words += [f"{flag}={v}"] if str(v).startswith("-") else [flag, str(v)]
     if s.model:
-        words += inputs.argv()
+        words += inputs.argv(TAKES.get(s.name, ()))
+    if folder is not None:
+        words += ["--out", str(folder)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -298,7 +311,7 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
 
     folder = root / s.key
     options = section_options(s, inputs, settings)
-    command = command_of(s, options, inputs)
+    command = command_of(s, options, inputs, folder)
     key = cache_key(s, options, inputs)
     if not force and _cached(folder, key):
         return Outcome(s, folder, "cached", options=options, command=command)
@@ -309,7 +322,7 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
     t0, c0 = time.perf_counter(), _cpu()
     try:
         with contextlib.redirect_stdout(log):
-            registry.run(s.name, inputs.context(folder, s.model), **options)
+            registry.run(s.name, inputs.context(folder, s.model, TAKES.get(s.name, ())), **options)
     except UserError as e:
         return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), options, command)
     dt, cpu = time.perf_counter() - t0, _cpu() - c0
@@ -359,7 +372,7 @@ def kept_outcome(s: Section, root: Path, inputs: Inputs, settings: Mapping | Non
     ``report.json`` for the same subject, data, seed, device and options; None: not there."""
     folder = root / s.key
     options = section_options(s, inputs, settings)
-    command = command_of(s, options, inputs)
+    command = command_of(s, options, inputs, folder)
     if _cached(folder, cache_key(s, options, inputs)):
         return Outcome(s, folder, "cached", options=options, command=command)
     prev = previous or {}

@@ -30,6 +30,20 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
 
+    def add_subparsers(self, **kw):
+        """Subcommands that record their own parser (``_parser``): an unknown option is reported
+        by the innermost command's parser, naming its ``--help``."""
+        action = super().add_subparsers(**kw)
+        add = action.add_parser
+
+        def add_parser(name, **k):
+            p = add(name, **k)
+            p.set_defaults(_parser=p)
+            return p
+
+        action.add_parser = add_parser
+        return action
+
 
 def _load(name: str):
     try:
@@ -61,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the command's own parser says it, so the error names `gan-viz COMMAND --help`
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2 if args.command is None and argv != [] else 0
