@@ -320,3 +320,17 @@ def test_cli_default_is_the_two_attribute_analogy(cli, ckpt, tmp_path, monkeypat
     assert "analogy over 20 draws" in stdout
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--draws", 0, "--out", tmp_path / "never")
     assert code == 2 and "--draws 0" in err
+
+
+@pytest.mark.parametrize("k, n, hand", [(0, 10, (0.0, 0.2775)), (5, 10, (0.2366, 0.7634)), (8, 10, (0.4902, 0.9433)),
+                                        (10, 10, (0.7225, 1.0)), (1, 3, (0.0615, 0.7923))])
+def test_wilson_interval_against_hand_values_and_its_quadratic(k, n, hand):
+    """The 95% Wilson interval: hand values (z = 1.96), and the two roots in p of
+    (p_hat - p)^2 = z^2 p (1 - p) / n, solved apart by numpy."""
+    ok = np.array([True] * k + [False] * (n - k))
+    got = AN._share(ok)
+    z, p = 1.96, k / n
+    roots = np.sort(np.roots([1 + z * z / n, -(2 * p + z * z / n), p * p]).real)
+    assert got["share"] == pytest.approx(p) and got["draws"] == n
+    assert got["ci95"] == pytest.approx(list(hand), abs=1e-4)
+    assert got["ci95"] == pytest.approx(roots.tolist(), abs=1e-4)

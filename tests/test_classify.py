@@ -76,12 +76,42 @@ def test_svm_separates_planted_features_and_not_noise():
                            C_grid=(0.01, 1.0))
     assert r.accuracy.shape == (2, 4)
     assert r.mean[0] > 0.9 and r.mean[1] < 0.6
-    assert r.ci95[0] == pytest.approx(1.96 * r.accuracy[0].std())
     assert r.chance == pytest.approx(1 / 3)
+    _check_against_sklearn(r, good, y, p, good_t, yt, s=0, C_grid=(0.01, 1.0))
     s = K.summary_of(r)
     assert s["feature_sets"]["good"]["dims"] == 20 and s["labels_per_draw"] == 15
     assert s["feature_sets"]["good"]["balanced_accuracy_mean"] > 0.9
     assert s["chance_balanced_accuracy"] == pytest.approx(1 / 3)
+
+
+def _check_against_sklearn(r, X, y, p, Xt, yt, s, C_grid):
+    """Every draw of set ``s`` recomputed apart: a scaler + LinearSVC pipeline per C, the C with the best
+    validation accuracy (first on ties), then its test accuracy and sklearn's balanced accuracy."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    for d, draw in enumerate(p.draws):
+        fits = [make_pipeline(StandardScaler(), LinearSVC(C=C, dual=True, max_iter=2000, random_state=0))
+                .fit(X[draw], y[draw]) for C in C_grid]
+        val = [f.score(X[p.val], y[p.val]) for f in fits]
+        best = int(np.argmax(val))
+        assert r.chosen_C[s, d] == C_grid[best] and r.val_accuracy[s, d] == pytest.approx(val[best])
+        assert r.accuracy[s, d] == pytest.approx(fits[best].score(Xt, yt))
+        assert r.balanced_accuracy[s, d] == pytest.approx(balanced_accuracy_score(yt, fits[best].predict(Xt)))
+
+
+def test_ci95_and_summary_against_hand_values():
+    """1.96 times the (population) std over the draws, from hand-computed numbers."""
+    acc = np.array([[0.5, 0.7, 0.6, 0.8], [0.25, 0.25, 0.25, 0.25]])
+    r = K.ClassifyResult(("a", "b"), (3, 4), acc, acc[::-1].copy(), acc, np.ones_like(acc), None, (1.0,),
+                         np.array([6, 2, 2]), 0)
+    # a: mean 0.65, deviations +-0.15, +-0.05: variance (2 * 0.0225 + 2 * 0.0025) / 4 = 0.0125
+    assert r.mean.tolist() == pytest.approx([0.65, 0.25])
+    assert r.ci95.tolist() == pytest.approx([0.219135, 0.0], abs=1e-6)  # 1.96 * sqrt(0.0125)
+    assert r.balanced_ci95.tolist() == pytest.approx([0.0, 0.219135], abs=1e-6)
+    assert r.chance == pytest.approx(0.6) and r.balanced_chance == pytest.approx(1 / 3)
 
 
 def test_balanced_accuracy_of_a_constant_answer_is_one_over_classes():

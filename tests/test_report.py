@@ -221,7 +221,10 @@ def test_report_on_pytorch_examples_pair_and_image_folder(tmp_path):
         assert not (tmp_path / "r" / key / "summary.json").exists()
     for key in ("classification", "modes"):
         assert sec[key]["status"] == "absent" and "labels" in sec[key]["reason"], sec[key]
-    assert sec["filter_audit"]["status"] == "ran" or re.search(r"instrument|segmenter", sec["filter_audit"]["reason"])
+    # the audit runs without an instrument: selectivity and sparsity, no dissection labels, and says why
+    fa = json.loads((tmp_path / "r" / "filter_audit" / "summary.json").read_text())
+    assert sec["filter_audit"]["status"] == "ran" and fa["dissected"] == {"D": False}, sec["filter_audit"]
+    assert "does not apply" in fa["instrument"]["absent"] and "no masks" in fa["sources"]["D"]
     mem = json.loads((tmp_path / "r" / "memorisation" / "summary.json").read_text())
     assert mem["dataset"] == "folder" and mem["train_images_searched"] + mem["heldout_images"] <= 40
     assert set(mem["spaces"]) == {"pixel", "D"} and mem["d_layers"]
