@@ -52,6 +52,12 @@ if TYPE_CHECKING:
 QUANTILE = 0.05
 CELLS = 5  # k-means cells of the data-copying test
 MIN_CELL = 10  # samples and held-out images a cell needs to enter C_T
+# Below these the memorisation score is "cannot tell" (its measured value is kept beside). Measured on
+# the calibration's blobs (3000 training images; novel-generator null <= 0.10, replay >= 0.5): with 128
+# samples the null holds in 5/5 held-out draws at 100 held-out images, 4/5 at 50, 3/5 at 25; with 300
+# held-out images it holds in 5/5 sample draws at 64 samples, 2/5 at 32, 1/5 at 16.
+MIN_SAMPLES = 64
+MIN_HELDOUT = 100  # and at least 5 held-out images below the threshold quantile (5 / --quantile)
 KMEANS_FIT = 2000  # searched training images the k-means is fit on
 CHUNK = 2048  # training images per search step
 
@@ -332,8 +338,9 @@ def plot_neighbors(r: NeighborsResult, samples: np.ndarray, train: Mapping | np.
     return fig
 
 
-def plot_distances(r: NeighborsResult):
-    """Histograms of nearest-training distances: samples vs held-out real, threshold marked."""
+def plot_distances(r: NeighborsResult, verdict: str = ""):
+    """Histograms of nearest-training distances: samples vs held-out real, threshold marked.
+    ``verdict``: :func:`cannot_tell`'s reason, said in the titles instead of a score."""
     import matplotlib.pyplot as plt
 
     names = list(r.spaces)
@@ -344,18 +351,56 @@ def plot_distances(r: NeighborsResult):
         ax.hist(s.heldout_nn, bins, alpha=0.6, density=True, color="#a0a0a0", label="held-out real")
         ax.hist(s.distances[:, 0], bins, alpha=0.6, density=True, color="#3b6fb6", label="generated")
         ax.axvline(s.threshold, color="#d04040", ls="--", lw=1, label=f"{100 * s.quantile:g}% of held-out")
-        ax.set_title(f"{name}: memorisation {100 * s.memorisation:.1f}% (like held-out: "
-                     f"{100 * s.quantile:g}%)", fontsize=9)
+        score = f"cannot tell (measured {100 * s.memorisation:.1f}%)" if verdict else f"{100 * s.memorisation:.1f}%"
+        ax.set_title(f"{name}: memorisation {score} (like held-out: {100 * s.quantile:g}%)", fontsize=9)
         if s.copying is not None and s.copying.C_T is not None:
             ax.text(0.98, 0.6, f"data copying C_T {s.copying.C_T:.2f}", transform=ax.transAxes, ha="right",
                     fontsize=7)
         ax.set_xlabel("distance to nearest training image")
         ax.legend(fontsize=7)
+    if verdict:
+        fig.suptitle(f"Memorisation score {verdict}", fontsize=8, color="darkred", wrap=True)
+        fig.tight_layout(rect=(0, 0, 1, 0.88))
     return fig
 
 
 
 # --- the analysis -------------------------------------------------------------------------
+
+def min_heldout(quantile: float) -> int:
+    """Held-out images the memorisation threshold (their ``quantile``) needs: at least
+    ``MIN_HELDOUT`` and 5 below the quantile."""
+    return max(MIN_HELDOUT, int(np.ceil(5 / quantile - 1e-9)))
+
+
+def cannot_tell(n: int, n_heldout: int, quantile: float) -> str:
+    """Why the memorisation score of ``n`` samples against ``n_heldout`` held-out images cannot
+    tell memorised from novel ("" where its calibration holds)."""
+    short = [f"{n_heldout} held-out images (it needs {min_heldout(quantile)})" if n_heldout < min_heldout(quantile)
+             else "", f"{n} samples (it needs {MIN_SAMPLES})" if n < MIN_SAMPLES else ""]
+    short = [w for w in short if w]
+    return f"cannot tell: {' and '.join(short)}; its calibration holds from those sizes up" if short else ""
+
+
+def small_data(summary: dict, asked: Mapping, quantile: float, why_heldout: str) -> dict:
+    """State where fewer images were used than asked (``notes``) and mark the memorisation score
+    "cannot tell" below the sizes its calibration holds at (``MIN_SAMPLES``, :func:`min_heldout`):
+    ``memorisation`` None, the value measured kept as ``memorisation_measured``."""
+    notes, held, searched = [], summary["heldout_images"], summary["train_searched"]
+    if held < asked["n_heldout"]:
+        notes.append(f"{held} held-out images used of the {asked['n_heldout']} asked ({why_heldout})")
+    if asked["n_train"] and searched < asked["n_train"]:
+        notes.append(f"{searched} training images searched of the {asked['n_train']} asked (the training "
+                     f"split holds {summary['train_size']})")
+    reason = cannot_tell(summary["n_generated"], held, quantile)
+    if reason:
+        for v in summary["spaces"].values():
+            v["memorisation_measured"], v["memorisation"] = v["memorisation"], None
+            v["memorisation_verdict"] = reason
+        summary["cannot_tell"] = reason
+    summary["asked"], summary["notes"] = dict(asked), notes
+    return summary
+
 
 def caption(s: dict) -> str:
     """The report's caption: memorisation score, data copying and median distances per space."""
@@ -370,9 +415,16 @@ def caption(s: dict) -> str:
              f"threshold (expected {pct(v.get('expected_if_like_heldout'))} if like held-out images); median NN "
              f"distance {num(v.get('sample_nn_median'))} vs held-out {num(v.get('heldout_nn_median'))}"
              + copying(v) for sp, v in (s.get("spaces") or {}).items()]
-    return (f"Nearest training images of {s.get('n_generated')} samples, searched among {s.get('train_searched')} "
-            f"of the {s.get('train_size')} training images of {s.get('dataset')}, against "
-            f"{s.get('heldout_images')} held-out images. " + "; ".join(parts) + ".")
+    said = "".join(f"{n[0].upper()}{n[1:]}. " for n in s.get("notes") or [])
+    said += f"Memorisation score {s['cannot_tell']}. " if s.get("cannot_tell") else ""
+    held = f" ({s['heldout']})" if s.get("heldout") else ""
+    seen = ""
+    if s.get("heldout_seen_by_G"):
+        seen = f" The memorisation score is {s.get('memorisation_reading')}" + (
+            f"; data copying is {s['data_copying_absent']}" if s.get("data_copying_absent") else "") + "."
+    return (said + f"Nearest training images of {s.get('n_generated')} samples, searched among "
+            f"{s.get('train_searched')} of the {s.get('train_size')} training images of {s.get('dataset')}, against "
+            f"{s.get('heldout_images')} held-out images{held}. " + "; ".join(parts) + "." + seen)
 
 
 def _check(n: int, n_train: int, n_heldout: int, k: int, quantile: float, show: int, batch_size: int,
@@ -478,38 +530,81 @@ def _items(ds, idx: Iterable[int]) -> torch.Tensor:
     return torch.stack([ds[i][0] for i in idx]).float()
 
 
-def _train_stream(S, name: str, data_root: str | None, n_train: int, n_heldout: int, seed: int):
+SEEN = ("G was trained on the whole folder (a PyTorch examples run and gan-viz train read every image of it), so "
+        "these held-out images were part of its training data")
+SEEN_MEMORISATION = ("a lower bound: a sample that copies one of the held-out images (which G trained on) counts "
+                     "as novel")
+SEEN_C_T = ("absent: the data-copying test C_T (Meehan et al. 2020) needs held-out images independent of training, "
+            "and these were part of G's training data; pass --heldout-root DIR with images G never saw")
+
+
+def _train_stream(S, name: str, data_root: str | None, n_train: int, n_heldout: int, seed: int,
+                  heldout_root: str | None = None):
     """(searched images: a tensor or a :class:`TrainStream`, their item indices, training-split size,
-    held-out :class:`Labelled`, the opened dataset or None where the images are in memory)."""
+    held-out :class:`Labelled`, the opened dataset or None where the images are in memory, what the
+    held-out images are: {"source", "heldout", "seen_by_G"})."""
     from gan_viz.analyses.labelled import NO_HELDOUT_SPLIT, _open, load_split, real_pair
 
     limit = (S.train_config or {}).get("dataset_size") if name == S.domain else None  # trained on the first N
     root = data_root or ((S.train_config or {}).get("data_root") if name == S.domain else None)
-    if name in NO_HELDOUT_SPLIT:  # a folder: held-out images are a disjoint part of it
+    if name in NO_HELDOUT_SPLIT and heldout_root is None:  # held-out images: a disjoint part of the folder
         train, held = real_pair(S, name, data_root, n_train or None, n_heldout, seed, limit=limit)
         _, total = _open(name, S.image_shape[1], S.image_shape[0], "train", root, None, limit)
-        return train.images, train.indices, total - len(held.indices), held, None
+        about = {"source": "folder part", "seen_by_G": True,
+                 "heldout": f"a part of the folder {root} disjoint from the searched images; {SEEN}"}
+        return train.images, train.indices, total - len(held.indices), held, None, about
     C, H, W = S.image_shape
     if H != W:
         raise UserError(f"the model's images are {H}x{W}; real datasets load square images only")
     ds, total = _open(name, H, C, "train", root, None, limit)
     order = np.random.default_rng(seed).permutation(total)
     idx = np.sort(order[: n_train or total])
-    held = load_split(name, H, C, "test", root, n_heldout, seed)
-    return TrainStream(len(idx), lambda: _chunks_of(ds, idx)), idx, total, held, ds
+    if heldout_root is not None:
+        held = _heldout_folder(heldout_root, C, H, n_heldout, seed, root if name in NO_HELDOUT_SPLIT else None)
+        about = {"source": "heldout root", "seen_by_G": False,
+                 "heldout": f"the images of --heldout-root {heldout_root}, given as images G never saw"}
+    else:
+        held = load_split(name, H, C, "test", root, n_heldout, seed)
+        about = {"source": "test split", "seen_by_G": False,
+                 "heldout": f"the {name} test split (G is trained on the training split)"}
+    return TrainStream(len(idx), lambda: _chunks_of(ds, idx)), idx, total, held, ds, about
+
+
+def _heldout_folder(heldout_root: str, C: int, H: int, n: int, seed: int, train_root: str | None):
+    """Up to ``n`` images of ``heldout_root`` at the model's shape; refused where one of them is an
+    image of the training folder ``train_root`` (the same file, by resolved path)."""
+    from pathlib import Path
+
+    from gan_viz.analyses.labelled import load_split
+    from gan_viz.data.folder import list_images
+
+    held_dir = Path(heldout_root).expanduser()
+    if not held_dir.is_dir():
+        raise UserError(f"--heldout-root {heldout_root} is not a folder; give a folder of images G never saw")
+    if train_root is not None and Path(train_root).expanduser().is_dir():
+        seen = {p.resolve() for p in list_images(Path(train_root).expanduser())[0]}
+        both = [p for p in list_images(held_dir)[0] if p.resolve() in seen]
+        if both:
+            raise UserError(f"--heldout-root {heldout_root}: {len(both)} of its images are training images under "
+                            f"{train_root} (first: {both[0]}); held-out images must be ones G never saw")
+    return load_split("folder", H, C, "train", str(held_dir), n, seed)
 
 
 @register("neighbors", needs=("G",), title="Figs. 2-3: memorisation (nearest training images)", caption=caption)
 def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000, k: int = 3,
         quantile: float = QUANTILE, cells: int = CELLS, spaces: str = "pixel,D", show: int = 8,
-        batch_size: int = 256) -> dict:
+        batch_size: int = 256, heldout_root: str | None = None) -> dict:
     """Nearest training images of ``n`` samples of ``ctx``'s subject in pixel space and (where the
     subject has a D) D-feature space, the memorisation score against held-out real images and the
     data-copying test C_T.
 
     ``n_train=0`` (default) searches every training image (for the model's own dataset: the first
-    ``dataset_size`` it was trained on). Writes neighbors.png, neighbors_closest.png,
-    distances.png (+ PDFs), summary.json and arrays.npz into ``ctx.out``; returns the summary.
+    ``dataset_size`` it was trained on). The held-out images are ``heldout_root`` (a folder of
+    images G never saw; the whole dataset is then searched), else the dataset's test split, else
+    (a folder) a part of the folder: G trained on those, so the summary says so, the memorisation
+    score is a lower bound and C_T is absent with that reason. Writes neighbors.png,
+    neighbors_closest.png, distances.png (+ PDFs), summary.json and arrays.npz into ``ctx.out``;
+    returns the summary.
     """
     from gan_viz.analyses import classify as K
     from gan_viz.images import to_uint8
@@ -522,7 +617,8 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
     name = ctx.data
     if name is None:
         raise UserError(f"{S.where} does not record its dataset; pass --dataset (and --data-root)")
-    train, train_idx, train_size, held, ds = _train_stream(S, name, ctx.data_root, n_train, n_heldout, ctx.seed)
+    train, train_idx, train_size, held, ds, about = _train_stream(S, name, ctx.data_root, n_train, n_heldout,
+                                                                  ctx.seed, heldout_root)
     fetch = (lambda pos: train[torch.as_tensor(pos)]) if ds is None else (lambda pos: _items(ds, train_idx[pos]))
     z = S.sample_z(n, torch.Generator().manual_seed(ctx.seed))
     fake = S.images(z, batch_size, ctx.device)
@@ -539,7 +635,8 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
                                                            device=ctx.device))
     if not embeds:
         raise UserError("--spaces D needs a discriminator with conv or rectifier layers; add pixel")
-    result = compute_neighbors(embeds, fake, train, held.images, k, quantile, cells, seed=ctx.seed)
+    result = compute_neighbors(embeds, fake, train, held.images, k, quantile, 0 if about["seen_by_G"] else cells,
+                               seed=ctx.seed)
     pics = to_uint8(fake)
     rows = np.arange(min(show, n))
     first = next(iter(result.spaces))
@@ -553,13 +650,22 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
     figures += [p.name for p in save_figure(plot_neighbors(result, pics, train_pics, result.closest(
         first, len(rows)), f"the samples nearest to the training set ({first} space)"), ctx.out,
         "neighbors_closest")]
-    figures += [p.name for p in save_figure(plot_distances(result), ctx.out, "distances")]
+    verdict = cannot_tell(n, len(held.images), quantile)
+    figures += [p.name for p in save_figure(plot_distances(result, verdict), ctx.out, "distances")]
     summary = summary_of(result)
     summary.update(checkpoint=S.where, dataset=name, d_layers=layers, n_generated=n, train_size=train_size,
-                   heldout_images=len(held.images), seed=ctx.seed, figures=figures,
-                   heldout="test split" if name not in K.NO_HELDOUT_SPLIT else "a part of the folder disjoint "
-                   "from the searched training images",
+                   heldout_images=len(held.images), seed=ctx.seed, figures=figures, heldout=about["heldout"],
+                   heldout_source=about["source"], heldout_root=heldout_root, heldout_seen_by_G=about["seen_by_G"],
                    d_space=d_note if "D" not in embeds else "every D conv block max-pooled to 4x4")
+    if about["seen_by_G"]:
+        summary["memorisation_reading"] = SEEN_MEMORISATION
+        if cells > 0:
+            summary["data_copying_absent"] = SEEN_C_T
+    why = {"folder part": "a folder has no test split: at most a fifth of its "
+                          f"{train_size + len(held.images)} images is held out",
+           "heldout root": f"--heldout-root {heldout_root} holds {len(held.images)}",
+           "test split": f"the {name} test split holds {len(held.images)}"}[about["source"]]
+    summary = small_data(summary, {"n": n, "n_train": n_train, "n_heldout": n_heldout}, quantile, why)
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train_idx,
               heldout_indices=held.indices, d_layers=np.array(layers), seed=np.array(ctx.seed),

@@ -38,9 +38,13 @@ def run(args) -> int:
     def ct(v):
         c = (v.get("data_copying") or {}).get("C_T")
         return "" if c is None else f", data-copying C_T {c:.2f}"
-    row = "; ".join(f"{sp}: memorisation {100 * v['memorisation']:.1f}% (like held-out "
-                    f"{100 * v['expected_if_like_heldout']:g}%), median ratio {v['median_ratio']:.2f}{ct(v)}"
-                    for sp, v in s["spaces"].items())
+    def mem(v):
+        if v["memorisation"] is None:
+            return f"memorisation cannot tell (measured {100 * v['memorisation_measured']:.1f}%)"
+        return f"memorisation {100 * v['memorisation']:.1f}% (like held-out {100 * v['expected_if_like_heldout']:g}%)"
+    row = "; ".join(f"{sp}: {mem(v)}, median ratio {v['median_ratio']:.2f}{ct(v)}" for sp, v in s["spaces"].items())
+    for note in s.get("notes", []) + ([s["cannot_tell"]] if s.get("cannot_tell") else []):
+        print(f"note: {note}")
     print(f"neighbors {s['dataset']} ({s['train_searched']} of {s['train_size']} training images searched): {row}; "
           f"wrote {ctx.out}")
     return 0
