@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -256,6 +256,22 @@ def weight_stats(net: nn.Module) -> dict:
     return stats
 
 
+def pixel_conv(net: nn.Module, tag: str) -> tuple[str, nn.Module]:
+    """(dotted name, module) of the convolution that touches pixels: D's first, G's last."""
+    convs = [(n, m) for n, m in _leaves(net) if isinstance(m, CONVS)]
+    if not convs:
+        raise UserError(f"{tag} has no convolution layers (an MLP GAN?); the filter audit needs conv filters")
+    return convs[0] if tag == "D" else convs[-1]
+
+
+def pixel_conv_words(net: nn.Module, tag: str) -> str:
+    """The pixel convolution in words for a figure: "first conv D.main.0", "last transposed conv G.conv5",
+    "last conv G.to_rgb" (a plain Conv2d, e.g. after nn.Upsample)."""
+    name, m = pixel_conv(net, tag)
+    kind = "transposed conv" if isinstance(m, nn.ConvTranspose2d) else "conv"
+    return f"{'first' if tag == 'D' else 'last'} {kind} {tag}.{name}"
+
+
 def first_layer_filters(net: nn.Module, tag: str) -> np.ndarray:
     """The filters that touch pixels as (F, k, k, nc): D's first conv, G's last conv.
 
@@ -263,10 +279,7 @@ def first_layer_filters(net: nn.Module, tag: str) -> np.ndarray:
     transposed conv (weight (F, nc, k, k)) stamps an (nc, k, k) patch onto the image, and of a
     last plain conv (weight (nc, F, k, k)) weighs the (k, k) window of feature map f.
     """
-    convs = [m for _, m in _leaves(net) if isinstance(m, CONVS)]
-    if not convs:
-        raise UserError(f"{tag} has no convolution layers (an MLP GAN?); the filter audit needs conv filters")
-    m = convs[0] if tag == "D" else convs[-1]
+    m = pixel_conv(net, tag)[1]
     w = m.weight.detach().float()
     if tag == "G" and not isinstance(m, nn.ConvTranspose2d):
         w = w.transpose(0, 1)  # (F, nc, k, k)
@@ -308,6 +321,7 @@ class AuditResult:
     strips: dict  # "trained" / "random" -> (F, K, C, H, W) top images of D's last layer's first filters
     random_seed: int = 0
     fallback: str = ""  # D saw generated images in place of real ones: why (said in the figures' titles)
+    first_layer_words: dict = field(default_factory=dict)  # "D" / "G" -> "first conv D.main.0", ...
 
 
 def _top_strips(audit: LayerAudit, fetch, n_filters: int = 8) -> np.ndarray:
@@ -391,7 +405,7 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
         class_names: names of the class ids in the masks (needed when masks are given).
     """
     n_cls = len(class_names)
-    audits, strips, weights, first = [], {}, {"trained": {}, "random": {}}, {}
+    audits, strips, weights, first, words = [], {}, {"trained": {}, "random": {}}, {}, {}
     if D is not None and source is not None:
         nets = {"trained": D, "random": _baseline(cfg, "D", random_seed)}
         la, strips = audit_discriminators(nets, source, d_classmaps, n_cls, k, iou_threshold, top_fraction,
@@ -400,6 +414,7 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
         for net_name, net in nets.items():
             weights[net_name]["D"] = weight_stats(net)
         first["D"] = {t: first_layer_filters(n, "D") for t, n in nets.items()}
+        words["D"] = pixel_conv_words(D, "D")
     if G is not None and z is not None:
         nets = {"trained": G, "random": _baseline(cfg, "G", random_seed)}
         audits += audit_generators(nets, z, segment, n_cls, k, iou_threshold, top_fraction, batch_size, device,
@@ -407,11 +422,12 @@ def compute_filter_audit(cfg, D: nn.Module | None, G: nn.Module | None, source=N
         for net_name, net in nets.items():
             weights[net_name]["G"] = weight_stats(net)
         first["G"] = {t: first_layer_filters(n, "G") for t, n in nets.items()}
+        words["G"] = pixel_conv_words(G, "G")
     dissected = any(a.iou is not None for a in audits)
     n = source.n if source is not None else (len(z) if z is not None else 0)
     return AuditResult(tuple(audits), tuple(class_names) if dissected else (), iou_threshold, top_fraction, n,
                        dict(sources or {}), weights, first, strips, int(random_seed),
-                       source.fallback if source is not None else "")
+                       source.fallback if source is not None else "", words)
 
 
 # --- the registered runner -----------------------------------------------------------------

@@ -118,7 +118,8 @@ def plot_first_layer(result):
             w = result.first_layer[net][network]
             ax.imshow(grid(_filter_tiles(w), nrow=int(np.ceil(np.sqrt(len(w)))), pad=1))
             ax.axis("off")
-            which = "first conv" if net == "D" else "last (transposed) conv"
+            which = (getattr(result, "first_layer_words", None) or {}).get(
+                net, "first conv" if net == "D" else "last conv")
             ax.set_title(f"{network} {net}: {which}, {len(w)} filters {w.shape[1]}x{w.shape[2]}", fontsize=8)
     fig.text(0.5, 0.005, "each filter min-max scaled to its own range", ha="center", fontsize=7)
     fig.tight_layout(rect=(0, 0.02, 1, 1))

@@ -218,6 +218,7 @@ def plot_nearest(result: UpsamplingResult):
     draw_grid(axes[0], NEAREST_INPUT, "input 2x2")
     draw_grid(axes[1], result.nearest, "nearest-neighbour x2 (4x4)")
     fig.suptitle("Nearest-neighbour upsampling", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # the 4x4 grid's title below the suptitle, not under it
     return fig
 
 
@@ -239,6 +240,7 @@ def plot_copies(result: UpsamplingResult):
     draw_grid(axes[-1], result.transposed_2x2_s1, "sum (output)", cmap="Greens")
     fig.suptitle("Transposed convolution, stride 1: each input pixel scales a copy of the kernel; "
                  "overlaps add", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -252,6 +254,7 @@ def plot_strides(result: UpsamplingResult):
     draw_grid(axes[2], result.transposed_3x3_s1, "stride 1 -> 4x4 (copies overlap)", cmap="Greens")
     draw_grid(axes[3], result.transposed_3x3_s2, "stride 2 -> 6x6 (copies tile, no overlap)", cmap="Greens")
     fig.suptitle("Transposed convolution of the notes' 3x3 example, computed whole", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
