@@ -139,6 +139,8 @@ class CheckerboardResult:
     layer_specs: dict  # name -> (r, r) mean spectrum of that layer's output
     per_layer: dict = field(default_factory=dict)  # name -> {resolution, image_period, score}
     sample_images: np.ndarray | None = None  # (k, C, S, S) a few generated images
+    n_generated: int = 0  # images averaged into each spectrum (said in the figure)
+    n_real: int = 0
 
 
 @torch.no_grad()
@@ -188,7 +190,7 @@ def compute_checkerboard(G: nn.Module | None, z: torch.Tensor, real: torch.Tenso
                      "score": peak_score(s, 2)} for k, s in specs.items()}
     return CheckerboardResult(size, periods, spec_g, spec_r, image_scores(spec_g, periods),
                               None if spec_r is None else image_scores(spec_r, periods), layers, specs,
-                              per_layer, samples)
+                              per_layer, samples, len(z), 0 if real is None else len(real))
 
 
 def _acc(total: np.ndarray | None, value: np.ndarray, weight: int) -> np.ndarray:
@@ -238,6 +240,8 @@ def plot_spectra(r: CheckerboardResult):
         else:
             im = ax.imshow(_log_shifted(spec), cmap="magma", extent=ext)
             scores = r.generated if title == "generated" else r.real
+            count = r.n_generated if title == "generated" else r.n_real
+            title += f" ({count})" if count else ""
             title += ": " + ", ".join(f"p{k.split('_')[1]} {v:.2f}" for k, v in scores.items())
         ax.set_title(title, fontsize=8)
         ax.set_xlabel("horizontal frequency (cycles / image)", fontsize=7)
@@ -316,9 +320,12 @@ def caption(s: dict) -> str:
     per = ", ".join(f"{k} ({v.get('resolution')}px, period {v.get('image_period')}) {num(v.get('score'))}"
                     for k, v in (c.get("per_layer") or {}).items()) or "no upsampling convolution modules"
     fmt = lambda d: ", ".join(f"{k} {num(v)}" for k, v in d.items()) if d else "not measured"  # noqa: E731
-    return (f"Mean power spectrum of {s.get('n')} generated vs real images ({s.get('g_upsample') or 'G'} "
-            f"upsampling). Checkerboard score (1 = no excess power at the stride frequencies): generated "
-            f"{fmt(c.get('generated'))}; real {fmt(c.get('real'))}; per G layer: {per}.")
+    said = "".join(f"{w[0].upper()}{w[1:]}. " for w in s.get("notes") or [])
+    real = s.get("real_images")
+    return said + (f"Mean power spectrum of {s.get('n')} generated vs {'' if real is None else f'{real} '}real "
+                   f"images ({s.get('g_upsample') or 'G'} upsampling). Checkerboard score (1 = no excess power at "
+                   f"the stride frequencies): generated {fmt(c.get('generated'))}; real {fmt(c.get('real'))}; per G "
+                   f"layer: {per}.")
 
 
 @register("checkerboard", needs=("G",), title="Mechanics: checkerboard artefacts", caption=caption)
@@ -346,7 +353,9 @@ def run(ctx: "Context", *, n: int = 512, no_real: bool = False, batch_size: int 
         figures += [p.name for p in save_figure(plot(result), ctx.out, fname)]
     summary = summary_of(result)
     summary.update(checkpoint=S.where, g_upsample=S.config.g_upsample if S.config is not None else None,
-                   dataset=name, n=n, seed=ctx.seed, figures=figures)
+                   dataset=name, n=n, real_images=None if no_real else len(idx), seed=ctx.seed, figures=figures,
+                   notes=[f"{len(idx)} real images used of the {n} asked (the {'folder' if name == 'folder' else f'{name} test split'} holds {len(idx)})"]
+                   if not no_real and len(idx) < n else [])
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", z=z.numpy(), real_indices=idx, seed=np.array(ctx.seed), **arrays_of(result))
     return summary

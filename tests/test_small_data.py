@@ -72,3 +72,15 @@ def test_neighbors_at_calibrated_sizes_gives_the_score(cli, tmp_path):
     assert code == 0, err
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["notes"] == [] and "cannot_tell" not in s and isinstance(s["spaces"]["pixel"]["memorisation"], float)
+
+
+def test_checkerboard_states_the_real_images_it_used(cli, model_def, tmp_path):
+    from gan_viz.analyses.checkerboard import caption
+
+    data = _folder(tmp_path / "ten", 10)
+    code, _, err = cli("checkerboard", "--model-def", model_def, "--dataset", "folder", "--data-root", data,
+                       "--n", "16", "--out", tmp_path / "cb", "--device", "cpu")
+    assert code == 0, err
+    s = json.loads((tmp_path / "cb" / "summary.json").read_text())
+    assert s["real_images"] == 10 and s["notes"] == ["10 real images used of the 16 asked (the folder holds 10)"]
+    assert caption(s).startswith("10 real images used of the 16 asked") and "16 generated vs 10 real" in caption(s)
