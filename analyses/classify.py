@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.labelled import (NO_HELDOUT_SPLIT, ROOMS_ATTRIBUTES, Labelled, labelled_pair,  # noqa: F401
-                                       load_split, real_pair, require_labels)
+                                       load_split, notes_lead, real_pair, require_labels, used_notes)
 from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
@@ -380,7 +380,7 @@ def caption(s: dict) -> str:
     accs = "; ".join(f"{n.replace('_', ' ')} {pct(v.get('accuracy_mean'))}{ci(v)} (balanced "
                      f"{pct(v.get('balanced_accuracy_mean'))}, {v.get('dims')} dims{chosen(v)})"
                      for n, v in sets.items())
-    return (f"The discriminator as a feature extractor on {s.get('dataset')} ({s.get('attribute') or 'default label'}, "
+    return notes_lead(s) + (f"The discriminator as a feature extractor on {s.get('dataset')} ({s.get('attribute') or 'default label'}, "
             f"{len(s.get('classes') or [])} classes): D layers {s.get('layers')} max-pooled to "
             f"{s.get('pool')}x{s.get('pool')}, linear L2-SVM on {s.get('labels_per_draw')} labels x "
             f"{s.get('draws')} draw(s), C chosen per draw on {s.get('validation_images')} validation images from "
@@ -425,7 +425,7 @@ def run(ctx: "Context", *, attribute: str | None = None, labels: int | None = No
                    classes=list(train.classes), layers=names, pool=POOL, random_D_seed=ctx.seed,
                    heldout="test split" if name not in NO_HELDOUT_SPLIT else "a part of the folder disjoint "
                    "from the training images", feature_standardisation="per draw, mean/std of the labelled images",
-                   seed=ctx.seed, figures=figures)
+                   seed=ctx.seed, figures=figures, notes=used_notes(name, train, test, n_train, n_test))
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", train_indices=train.indices, train_labels=train.labels,
               test_indices=test.indices, test_labels=test.labels, layers=np.array(names),

@@ -151,6 +151,23 @@ def labelled_pair(subject: "Subject", name: str | None, data_root: str | None, n
     return name, train, test, k
 
 
+def used_notes(name: str, train: Labelled, test: Labelled, n_train: int | None, n_test: int) -> list[str]:
+    """Where fewer real images were used than asked, in words (for summaries and captions): the
+    split (or folder) held fewer, or fewer test images are of the training classes."""
+    held = "held-out" if name in NO_HELDOUT_SPLIT else "test"
+    notes = []
+    if n_train and len(train.labels) < n_train:
+        notes.append(f"{len(train.labels)} training images used of the {n_train} asked")
+    if len(test.labels) < n_test:
+        notes.append(f"{len(test.labels)} {held} images used of the {n_test} asked")
+    return notes
+
+
+def notes_lead(s: dict) -> str:
+    """A summary's ``notes`` as the first sentences of its caption."""
+    return "".join(f"{w[0].upper()}{w[1:]}. " for w in s.get("notes") or [])
+
+
 def require_labels(data: Labelled, name: str) -> int:
     """The number of classes; raises when the dataset carries no labels."""
     if (data.labels < 0).any():

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from gan_viz.analyses.labelled import labelled_pair
+from gan_viz.analyses.labelled import labelled_pair, notes_lead, used_notes
 from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
 from gan_viz.sources import evaluating
@@ -358,7 +358,7 @@ def caption(s: dict) -> str:
     real = ", ".join(f"{k}: {pct(v)}" for k, v in (s.get("real_share_true") or {}).items())
     kl = s.get("kl_real_to_generated_corrected", s.get("kl_real_to_generated"))
     warn = " Warning: " + "; ".join(s["coverage_warning"]) + "." if s.get("coverage_warning") else ""
-    return (f"Mode coverage ({s.get('dataset')}, classes by {s.get('attribute') or 'the default label'}) of "
+    return notes_lead(s) + (f"Mode coverage ({s.get('dataset')}, classes by {s.get('attribute') or 'the default label'}) of "
             f"{s.get('n_generated')} samples labelled by a classifier trained here "
             f"({s.get('classifier')}, test accuracy {pct(s.get('classifier_test_accuracy'))}): "
             f"{s.get('modes_covered')} of {s.get('n_classes')} classes covered after correcting for the "
@@ -402,7 +402,7 @@ def run(ctx: "Context", *, attribute: str | None = None, n: int = 1000, n_train:
     summary = summary_of(result)
     summary.update(checkpoint=S.where, dataset=name, attribute=attribute if name == "rooms" else None,
                    classifier=f"SmallCNN, {epochs} epochs on {len(train.labels)} real training images",
-                   seed=ctx.seed, figures=figures)
+                   seed=ctx.seed, figures=figures, notes=used_notes(name, train, test, n_train, n_test))
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train.indices,
               test_indices=test.indices, test_labels=test.labels, seed=np.array(ctx.seed), **arrays_of(result))

@@ -84,3 +84,19 @@ def test_checkerboard_states_the_real_images_it_used(cli, model_def, tmp_path):
     s = json.loads((tmp_path / "cb" / "summary.json").read_text())
     assert s["real_images"] == 10 and s["notes"] == ["10 real images used of the 16 asked (the folder holds 10)"]
     assert caption(s).startswith("10 real images used of the 16 asked") and "16 generated vs 10 real" in caption(s)
+
+
+def test_labelled_analyses_state_the_images_they_used(model_def, tmp_path):
+    """A two-class folder of 12 images: modes and classify say how many they used of the asked."""
+    from gan_viz.analyses import classify, modes, registry
+    from gan_viz.model_def import load_model_def
+
+    for c in ("a", "b"):
+        _folder(tmp_path / "tree" / c, 6)
+    S = load_model_def(model_def)
+    ctx = lambda sub: registry.Context(S, tmp_path / sub, dataset="folder", data_root=str(tmp_path / "tree"))  # noqa: E731
+    m = registry.run("modes", ctx("m"), n=8, n_train=50, n_test=20, epochs=1)
+    assert m["notes"] == ["10 training images used of the 50 asked", "2 held-out images used of the 20 asked"], m
+    assert modes.caption(m).startswith("10 training images used of the 50 asked. 2 held-out images")
+    c = registry.run("classify", ctx("c"), n_train=50, n_test=20, labels=2, draws=1, val=2, C_grid="0.01")
+    assert c["notes"] == m["notes"] and classify.caption(c).startswith("10 training images used")
