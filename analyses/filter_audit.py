@@ -483,7 +483,7 @@ def prepare(ctx, nets: str = "D,G", images: int = 500, source: str = "auto", mas
     spec = "none" if parser == "none" else ctx.segmenter
     weights = None if parser == "none" else parser
     inst = resolve_instrument(S, spec, parser=weights, device=ctx.device)
-    reason = None if inst is not None else absent_reason(S, spec) or "the rooms parser could not be loaded"
+    reason = None if inst is not None else absent_reason(S, spec, parser=weights) or "the rooms parser could not be loaded"
     plan["instrument"], plan["reason"] = inst, reason
     if "D" in chosen:
         plan["D"] = S.require("D")
@@ -608,8 +608,11 @@ def run(ctx, *, nets: str = "D,G", images: int = 500, source: str = "auto", mask
                              plan["notes"])
     out = ctx.out
     if r.class_names:
-        save_figure(figs.plot_label_counts(r, "iou"), out, "label_counts")
-        save_figure(figs.plot_label_counts(r, "precision"), out, "label_counts_precision")
+        from gan_viz.instruments import figure_tag, instrument_record
+
+        tag = figure_tag(instrument_record(plan["instrument"], plan["reason"]))
+        save_figure(figs.plot_label_counts(r, "iou", tag), out, "label_counts")
+        save_figure(figs.plot_label_counts(r, "precision", tag), out, "label_counts_precision")
         with atomic_path(out / "labels.md") as tmp:
             Path(tmp).write_text(figs.labels_table(r))
     save_figure(figs.plot_selectivity(r), out, "selectivity")

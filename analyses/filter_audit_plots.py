@@ -38,7 +38,7 @@ def _labels(audit, kind: str) -> np.ndarray:
     return audit.labels if kind == "iou" else audit.precision_labels
 
 
-def plot_label_counts(result, kind: str = "iou"):
+def plot_label_counts(result, kind: str = "iou", tag: str = ""):
     """Per dissected layer: how many filters detect each class, trained vs random (bar charts).
 
     Args:
@@ -68,8 +68,9 @@ def plot_label_counts(result, kind: str = "iou"):
     rule = (f"Network Dissection IoU >= {result.iou_threshold}" if kind == "iou" else
             f">= {PRECISION_THRESHOLD:.0%} of the mask on the class and >= {LIFT_THRESHOLD:g}x its pixel share")
     top = _fallback(fig, result, 0.88)
-    fig.suptitle(f"Filters labelled by {rule} (mask: top {result.top_fraction:.0%} of activations, "
-                 f"{result.n_images} images)", fontsize=9, y=0.96 if top < 1 else 0.98)
+    fig.suptitle(f"{tag + ' ' if tag else ''}Filters labelled by {rule} (mask: top {result.top_fraction:.0%} of "
+                 f"activations, {result.n_images} images)", fontsize=9, y=0.96 if top < 1 else 0.98,
+                 color="darkred" if "FORCED" in tag else "black")
     fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 

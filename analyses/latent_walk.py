@@ -324,8 +324,9 @@ def plot_walk_grid(r: WalkResult, pad: int = 2):
     return fig
 
 
-def plot_walk_measures(r: WalkResult):
-    """Image change per step (sharp steps marked) and, with an instrument, class fractions per frame."""
+def plot_walk_measures(r: WalkResult, tag: str = ""):
+    """Image change per step (sharp steps marked) and, with an instrument, class fractions per frame
+    (``tag``: the instrument, as :func:`gan_viz.instruments.figure_tag` names it, in the panel's title)."""
     import matplotlib.pyplot as plt
 
     n = 2 if r.fractions is not None else 1
@@ -342,13 +343,13 @@ def plot_walk_measures(r: WalkResult):
         for a in axes[:, 0]:
             a.axvline(k, color="0.8", lw=0.6, zorder=0)
     if r.fractions is not None:
-        _plot_fractions(axes[1, 0], r)
+        _plot_fractions(axes[1, 0], r, tag)
     axes[-1, 0].set_xlabel("frame (grey lines: anchors)")
     fig.tight_layout()
     return fig
 
 
-def _plot_fractions(ax, r: WalkResult) -> None:
+def _plot_fractions(ax, r: WalkResult, tag: str = "") -> None:
     from gan_viz.data.rooms import CLASSES, PALETTE
 
     frames = np.arange(len(r.fractions))
@@ -361,7 +362,8 @@ def _plot_fractions(ax, r: WalkResult) -> None:
         if ev["class"] in shown:
             ax.plot(ev["frame"], ev["after"], "x", color="red", ms=5)
     ax.set_ylabel("pixel fraction (instrument)")
-    ax.set_title(f"x: a class moves by >= {r.event_threshold:.0%} of the image in one step", fontsize=7)
+    ax.set_title(f"{tag + ' ' if tag else ''}x: a class moves by >= {r.event_threshold:.0%} of the image in one step",
+                 fontsize=7, color="darkred" if "FORCED" in tag else "black")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, ncol=4, loc="upper right")
 
@@ -439,7 +441,7 @@ def run(ctx, *, points: int | None = None, z: str | None = None, steps: int = 8,
     Without an instrument the walk runs and the summary's ``instrument.absent`` says why the
     events are missing.
     """
-    from gan_viz.instruments import absent_reason, instrument_record, resolve_instrument
+    from gan_viz.instruments import absent_reason, figure_tag, instrument_record, resolve_instrument
     from gan_viz.io import save_figure, write_json, write_npz
     from gan_viz.subject import load_z
 
@@ -456,12 +458,12 @@ def run(ctx, *, points: int | None = None, z: str | None = None, steps: int = 8,
         source = f"sample_z({S.z_dist}, {n}, seed {ctx.seed})"
     how = resolve_interp(interp, S.z_dist)
     inst = resolve_instrument(S, ctx.segmenter, parser=parser, device=ctx.device)
-    reason = None if inst is not None else absent_reason(S, ctx.segmenter) or "the rooms parser could not be loaded"
+    reason = None if inst is not None else absent_reason(S, ctx.segmenter, parser=parser) or "the rooms parser could not be loaded"
     note = f"measured by {inst.name}" if inst is not None else f"no instrument measurements: {reason}"
     r = compute_latent_walk(S, anchors, steps, how, sharp_factor, inst, batch_size, ctx.device, event_threshold)
     out = ctx.out
     save_figure(plot_walk_grid(r), out, "latent_walk")
-    save_figure(plot_walk_measures(r), out, "walk_measures")
+    save_figure(plot_walk_measures(r, figure_tag(instrument_record(inst, reason))), out, "walk_measures")
     files = ["latent_walk.png", "latent_walk.pdf", "walk_measures.png", "walk_measures.pdf"]
     if not no_video:
         pics = video_frames(r.frames, scale or max(1, 256 // int(S.image_shape[-1])))

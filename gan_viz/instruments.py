@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from . import applicability
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -85,6 +86,12 @@ class Instrument:
         self.class_names = tuple(str(c) for c in class_names)
         self.forced = bool(forced)
         self.note = note
+        self.applicability: dict | None = None  # the rooms parser's check on the model's images
+
+    @property
+    def out_of_domain(self) -> bool:
+        """True when the instrument's applicability check failed on the model's images (a forced run)."""
+        return bool(self.applicability) and not self.applicability["in_domain"]
 
     # the measuring verbs ------------------------------------------------------------
 
@@ -111,8 +118,12 @@ class Instrument:
 
     def describe(self) -> dict:
         """A JSON-able record for summaries: name, kind, forced, class names, why."""
-        return {"name": self.name, "kind": self.kind, "forced": self.forced, "class_names": list(self.class_names),
-                "note": self.note, "differentiable": self.differentiable}
+        d = {"name": self.name, "kind": self.kind, "forced": self.forced, "class_names": list(self.class_names),
+             "note": self.note, "differentiable": self.differentiable}
+        if self.applicability is not None:
+            d["applicability"] = dict(self.applicability)
+            d["out_of_domain"] = self.out_of_domain
+        return d
 
     @property
     def line(self) -> str:
@@ -218,7 +229,34 @@ def _load_rooms(subject: "Subject", weights: str | None, device, forced: bool, w
             else "the model's domain is rooms")
     if which == "b":
         note += "; the second rooms parser, trained independently (seed 1, widths 12/24/48/80)"
-    return RoomsParser(p, None if weights is None else str(weights), forced, note, which)
+    inst = RoomsParser(p, None if weights is None else str(weights), forced, note, which)
+    inst.applicability = rooms_check(subject, p, which, weights)
+    if inst.out_of_domain:
+        inst.forced = True
+        inst.note += f"; OUTSIDE ITS DOMAIN ({applicability.phrase(inst.applicability)})"
+    return inst
+
+
+def rooms_check(subject: "Subject", parser=None, which: str = "a", weights: str | None = None) -> dict | None:
+    """The rooms parser's applicability to ``subject``'s own samples (:mod:`gan_viz.applicability`),
+    computed once per subject and parser (``weights``: other parser weights than the shipped ones);
+    None where it cannot be checked (no generator, non-square images)."""
+    c, h, w = subject.image_shape
+    if not subject.has_G or h != w or _rooms_misfit(subject):
+        return None
+    cache = subject.__dict__.setdefault("_rooms_applicability", {})
+    key = (which, None if weights is None else str(weights))
+    if key not in cache:
+        if parser is None:
+            from . import parser as P
+
+            parser = P.load_parser(weights if weights is not None or which == "a" else PARSER_B)
+        if not hasattr(parser, "features"):  # a stand-in without the parser's feature space: cannot be checked
+            return None
+        z = subject.sample_z(applicability.N_CHECK, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            cache[key] = applicability.rooms_applicability(parser, subject.images(z))
+    return cache[key]
 
 
 # --- the user's segmenter -----------------------------------------------------------------
@@ -401,8 +439,9 @@ def _check_spec(spec: str | None) -> None:
                     "(your segmenter)")
 
 
-def absent_reason(subject: "Subject", spec: str | None = None) -> str | None:
-    """Why :func:`resolve_instrument` gives no instrument for ``subject`` (None when it gives one)."""
+def absent_reason(subject: "Subject", spec: str | None = None, parser: str | None = None) -> str | None:
+    """Why :func:`resolve_instrument` gives no instrument for ``subject`` (None when it gives one);
+    ``parser``: rooms parser weights other than the shipped ones (their own applicability check)."""
     _check_spec(spec)
     if spec == "none":
         return "no instrument (--segmenter none)"
@@ -410,7 +449,17 @@ def absent_reason(subject: "Subject", spec: str | None = None) -> str | None:
         return None
     if subject.domain != ROOMS:
         return f"the model's domain is {_domain_phrase(subject)}, so the rooms parser does not apply"
-    return _rooms_misfit(subject)
+    misfit = _rooms_misfit(subject)
+    if misfit:
+        return misfit
+    try:
+        rec = rooms_check(subject, weights=parser)
+    except UserError:
+        return None  # no parser weights: require_instrument reports the loader's own error
+    if rec is not None and not rec["in_domain"]:
+        return (f"the rooms parser does not fit this model's images ({applicability.phrase(rec)}); "
+                "--segmenter rooms measures anyway and marks every figure as out of the parser's domain")
+    return None
 
 
 def resolve_instrument(subject: "Subject", spec: str | None = None, *, parser: str | None = None,
@@ -439,7 +488,7 @@ def resolve_instrument(subject: "Subject", spec: str | None = None, *, parser: s
         if misfit:
             raise UserError(f"--segmenter rooms: {misfit}; pass --segmenter FILE.py:FUNC (your segmenter)")
         return _load_rooms(subject, parser, device, forced=subject.domain != ROOMS, which=which)
-    if absent_reason(subject) is not None:
+    if absent_reason(subject, parser=parser) is not None:
         return None
     try:
         return _load_rooms(subject, parser, device, forced=False, which=which)
@@ -481,7 +530,7 @@ def require_instrument(subject: "Subject", spec: str | None, analysis_name: str,
     inst = resolve_instrument(subject, spec, parser=parser, device=device)
     if inst is not None:
         return inst
-    reason = absent_reason(subject, spec)
+    reason = absent_reason(subject, spec, parser=parser)
     if reason is None:  # the domain's parser applies but its weights are missing
         from . import parser as P
 
@@ -504,6 +553,10 @@ def caption_note(record: dict) -> str:
     """One sentence for a caption: which instrument measured (loudly when forced), or why none did."""
     if not record or record.get("name") is None:
         return f"No concept instrument: {record.get('absent', 'none applies') if record else 'none applies'}."
+    if record.get("out_of_domain"):
+        return (f"Measured by {record['name']} OUTSIDE ITS DOMAIN, FORCED "
+                f"({applicability.phrase(record['applicability'])}): the numbers are its reading of images "
+                "it does not recognise as its own kind.")
     if record.get("forced"):
         return (f"Measured by {record['name']}, FORCED ({record.get('note', '--segmenter rooms')}): the numbers "
                 "are its reading of images it was not made for.")
@@ -515,4 +568,17 @@ def record_line(record: dict) -> str:
     if not record or record.get("name") is None:
         return f"instrument: none ({(record or {}).get('absent', 'none applies')})"
     forced = f" FORCED ({record.get('note')})" if record.get("forced") else ""
+    if record.get("out_of_domain"):
+        forced = f" FORCED, OUTSIDE ITS DOMAIN ({applicability.phrase(record['applicability'])})"
     return f"instrument: {record['name']}{forced}"
+
+
+def figure_tag(record: dict | None) -> str:
+    """A short tag for a figure's own title naming the instrument, loudly when forced or out of its domain
+    (e.g. ``"[rooms-parser FORCED, out of its domain: room-like 0%]"``); empty without an instrument."""
+    if not record or record.get("name") is None:
+        return ""
+    if record.get("out_of_domain"):
+        return (f"[{record['name']} FORCED, out of its domain: room-like "
+                f"{record['applicability']['room_like_share']:.0%}]")
+    return f"[{record['name']} FORCED]" if record.get("forced") else f"[{record['name']}]"

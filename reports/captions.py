@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gan_viz.instruments import caption_note
+
 
 def get(s: dict, path: str, default: Any = None) -> Any:
     """``get(s, "a.b.c")`` -> s["a"]["b"]["c"], or ``default`` where a key is missing."""
@@ -30,18 +32,6 @@ def pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def fig4(s: dict) -> str:
-    return (f"Interpolation between a series of {get(s, 'anchors')} random points in Z "
-            f"({get(s, 'interp')}, {get(s, 'steps_per_segment')} steps per segment, {get(s, 'frames')} frames). "
-            f"The image change per step has median {num(get(s, 'step_rms.median'), '.4f')} RMS and maximum "
-            f"{num(get(s, 'step_rms.max'), '.4f')} ({num(get(s, 'max_over_median'), '.1f')} x the median); "
-            f"{get(s, 'n_sharp')} steps exceed {get(s, 'sharp_factor')} x the median (a sharp transition would "
-            f"suggest memorisation). The largest step of a segment carries {num(get(s, 'largest_step_share.mean'))} "
-            f"of its path on average (even spacing: {num(get(s, 'largest_step_share.even'))}). "
-            f"{len(get(s, 'presence_changes', []) or [])} objects appear or disappear along the walk "
-            f"({get(s, 'measurements', '')}).")
-
-
 def fig5(s: dict) -> str:
     t, r = get(s, "trained", {}), get(s, "random", {})
     energy = ""
@@ -57,7 +47,7 @@ def fig5(s: dict) -> str:
             f"{get(s, 'filters')} of {get(s, 'layer')}, each on its top {get(s, 'top_k')} of {get(s, 'n_images')} "
             f"{get(s, 'images')}; random-filter baseline beside the trained discriminator. Mean top activation "
             f"{num(t.get('mean_top_activation'), '.4f')} trained vs {num(r.get('mean_top_activation'), '.4f')} random."
-            + energy)
+            + energy + (" " + caption_note(s["instrument"]) if s.get("instrument") else ""))
 
 
 def generic(s: dict) -> str:

@@ -127,8 +127,9 @@ def audit_last_layer(folder: Path) -> tuple:
         return last, z[key + "top_index"], labels, prec, classes
 
 
-def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
-    """Every filter's top image with its audit label, one mosaic. images: (C, H, W, 3) uint8 -> Figure."""
+def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str, tag: str = ""):
+    """Every filter's top image with its audit label, one mosaic. images: (C, H, W, 3) uint8 -> Figure
+    (``tag``: the labelling instrument, :func:`gan_viz.instruments.figure_tag`, in the title)."""
     import matplotlib.pyplot as plt
 
     from gan_viz.images import grid
@@ -145,7 +146,8 @@ def plot_filter_gallery(images: np.ndarray, labels: list[str], layer: str):
         ax.text(pad + c * (H + pad) + H / 2, pad + r * (H + pad) - 1, f"{i} {labels[i]}", fontsize=4.5,
                 ha="center", va="bottom")
     ax.set_axis_off()
-    ax.set_title(f"{layer}: each filter's top image (audit label: IoU class, p:class = precision label, '-' = none)", fontsize=9)
+    ax.set_title(f"{tag + ' ' if tag else ''}{layer}: each filter's top image (audit label: IoU class, p:class = "
+                 "precision label, '-' = none)", fontsize=9, color="darkred" if "FORCED" in tag else "black")
     fig.tight_layout()
     return fig
 
@@ -214,8 +216,12 @@ def gallery_block(S, audit, root: Path, inputs):
     if not audit.ok:
         b.absent = f"the filter audit is absent ({audit.reason or 'not run'})"
         return b
+    from gan_viz.instruments import caption_note, figure_tag
+
     layer, imgs, labels = gallery_images(S, audit.folder, audit.options, inputs, torch.device(inputs.device))
-    save_figure(plot_filter_gallery(imgs, labels, layer), root / "filter_gallery", "gallery", dpi=110)
+    record = audit.summary().get("instrument") or {}
+    save_figure(plot_filter_gallery(imgs, labels, layer, figure_tag(record)), root / "filter_gallery", "gallery",
+                dpi=110)
     b.figures = ["filter_gallery/gallery.png"]
     count = lambda keep: ", ".join(f"{c} {labels.count(c)}" for c in sorted(set(filter(keep, labels)))) or "none"  # noqa: E731
     n_iou = sum(lab != "-" and not lab.startswith("p:") for lab in labels)
@@ -223,5 +229,6 @@ def gallery_block(S, audit, root: Path, inputs):
     b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
                  f"{n_iou} carry a Network Dissection label (IoU above the audit's threshold: "
                  f"{count(lambda s: s != '-' and not s.startswith('p:'))}); {n_prec} more only a precision label "
-                 f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}).")
+                 f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}). "
+                 + caption_note(record))
     return b

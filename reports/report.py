@@ -71,7 +71,7 @@ def _sections() -> tuple[Section, ...]:
     # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; then mechanics and the audit.
     return (
         Section("fig4_latent_walk", "latent-walk", "Fig. 4: walking in the latent space",
-                {"points": 9, "steps": 8, "no_video": True}, c.fig4),
+                {"points": 9, "steps": 8, "no_video": True}),  # the analysis's caption (names its instrument)
         Section("fig5_guided_backprop", "guided-backprop", "Fig. 5: guided backpropagation of D's features",
                 {"images": 256, "top": 4}, c.fig5),
         Section("fig6_forget", "forget", "Fig. 6: forgetting to draw windows",
@@ -422,7 +422,14 @@ def _instrument_phrase(S, spec: str | None) -> str:
         reason = absent_reason(S)
         return "the rooms scene parser (the model's domain is rooms)" if reason is None else f"none ({reason})"
     if spec == "rooms":
-        return "the rooms scene parser" + ("" if S.domain == "rooms" else ", forced by --segmenter rooms")
+        from gan_viz.applicability import phrase
+        from gan_viz.instruments import rooms_check
+
+        with contextlib.suppress(UserError):
+            rec = rooms_check(S)
+            if rec is not None and not rec["in_domain"]:
+                return f"the rooms scene parser, FORCED by --segmenter rooms OUTSIDE ITS DOMAIN ({phrase(rec)})"
+        return "the rooms scene parser" + ("" if S.domain == "rooms" else ", FORCED by --segmenter rooms")
     return "none (--segmenter none)" if spec == "none" else f"the user's segmenter {spec}"
 
 

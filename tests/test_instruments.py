@@ -19,6 +19,9 @@ import torch
 from gan_viz.errors import UserError
 from gan_viz.instruments import (Instrument, absent_reason, card_iou, require_instrument, resolve_instrument)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from user_models import rooms_subject  # noqa: E402
+
 TESTS = Path(__file__).resolve().parent
 
 MODEL = f'''
@@ -174,10 +177,14 @@ def test_rooms_parser_forced_or_by_domain(subject):
     d = forced.describe()
     assert d["forced"] is True and "domain is unknown" in d["note"] and d["held_out_mean_iou"] == card_iou()
     assert set(card_iou()) >= {"32", "64"} and 0.5 < card_iou()["32"] <= 1
-    subject.domain = "rooms"
-    own = resolve_instrument(subject)
-    assert own.name == "rooms-parser" and not own.forced and not resolve_instrument(subject, "rooms").forced
+    subject.domain = "rooms"  # claimed, but its images are colour noise: the applicability check refuses
+    assert resolve_instrument(subject) is None and "does not fit this model's images" in absent_reason(subject)
+    forced = resolve_instrument(subject, "rooms")
+    assert forced.forced and forced.out_of_domain and "OUTSIDE ITS DOMAIN" in forced.line
     assert resolve_instrument(subject, "none") is None
+    rooms = rooms_subject()
+    own = resolve_instrument(rooms)
+    assert own.name == "rooms-parser" and not own.forced and not resolve_instrument(rooms, "rooms").forced
 
 
 def test_held_out_parser_b_is_another_network_with_its_own_card(subject, files):
@@ -185,6 +192,8 @@ def test_held_out_parser_b_is_another_network_with_its_own_card(subject, files):
 
     assert held_out_instrument(subject) is None  # unknown domain: no rooms parser, so no second one
     subject.domain = "rooms"
+    assert held_out_instrument(subject) is None  # its images are not rooms: neither parser applies
+    subject = rooms_subject()
     a, b = resolve_instrument(subject), held_out_instrument(subject)
     assert b.name == "rooms-parser-b" and b.class_names == a.class_names and not b.forced
     assert b.parser.net.cfg.widths != a.parser.net.cfg.widths and b.parser.meta["seed"] != a.parser.meta.get("seed", 0)

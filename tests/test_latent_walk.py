@@ -158,7 +158,7 @@ def test_cli_z_anchors_and_parser(cli, rooms_ckpt, tmp_path):
     anchors = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
     np.save(tmp_path / "anchors.npy", anchors)
     code, _, err = cli("latent-walk", "--ckpt", ck, "--z", tmp_path / "anchors.npy", "--steps", 3,
-                       "--parser", parser, "--no-video", "--out", tmp_path / "w")
+                       "--parser", parser, "--segmenter", "rooms", "--no-video", "--out", tmp_path / "w")
     assert code == 0, err
     a = np.load(tmp_path / "w" / "arrays.npz")
     np.testing.assert_array_equal(a["anchors"], anchors)
@@ -166,7 +166,13 @@ def test_cli_z_anchors_and_parser(cli, rooms_ckpt, tmp_path):
     np.testing.assert_allclose(a["class_fractions"].sum(1), 1, rtol=1e-6)
     s = json.loads((tmp_path / "w" / "summary.json").read_text())
     assert "window" in s["classes"] and isinstance(s["class_events"], list) and "rooms-parser" in s["measurements"]
-    assert s["instrument"]["name"] == "rooms-parser" and s["instrument"]["forced"] is False
+    # an untrained G is not rooms: forced past the parser's applicability check, and said
+    assert s["instrument"]["name"] == "rooms-parser" and s["instrument"]["forced"] is True
+    assert s["instrument"]["out_of_domain"] is True and s["instrument"]["applicability"]["room_like_share"] < 0.5
+    code, _, err = cli("latent-walk", "--ckpt", ck, "--z", tmp_path / "anchors.npy", "--steps", 3,
+                       "--parser", parser, "--no-video", "--out", tmp_path / "w2")
+    assert code == 0 and "does not fit this model's images" in json.loads(
+        (tmp_path / "w2" / "summary.json").read_text())["instrument"]["absent"]
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -116,3 +116,27 @@ def seeded(module: nn.Module, seed: int = 0) -> nn.Module:
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.1)
     return module.eval()
+
+
+class RoomsBank(nn.Module):
+    """A planted 'generator' that draws real rendered rooms (train split) in turn, whatever z is:
+    images the rooms parser's applicability check must accept."""
+
+    def __init__(self, size: int = 32, n: int = 64):
+        super().__init__()
+        from gan_viz.data import build_dataset
+        from gan_viz.training.loop import load_batch
+
+        self.register_buffer("bank", load_batch(build_dataset("rooms", size, 3, "train", n=n), torch.arange(n)))
+
+    def forward(self, z):
+        return self.bank[torch.arange(len(z)) % len(self.bank)]
+
+
+def rooms_subject(size: int = 32, D: nn.Module | None = None):
+    """A Subject of domain rooms whose G draws real rooms (nz 8)."""
+    from gan_viz.config import ModelConfig
+    from gan_viz.subject import Subject
+
+    return Subject.from_config(ModelConfig(image_size=size, nc=3, nz=8, ngf=8, ndf=8), RoomsBank(size), D,
+                               domain="rooms")
