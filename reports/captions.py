@@ -43,7 +43,8 @@ def fig5(s: dict) -> str:
         if per:
             energy += " Preferred classes: " + ", ".join(
                 f"filter {f}: {v['best_class']} (lift {v['lift']:.2f})" for f, v in per.items()) + "."
-    return (f"Guided backpropagation ({get(s, 'rule')} rule) of the maximal axis-aligned responses of filters "
+    lead = f"On generated images, not real ones ({s['fallback']}). " if s.get("fallback") else ""
+    return lead + (f"Guided backpropagation ({get(s, 'rule')} rule) of the maximal axis-aligned responses of filters "
             f"{get(s, 'filters')} of {get(s, 'layer')}, each on its top {get(s, 'top_k')} of {get(s, 'n_images')} "
             f"{get(s, 'images')}; random-filter baseline beside the trained discriminator. Mean top activation "
             f"{num(t.get('mean_top_activation'), '.4f')} trained vs {num(r.get('mean_top_activation'), '.4f')} random."

@@ -226,7 +226,9 @@ def gallery_block(S, audit, root: Path, inputs):
     count = lambda keep: ", ".join(f"{c} {labels.count(c)}" for c in sorted(set(filter(keep, labels)))) or "none"  # noqa: E731
     n_iou = sum(lab != "-" and not lab.startswith("p:") for lab in labels)
     n_prec = sum(lab.startswith("p:") for lab in labels)
-    b.caption = (f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
+    fb = audit.summary().get("fallback")  # D's images were generated in place of real ones: why
+    b.caption = (f"D on generated images, not real ones ({fb}). " if fb else "") + (
+        f"All {len(labels)} filters of {layer}, each shown on its top-activating image of the audit. "
                  f"{n_iou} carry a Network Dissection label (IoU above the audit's threshold: "
                  f"{count(lambda s: s != '-' and not s.startswith('p:'))}); {n_prec} more only a precision label "
                  f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}). "

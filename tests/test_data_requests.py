@@ -100,3 +100,16 @@ def test_fallback_when_no_data_was_named_is_said_in_title_and_caption(cli, model
     a = filter_audit.compute_filter_audit(S, plan["D"], None, plan["source"], None, None, None, (), 2)
     texts = [t.get_text() for t in plot_top_strips(a, a.audits[-1].layer).texts]
     assert any(t.startswith("D on GENERATED images, not real ones") for t in texts), texts
+
+
+def test_report_on_a_model_without_data_says_its_images_are_generated(model_def, tmp_path):
+    """No data named, none recorded: Fig. 5, the audit and the gallery say generated, in their captions."""
+    from gan_viz.checkpoint import load_subject
+    from gan_viz.reports.report import build_report
+
+    out = tmp_path / "r"
+    build_report(load_subject(model_def=model_def), out, "fig5,filter_audit",
+                 settings={"fig5_guided_backprop": {"images": 8, "top": 2}, "filter_audit": {"nets": "D", "images": 8}})
+    page = (out / "report.html").read_text()
+    assert page.count("On generated images, not real ones") >= 1, page[:2000]
+    assert page.count("D on generated images, not real ones") >= 2  # the audit and the gallery
