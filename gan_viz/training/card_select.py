@@ -77,20 +77,26 @@ def choose(run: Path, parser, goals: Goals, n: int = 1000, min_step: int = 0, pr
     from tqdm import tqdm
 
     from ..checkpoint import load_checkpoint
-    from .model_card import rooms_quality
+    from .model_card import real_rooms_stats, rooms_quality
 
     found = [(s, p) for s, p in numbered_checkpoints(run) if s >= min_step]
     if not found:
         raise UserError(f"no checkpoint of {run} at step >= {min_step}; lower --min-step")
-    curve, quality = [], {}
-    for step, path in tqdm(found, desc="card per checkpoint", unit="ckpt", disable=not progress):
+    curve, quality, real = [], {}, None
+    bar = tqdm(found, desc="card per checkpoint", unit="ckpt", disable=not progress)
+    for step, path in bar:
         ck = load_checkpoint(path)
         if ck.dataset != "rooms":
             raise UserError(f"{path} was trained on {ck.dataset!r}; choosing by the card needs a rooms run "
                             "(the scene parser measures rooms only)")
-        quality[step] = rooms_quality(ck.G, ck.config, parser, n=n, seed=EVAL_SEED)
+        real = real if real is not None else real_rooms_stats(parser, ck.config, n)
+        quality[step] = rooms_quality(ck.G, ck.config, parser, n=n, seed=EVAL_SEED, real=real)
         curve.append(row_of(step, quality[step], goals))
-        log.info("step %d: %s", step, curve[-1])
+        r = curve[-1]
+        bar.write(f"step {step}: window {r['window_fraction_ratio']:.2f}x, bed {r['bed_fraction_ratio']:.2f}x, "
+                  f"window images {r['window_presence_ratio']:.2f}x, Frechet {r['frechet_parser']:.2f}, "
+                  f"diversity {r['diversity_ratio']:.2f}" + (f" - fails: {'; '.join(r['fails'])}" if r["fails"] else
+                                                             " - meets the card"))
     candidates = sorted((r for r in curve if not r["fails"]), key=lambda r: r["frechet_parser"])
     tried = []
     for r in candidates:

@@ -34,10 +34,27 @@ def mean_pairwise(f: np.ndarray, m: int = 500) -> float:
 
 
 @torch.no_grad()
+def parser_stats(parser, x: torch.Tensor, n_classes: int) -> dict:
+    """Per-image class fractions (N, K), presence (N, K) and parser features (N, F) of images ``x``."""
+    seg = parser.segment(x)
+    frac = np.stack([(seg == k).float().mean((1, 2)).numpy() for k in range(n_classes)], 1)
+    return {"fraction": frac, "presence": presence(seg, n_classes), "features": parser.features(x).numpy()}
+
+
+def real_rooms_stats(parser, cfg, n: int, start: int = 0) -> dict:
+    """:func:`parser_stats` of test-split rooms ``start`` .. ``start + n - 1`` at the model's size."""
+    from ..data.rooms import CLASSES
+
+    real = load_batch(build_dataset("rooms", cfg.image_size, cfg.nc, "test"), torch.arange(start, start + n))
+    return {**parser_stats(parser, real, len(CLASSES)), "range": [start, start + n]}
+
+
+@torch.no_grad()
 def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0, real_start: int = 0,
-                  real: torch.Tensor | None = None) -> dict:
+                  real: dict | None = None) -> dict:
     """Parser statistics of ``n`` samples (eval mode, z seed ``seed``) vs ``n`` held-out rooms
-    (test-split rooms ``real_start`` .. ``real_start + n - 1``, or the images ``real``).
+    (test-split rooms ``real_start`` .. ``real_start + n - 1``, or ``real``: their
+    :func:`real_rooms_stats`, computed once for many models).
 
     Returns a dict with per-class ``fraction`` and ``presence`` for "generated" and
     "real", their ratios, ``frechet_parser`` and ``diversity_ratio`` (mean pairwise
@@ -50,20 +67,18 @@ def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0,
     z = sample_z(cfg, n, torch.Generator().manual_seed(seed))
     fake = torch.cat([G(z[i:i + 250]).float() for i in range(0, n, 250)])
     if real is None:
-        real = load_batch(build_dataset("rooms", cfg.image_size, cfg.nc, "test"), torch.arange(real_start, real_start + n))
-    out = {"n": n, "z_seed": seed, "real_test_rooms": [real_start, real_start + len(real)],
+        real = real_rooms_stats(parser, cfg, n, real_start)
+    out = {"n": n, "z_seed": seed, "real_test_rooms": list(real["range"]),
            "min_object_pixels": MIN_OBJECT_PIXELS, "classes": list(CLASSES)}
-    feats = {}
-    for name, x in (("generated", fake), ("real", real)):
-        seg = parser.segment(x)
-        frac = np.stack([(seg == k).float().mean((1, 2)).numpy() for k in range(len(CLASSES))], 1)
-        out[name] = {"fraction": dict(zip(CLASSES, frac.mean(0).round(5).tolist())),
-                     "presence": dict(zip(CLASSES, presence(seg, len(CLASSES)).mean(0).round(4).tolist()))}
-        feats[name] = parser.features(x).numpy()
+    stats = {"generated": parser_stats(parser, fake, len(CLASSES)), "real": real}
+    for name, st in stats.items():
+        out[name] = {"fraction": dict(zip(CLASSES, st["fraction"].mean(0).round(5).tolist())),
+                     "presence": dict(zip(CLASSES, st["presence"].mean(0).round(4).tolist()))}
+    feats = {k: v["features"] for k, v in stats.items()}
     out["ratio"] = {k: {c: (out["generated"][k][c] / out["real"][k][c] if out["real"][k][c] else None)
                         for c in CLASSES} for k in ("fraction", "presence")}
     out["frechet_parser"] = frechet_distance(feats["generated"], feats["real"])
     out["diversity_ratio"] = mean_pairwise(feats["generated"]) / mean_pairwise(feats["real"])
-    half = n // 2
+    half = len(feats["real"]) // 2
     out["frechet_parser_real_vs_real"] = frechet_distance(feats["real"][:half], feats["real"][half:])
     return out
