@@ -35,7 +35,24 @@ from .models import build_discriminator, build_generator
 
 FORMAT = "gan-viz/1"
 ASSETS = Path(__file__).resolve().parent / "assets"
-BUNDLED = ASSETS / "rooms_dcgan.pt"
+# The bundled rooms DCGANs, by name (``--ckpt rooms32``); DEFAULT is what every command opens without --ckpt.
+BUNDLED_MODELS = {"rooms32": ASSETS / "rooms_dcgan.pt", "rooms64": ASSETS / "rooms_dcgan64.pt"}
+DEFAULT = "rooms32"
+BUNDLED = BUNDLED_MODELS[DEFAULT]
+
+
+def named(path: str | Path | None) -> Path | None:
+    """``None`` -> the default bundled model; a bundled model's name (``rooms32``, ``rooms64``) that is not a
+    file here -> its path; anything else -> itself."""
+    if path is None:
+        return BUNDLED
+    if str(path) in BUNDLED_MODELS and not Path(path).exists():
+        found = BUNDLED_MODELS[str(path)]
+        if not found.exists():
+            raise UserError(f"the bundled model {path} is not installed with this copy of gan-viz ({found.name}); "
+                            f"bundled here: {', '.join(n for n, f in BUNDLED_MODELS.items() if f.exists()) or 'none'}")
+        return found
+    return Path(path)
 
 
 @dataclass
@@ -141,12 +158,10 @@ def read_weights(path: str | Path) -> Any:
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """Open a checkpoint of any format gan-viz reads (see the module docstring); ``None`` opens the
     bundled one."""
-    if path is None:
-        if not BUNDLED.exists():
-            raise UserError("the bundled checkpoint is not installed with this copy of gan-viz; "
-                            "pass --ckpt with a checkpoint (e.g. one from `gan-viz train`)")
-        path = BUNDLED
-    path = Path(path)
+    if path is None and not BUNDLED.exists():
+        raise UserError("the bundled checkpoint is not installed with this copy of gan-viz; "
+                        "pass --ckpt with a checkpoint (e.g. one from `gan-viz train`)")
+    path = named(path)
     _check_file(path)
     if formats.is_safetensors(path):
         return _from_safetensors(path)

@@ -3,6 +3,7 @@
 import os
 import pickle
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +159,16 @@ def test_generate_needs_generator(tmp_path, cli):
     _, _, paths = write_pt_examples(tmp_path, with_g=False)
     code, _, err = cli("generate", "--ckpt", paths["D"], "--n", "2", "--out", tmp_path / "o")
     assert code == 2 and "holds no generator" in err
+
+
+def test_bundled_models_open_by_name(tmp_path, monkeypatch):
+    from gan_viz import checkpoint as C
+
+    assert C.named(None) == C.BUNDLED and C.named("rooms32") == C.BUNDLED_MODELS["rooms32"]
+    assert C.load_checkpoint("rooms32").config == C.load_checkpoint(None).config
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rooms32").write_bytes(b"")  # a file of that name here wins over the bundled name
+    assert C.named("rooms32") == Path("rooms32")
+    monkeypatch.setitem(C.BUNDLED_MODELS, "rooms99", tmp_path / "absent.pt")
+    with pytest.raises(UserError, match="bundled model rooms99 is not installed"):
+        C.load_checkpoint("rooms99")

@@ -17,7 +17,8 @@ from ..parsing import parse_int_list  # noqa: F401  (re-exported for the command
 def add_ckpt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt", default=None, metavar="CKPT",
                    help="a gan-viz checkpoint, a PyTorch examples netG_/netD_epoch_N.pth, a state dict "
-                        "(also wrapped, DataParallel, .safetensors) (default: the bundled rooms DCGAN)")
+                        "(also wrapped, DataParallel, .safetensors), or a bundled model by name: rooms32, rooms64 "
+                        "(default: the bundled rooms DCGAN)")
     p.add_argument("--model-def", default=None, metavar="FILE.py:FUNC",
                    help="your own model: FUNC() in FILE.py returns a Subject or {'G': ..., 'D': ..., 'nz': ...} "
                         "(it may load --ckpt itself; see the README, 'Your own model')")
