@@ -11,6 +11,7 @@ import torch
 from gan_viz.analyses import neighbors as N
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
+from gan_viz.errors import UserError
 from gan_viz.models import build_discriminator, build_generator
 
 
@@ -179,3 +180,87 @@ def test_rendered_rooms_cache_follows_the_renderer(tmp_path, monkeypatch):
     assert sorted(folder.iterdir()) != first and len(list(folder.iterdir())) == 1  # rendered anew, old one gone
     np.testing.assert_array_equal(a[2], render_image(0, 2, 32, ds.stream))
     assert rooms.renderer_key(0, "train", 32, 4, 0) != rooms.renderer_key(0, "train", 32, 4, 1)
+
+
+def _png_folder(folder, n: int, seed: int):
+    """n smooth grayscale 16x16 PNGs (blobs: a 2x2 grid of values upsampled, plus a little noise)."""
+    from gan_viz.io import save_png
+
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(seed)
+    base = torch.nn.functional.interpolate(torch.rand(n, 1, 2, 2, generator=g), size=16, mode="bilinear")
+    imgs = ((base + 0.03 * torch.randn(n, 1, 16, 16, generator=g)).clamp(0, 1) * 255).round().byte()
+    for i in range(n):
+        save_png(folder / f"{i:04d}.png", imgs[i, 0].numpy())
+    return folder
+
+
+def _replayer(images: torch.Tensor, noise: float = 0.01):
+    """A "G" that returns one of ``images`` per z (chosen by z) plus N(0, noise): a copier of them."""
+    from gan_viz.subject import Subject
+
+    def generate(z):
+        pick = (z[:, 0].abs() * 1e6).long() % len(images)
+        g = torch.Generator().manual_seed(int(pick.sum()))
+        return (images[pick] + noise * torch.randn(len(z), *images.shape[1:], generator=g)).clamp(-1, 1)
+    return Subject.from_modules(None, None, nz=4, generate=generate, image_shape=tuple(images.shape[1:]))
+
+
+def test_folder_copier_is_caught_with_a_true_heldout_root_and_bounded_without(tmp_path, monkeypatch):
+    """A G that copies images from the whole folder (as a PyTorch examples run on it could): with
+    --heldout-root (images G never saw) it is caught as copying on the part a folder split would hold
+    out as well as on the rest, a novel G is not; without it the held-out part is said to be G's
+    training data, the score is a lower bound and C_T is absent with that reason."""
+    from gan_viz.analyses import registry
+    from gan_viz.data import build_dataset
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data, never, fresh = (_png_folder(tmp_path / n, k, s) for n, k, s in (("data", 400, 1), ("never", 150, 2),
+                                                                          ("fresh", 300, 3)))
+    def load(root):
+        ds = build_dataset("folder", 16, 1, root=str(root))
+        return torch.stack([ds[i][0] for i in range(len(ds))])
+    opts = dict(n=128, n_heldout=150, spaces="pixel", cells=5, show=2)
+    ctx = lambda S, out: registry.Context(S, tmp_path / out, dataset="folder", data_root=str(data))  # noqa: E731
+    copier = _replayer(load(data))
+    s = registry.run("neighbors", ctx(copier, "copy"), heldout_root=str(never), **opts)
+    px = s["spaces"]["pixel"]
+    assert s["heldout_seen_by_G"] is False and s["heldout_source"] == "heldout root" and s["train_size"] == 400
+    assert px["memorisation"] >= 0.9 and px["data_copying"]["C_T"] <= -3, px
+    a = np.load(tmp_path / "copy" / "arrays.npz")
+    part = set(np.random.default_rng(0).permutation(400)[:80].tolist())  # what a folder split holds out
+    copied = a["pixel_indices"][:, 0]
+    flagged = a["pixel_distances"][:, 0] < px["threshold"]
+    on_part = np.array([c in part for c in copied])
+    assert on_part.sum() >= 10 and flagged[on_part].mean() >= 0.9 and flagged[~on_part].mean() >= 0.9
+    novel = registry.run("neighbors", ctx(_replayer(load(fresh)), "novel"), heldout_root=str(never), **opts)
+    npx = novel["spaces"]["pixel"]
+    assert npx["memorisation"] <= 0.15 and npx["data_copying"]["C_T"] > -2, npx
+    bound = registry.run("neighbors", ctx(copier, "bound"), **opts)
+    assert bound["heldout_seen_by_G"] is True and bound["heldout_source"] == "folder part"
+    assert "part of its training data" in bound["heldout"] and "lower bound" in bound["memorisation_reading"]
+    assert "data_copying" not in bound["spaces"]["pixel"] and "independent of training" in bound["data_copying_absent"]
+    text = N.caption(bound)
+    assert "part of its training data" in text and "lower bound" in text and "C_T" in text
+
+
+def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli):
+    from gan_viz.analyses import registry
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = _png_folder(tmp_path / "data", 30, 1)
+    import shutil
+
+    (tmp_path / "mixed").mkdir()
+    shutil.copy(data / "0003.png", tmp_path / "mixed" / "a.png")
+    (tmp_path / "mixed" / "b.png").symlink_to(data / "0005.png")
+    S = _replayer(torch.zeros(2, 1, 16, 16))
+    with pytest.raises(UserError, match="1 of its images are training images"):
+        registry.run("neighbors", registry.Context(S, tmp_path / "o", dataset="folder", data_root=str(data)),
+                     n=8, n_heldout=10, spaces="pixel", heldout_root=str(tmp_path / "mixed"))
+    with pytest.raises(UserError, match="is not a folder"):
+        registry.run("neighbors", registry.Context(S, tmp_path / "o", dataset="folder", data_root=str(data)),
+                     n=8, spaces="pixel", heldout_root=str(tmp_path / "nowhere"))
+    code, _, err = cli("neighbors", "--ckpt", _ckpt(tmp_path / "tiny.pt"), "--heldout-root", tmp_path / "nowhere",
+                       "--out", tmp_path / "c")
+    assert code == 2 and "--heldout-root" in err and len(err.strip().splitlines()) == 1
