@@ -154,3 +154,17 @@ def test_an_unknown_option_names_the_subcommands_help(cli):
     assert "see gan-viz guided-backprop --help" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("data", "preview", "--bogus")
     assert code == 2 and "see gan-viz data preview --help" in err
+
+
+def test_takes_matches_each_commands_options():
+    """The report's TAKES (which shared inputs a section's command is given) is what each command parses."""
+    from gan_viz.analyses.registry import MODULES
+    from gan_viz.cli import build_parser
+    from gan_viz.reports.report import SECTIONS, TAKES
+
+    subs = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for name in {s.name for s in SECTIONS if s.model} | set(MODULES):
+        flags = {o for a in subs[name]._actions for o in a.option_strings}
+        takes = set(TAKES.get(name, ()))
+        assert ("--dataset" in flags and "--data-root" in flags) == ("data" in takes), name
+        assert ("--segmenter" in flags) == ("segmenter" in takes), name
