@@ -268,6 +268,10 @@ def cache_key(s: Section, options: Mapping, inputs: Inputs) -> dict:
     if s.model:
         key.update(subject=inputs.stamp(), data=inputs.data_stamp(), seed=inputs.seed, device=inputs.device,
                    parser=_parser_stamp())
+    if options.get("heldout_root"):  # a folder of held-out images: what it holds, not only its name
+        from gan_viz.data.cache import content_key
+
+        key["heldout_content"] = content_key("folder", options["heldout_root"])
     return key
 
 

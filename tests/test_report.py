@@ -237,6 +237,36 @@ def test_report_on_pytorch_examples_pair_and_image_folder(tmp_path):
     assert (tmp_path / "r" / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_memorisation_section_says_which_heldout_images_and_whether_g_saw_them(tmp_path, monkeypatch, cli, capsys):
+    """A user pair + its image folder: the held-out images are a part of the folder G trained on (said in
+    the caption; no C_T); with --heldout-root they are images G never saw, the section's command carries
+    the option, and a changed held-out folder reruns the section."""
+    from gan_viz.checkpoint import load_subject
+    from gan_viz.reports import report as R
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ckpt, data = _pt_examples_pair(tmp_path), _image_folder(tmp_path / "images", n=30)
+    never = tmp_path / "never"
+    shutil.copytree(_image_folder(tmp_path / "other", n=12), never)
+    S, mem = load_subject(ckpt), _section("memorisation")
+    inputs = R.Inputs(S, dataset="folder", data_root=str(data))
+    o = R.run_section(mem, tmp_path / "r", inputs, settings=SMALL)
+    assert o.status == "ran" and o.summary()["heldout_seen_by_G"] is True
+    assert "were part of its training data" in o.caption() and "lower bound" in o.caption()
+    assert "data_copying" not in o.summary()["spaces"]["pixel"] and "C_T" in o.caption()
+    held = {**SMALL, "memorisation": {**SMALL["memorisation"], "heldout_root": str(never)}}
+    o = R.run_section(mem, tmp_path / "r", inputs, settings=held)
+    s = o.summary()
+    assert o.status == "ran" and s["heldout_seen_by_G"] is False and s["heldout_images"] == 8
+    assert "G never saw" in o.caption() and f"--heldout-root {never}" in o.command
+    assert R.run_section(mem, tmp_path / "r", inputs, settings=held).status == "cached"
+    (never / "img_000.png").unlink()
+    assert R.run_section(mem, tmp_path / "r", inputs, settings=held).status == "ran"  # other held-out images
+    capsys.readouterr()  # the sections' progress bars
+    code, _, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r2", "--heldout-root", tmp_path / "nowhere")
+    assert code == 2 and "--heldout-root" in err and len(err.strip().splitlines()) == 1
+
+
 def test_report_cli_passes_data_to_every_section(tmp_path, cli):
     ckpt, data = _pt_examples_pair(tmp_path), _image_folder(tmp_path / "images", n=12)
     code, out, err = cli("report", "--ckpt", ckpt, "--out", tmp_path / "r", "--only", "classification,checkerboard",

@@ -28,6 +28,9 @@ def add_arguments(p):
                    help="comma-separated sections to (re)run (or their prefixes such as fig4); the report keeps "
                         "every other section --out holds for the same inputs: " + ", ".join(KEYS))
     p.add_argument("--force", action="store_true", help="rerun every section even when its cached inputs match")
+    p.add_argument("--heldout-root", default=None, metavar="DIR",
+                   help="memorisation: a folder of images G never saw, the held-out reference (without it a "
+                        "folder's held-out images are a part of it G trained on: a lower bound, no C_T)")
     add_seed(p)
     add_device(p)
 
@@ -71,8 +74,11 @@ def run(args) -> int:
         from ..instruments import resolve_instrument
 
         resolve_instrument(S, args.segmenter, device=device)
+    if args.heldout_root is not None and not Path(args.heldout_root).expanduser().is_dir():
+        raise UserError(f"--heldout-root {args.heldout_root} does not exist or is not a folder")
+    held = {"memorisation": {"heldout_root": str(args.heldout_root)}} if args.heldout_root is not None else None
     rec = build_report(S, out, args.only, device, args.seed, args.force, args.dataset, args.data_root,
-                       args.segmenter)
+                       args.segmenter, settings=held)
     for key, s in rec["sections"].items():
         print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s" + (f"  {s['reason']}" if s["reason"] else ""))
     print(f"wrote {out / 'report.html'} and {out / 'report.pdf'} in {rec['seconds_total']:.1f} s")
