@@ -3,7 +3,9 @@ stated threshold and stays quiet on a null, at the report's settings where they 
 
 - memorisation + data copying (neighbors): a replay generator (training images + N(0, 0.02) noise)
   must have >= 50% of its samples memorised and C_T <= -3; a novel one (fresh draws of the data's
-  distribution) <= 10% and C_T > -2.
+  distribution) <= 10% and C_T > -2. The same on a folder with a held-out folder G never saw
+  (``--heldout-root``): a copier of the whole folder is caught on the part a folder split would
+  hold out and on the rest.
 - mode coverage / KL / collapse (modes): a generator drawing 3 of 10 digit classes judged by a
   classifier of ~80% accuracy: the confusion-corrected coverage finds the 3, the uncorrected
   rule miscalls; a 10-class generator is called fully covered.
@@ -93,6 +95,60 @@ def test_memorisation_runner_searches_the_whole_split(tmp_path, calibration):
                 planted={"memorisation": px["memorisation"], "C_T": px["data_copying"]["C_T"]},
                 null={"memorisation": new["memorisation"], "C_T": new["data_copying"]["C_T"]})
     assert new["memorisation"] <= 0.10, new
+
+
+def _png_blobs(folder, n: int, seed: int):
+    """n smooth grayscale 16x16 PNGs (a 3x3 grid of values upsampled, plus a little noise)."""
+    from gan_viz.io import save_png
+
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(seed)
+    base = torch.nn.functional.interpolate(torch.rand(n, 1, 3, 3, generator=g), size=16, mode="bilinear")
+    imgs = ((base + 0.025 * torch.randn(n, 1, 16, 16, generator=g)).clamp(0, 1) * 255).round().byte()
+    for i in range(n):
+        save_png(folder / f"{i:04d}.png", imgs[i, 0].numpy())
+    return folder
+
+
+def _folder_images(root) -> torch.Tensor:
+    from gan_viz.data import build_dataset
+
+    ds = build_dataset("folder", 16, 1, root=str(root))
+    return torch.stack([ds[i][0] for i in range(len(ds))])
+
+
+def test_folder_copier_with_a_true_heldout_set(tmp_path, monkeypatch, calibration):
+    """A G that copies images from the whole folder it trained on (replay + N(0, 0.02)), against images
+    it never saw (--heldout-root), at the report's settings: caught as copying on the part a folder
+    split would hold out and on the rest (memorisation >= 0.5 on each, C_T <= -3); a novel G (fresh
+    draws) <= 0.10 and C_T > -2. Without the held-out folder, C_T is absent (the held-out part is G's
+    training data)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data, never, fresh = (_png_blobs(tmp_path / n, k, s) for n, k, s in (("data", 600, 11), ("never", 300, 12),
+                                                                          ("fresh", 300, 13)))
+    def subject(images):
+        return Subject.from_modules(None, None, nz=4, image_shape=(1, 16, 16), generate=lambda z: _replay(
+            images, len(z), int((z[:, 0].abs() * 1e6).long().sum())).clamp(-1, 1))
+    ctx = lambda S, out: registry.Context(S, tmp_path / out, dataset="folder", data_root=str(data))  # noqa: E731
+    rep = registry.run("neighbors", ctx(subject(_folder_images(data)), "rep"), heldout_root=str(never),
+                       **REPORT_NEIGHBORS)
+    px = rep["spaces"]["pixel"]
+    a = np.load(tmp_path / "rep" / "arrays.npz")
+    part = np.isin(a["pixel_indices"][:, 0], np.random.default_rng(0).permutation(600)[:120])  # a split's part
+    flagged = a["pixel_distances"][:, 0] < px["threshold"]
+    new = registry.run("neighbors", ctx(subject(_folder_images(fresh)), "new"), heldout_root=str(never),
+                       **REPORT_NEIGHBORS)["spaces"]["pixel"]
+    calibration("folder_copying_true_heldout", "whole-folder copier: memorisation >= 0.5 on the split's held-out "
+                "part and on the rest, C_T <= -3; novel G <= 0.10, C_T > -2 (held out: images G never saw)",
+                planted={"memorisation": px["memorisation"], "C_T": px["data_copying"]["C_T"],
+                         "memorisation_on_split_part": float(flagged[part].mean()),
+                         "memorisation_on_rest": float(flagged[~part].mean()), "samples_on_split_part": int(part.sum())},
+                null={"memorisation": new["memorisation"], "C_T": new["data_copying"]["C_T"]})
+    assert part.sum() >= 10 and flagged[part].mean() >= 0.5 and flagged[~part].mean() >= 0.5
+    assert px["memorisation"] >= 0.5 and px["data_copying"]["C_T"] <= -3, px
+    assert new["memorisation"] <= 0.10 and new["data_copying"]["C_T"] > -2, new
+    bound = registry.run("neighbors", ctx(subject(_folder_images(data)), "bound"), **REPORT_NEIGHBORS)
+    assert bound["heldout_seen_by_G"] and "data_copying" not in bound["spaces"]["pixel"]
 
 
 # --- modes -------------------------------------------------------------------------------
