@@ -125,7 +125,8 @@ def test_cifar10_reads_every_pickle_protocol_and_checks_the_layout(cifar_root, p
     base = cifar_root / "cifar-10-batches-py"
     data = np.random.default_rng(1).integers(0, 256, (3, 3072), dtype=np.uint8)
     with open(base / "data_batch_1", "wb") as f:  # bytes keys, as a Python 3 re-pack may write
-        pickle.dump({b"data": data, b"labels": [4, 0, 9], b"batch_label": b"training batch 1 of 5"}, f, protocol)
+        pickle.dump({b"data": data, b"labels": [4, np.int64(0), 9], b"batch_label": b"training batch 1 of 5"}, f,
+                    protocol)
     ds = build_dataset("cifar10", 32, root=cifar_root)
     assert len(ds) == 11 and ds[0][1] == 4
     first = data[0].reshape(3, 32, 32).transpose(1, 2, 0)  # CHW rows -> the HWC image

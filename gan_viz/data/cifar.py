@@ -24,6 +24,7 @@ ALLOWED = frozenset({
     ("numpy", "ndarray"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),  # numpy ints in a re-pack
     ("_codecs", "encode"),
 })
 CANONICAL = "replace it with the file from the canonical cifar-10-python.tar.gz (or pass --download)"
@@ -68,9 +69,9 @@ def read_batch(path) -> tuple[np.ndarray, list[int]]:
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise UserError(f"cifar10 file {path}: 'data' must be a uint8 array (N, 3072), got {got}; {CANONICAL}")
     if not (isinstance(labels, list) and len(labels) == len(data)
-            and all(isinstance(y, int) and 0 <= y < 10 for y in labels)):
+            and all(isinstance(y, (int, np.integer)) and 0 <= y < 10 for y in labels)):
         raise UserError(f"cifar10 file {path}: 'labels' must be {len(data)} ints in 0..9; {CANONICAL}")
-    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), [int(y) for y in labels]
 
 
 def read_meta(path) -> list[str]:
