@@ -142,7 +142,8 @@ def test_folder_copier_with_a_true_heldout_set(tmp_path, monkeypatch, calibratio
                 "part and on the rest, C_T <= -3; novel G <= 0.10, C_T > -2 (held out: images G never saw)",
                 planted={"memorisation": px["memorisation"], "C_T": px["data_copying"]["C_T"],
                          "memorisation_on_split_part": float(flagged[part].mean()),
-                         "memorisation_on_rest": float(flagged[~part].mean()), "samples_on_split_part": int(part.sum())},
+                         "memorisation_on_rest": float(flagged[~part].mean()),
+                         "samples_on_split_part": int(part.sum())},
                 null={"memorisation": new["memorisation"], "C_T": new["data_copying"]["C_T"]})
     assert part.sum() >= 10 and flagged[part].mean() >= 0.5 and flagged[~part].mean() >= 0.5
     assert px["memorisation"] >= 0.5 and px["data_copying"]["C_T"] <= -3, px
