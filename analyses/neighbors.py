@@ -666,6 +666,12 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
            "heldout root": f"--heldout-root {heldout_root} holds {len(held.images)}",
            "test split": f"the {name} test split holds {len(held.images)}"}[about["source"]]
     summary = small_data(summary, {"n": n, "n_train": n_train, "n_heldout": n_heldout}, quantile, why)
+    if "pixel" in result.spaces:  # a held-out image equal to a searched training image is not held out
+        same = int((result.spaces["pixel"].heldout_nn < 1e-6).sum())
+        summary["heldout_identical_to_training"] = same
+        if same:
+            summary["notes"].append(f"{same} of the {len(held.images)} held-out images equal a searched training "
+                                    "image (pixel distance 0 after preprocessing): those are not held out")
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train_idx,
               heldout_indices=held.indices, d_layers=np.array(layers), seed=np.array(ctx.seed),

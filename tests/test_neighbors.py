@@ -244,7 +244,7 @@ def test_folder_copier_is_caught_with_a_true_heldout_root_and_bounded_without(tm
     assert "part of its training data" in text and "lower bound" in text and "C_T" in text
 
 
-def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli):
+def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli, capsys):
     from gan_viz.analyses import registry
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -258,9 +258,16 @@ def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli):
     with pytest.raises(UserError, match="1 of its images are training images"):
         registry.run("neighbors", registry.Context(S, tmp_path / "o", dataset="folder", data_root=str(data)),
                      n=8, n_heldout=10, spaces="pixel", heldout_root=str(tmp_path / "mixed"))
+    dup = _png_folder(tmp_path / "dup", 12, 7)
+    shutil.copy(data / "0003.png", dup / "copy.png")  # another file, the same pixels as a training image
+    s = registry.run("neighbors", registry.Context(S, tmp_path / "d", dataset="folder", data_root=str(data)),
+                     n=8, n_heldout=20, spaces="pixel", cells=0, heldout_root=str(dup))
+    assert s["heldout_identical_to_training"] == 1 and any("not held out" in n for n in s["notes"])
+    assert "1 of the 13 held-out images equal a searched training image" in N.caption(s)
     with pytest.raises(UserError, match="is not a folder"):
         registry.run("neighbors", registry.Context(S, tmp_path / "o", dataset="folder", data_root=str(data)),
                      n=8, spaces="pixel", heldout_root=str(tmp_path / "nowhere"))
+    capsys.readouterr()  # the runs' progress bars
     code, _, err = cli("neighbors", "--ckpt", _ckpt(tmp_path / "tiny.pt"), "--heldout-root", tmp_path / "nowhere",
                        "--out", tmp_path / "c")
     assert code == 2 and "--heldout-root" in err and len(err.strip().splitlines()) == 1
