@@ -20,6 +20,7 @@ untrained and early generators, 0.89 for the bundled model, 0.98 for real rooms)
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import torch
 
@@ -32,18 +33,52 @@ CALIBRATION = {"real rooms (32x32 / 64x64)": "0.995 / 1.0", "bundled 32x32 model
                "uniform or blurred noise": "0.0", "untrained DCGAN": "0.0", "DCGAN at 500 steps (64x64)": "0.0"}
 
 
+def _cache_file(parser, size: int) -> Path:
+    """Where the reference of ``parser`` at ``size`` is kept: keyed on the parser's weights, the rooms
+    renderer (its source and parameters) and these settings."""
+    import hashlib
+
+    from .data.cache import default_cache_dir
+    from .data.rooms import renderer_key
+
+    h = hashlib.sha256()
+    for name, t in sorted(parser.net.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().numpy().tobytes())
+    h.update(renderer_key(0, "test", size, N_BANK + N_NULL, 0).encode())
+    h.update(repr((BANK_START, N_BANK, N_NULL, K, QUANTILE)).encode())
+    return default_cache_dir().parent / "applicability" / f"rooms_{size}_{h.hexdigest()[:20]}.npz"
+
+
 @functools.lru_cache(maxsize=8)
-def _reference(parser_key: int, size: int, parser) -> tuple:
-    """(mean, std, standardised bank, distance threshold) of real rooms at ``size`` for ``parser``."""
+def _reference(size: int, parser) -> tuple:
+    """(mean, std, standardised bank, distance threshold) of real rooms at ``size`` for ``parser``,
+    computed once and kept on disk (``~/.cache/gan-viz/applicability``; a NumPy file, no pickle)."""
+    import numpy as np
+
     from .data import build_dataset
+    from .io import write_npz
     from .training.loop import load_batch
 
+    path = _cache_file(parser, size)
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                mu, sd, nb = (torch.from_numpy(z[k]) for k in ("mu", "sd", "bank"))
+                return mu, sd, nb, float(z["tau"])
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: computed again below
     rooms = build_dataset("rooms", size, 3, "test")
     bank = parser.features(load_batch(rooms, torch.arange(BANK_START, BANK_START + N_BANK)))
     mu, sd = bank.mean(0), bank.std(0) + 1e-6
     nb = (bank - mu) / sd
     null = parser.features(load_batch(rooms, torch.arange(BANK_START + N_BANK, BANK_START + N_BANK + N_NULL)))
     tau = float(_knn((null - mu) / sd, nb).quantile(QUANTILE))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_npz(path, mu=mu.numpy(), sd=sd.numpy(), bank=nb.numpy(), tau=np.float64(tau))
+    except OSError:
+        pass  # a read-only cache folder: the reference is kept in memory only
     return mu, sd, nb, tau
 
 
@@ -58,7 +93,7 @@ def rooms_applicability(parser, images: torch.Tensor) -> dict:
     ``median_distance_ratio`` (median distance / the real-room threshold), ``mean_confidence``.
     """
     size = int(images.shape[-1])
-    mu, sd, nb, tau = _reference(id(parser.net), size, parser)
+    mu, sd, nb, tau = _reference(size, parser)
     x = images.float().clamp(-1, 1)
     f = parser.features(x)
     d = _knn((f - mu) / sd, nb)

@@ -230,7 +230,8 @@ def _load_rooms(subject: "Subject", weights: str | None, device, forced: bool, w
     if which == "b":
         note += "; the second rooms parser, trained independently (seed 1, widths 12/24/48/80)"
     inst = RoomsParser(p, None if weights is None else str(weights), forced, note, which)
-    inst.applicability = rooms_check(subject, p, which, weights)
+    # the check is about the model's images: the second parser (a judge) takes the first one's reading
+    inst.applicability = rooms_check(subject, p, which, weights) if which == "a" else rooms_check(subject)
     if inst.out_of_domain:
         inst.forced = True
         inst.note += f"; OUTSIDE ITS DOMAIN ({applicability.phrase(inst.applicability)})"

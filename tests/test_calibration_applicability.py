@@ -100,3 +100,21 @@ def test_figures_that_show_the_instruments_numbers_say_it_was_forced_out_of_doma
     assert any("FORCED" in t and "out of its domain" in t for t in titles), titles
     plain = plot_walk_measures(r)
     assert not any("FORCED" in ax.get_title() for ax in plain.axes)
+
+
+def test_the_real_room_reference_is_kept_on_disk_and_read_back(tmp_path, monkeypatch):
+    from gan_viz.parser import load_parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parser = load_parser()
+    A._reference.cache_clear()
+    mu, sd, nb, tau = A._reference(32, parser)
+    files = list((tmp_path / "gan-viz" / "applicability").glob("rooms_32_*.npz"))
+    assert len(files) == 1
+    A._reference.cache_clear()
+    mu2, sd2, nb2, tau2 = A._reference(32, parser)  # from the file
+    assert torch.equal(mu, mu2) and torch.equal(nb, nb2) and tau == tau2
+    files[0].write_bytes(b"garbage")  # a corrupt file is computed again, never trusted
+    A._reference.cache_clear()
+    assert A._reference(32, parser)[3] == pytest.approx(tau, rel=1e-6)
+    A._reference.cache_clear()
