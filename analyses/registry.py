@@ -108,4 +108,5 @@ MODULES: dict[str, str] = {
     "arithmetic": "arithmetic",
     "latent-walk": "latent_walk",
     "filter-audit": "filter_audit",
+    "evaluate": "evaluate.run",
 }

@@ -19,7 +19,7 @@ COMMANDS = [  # module names; a missing module is simply not offered
     "train", "generate", "samples", "layers", "data", "parser_cmd",
     "guided_backprop", "filter_audit", "forget", "latent_walk", "arithmetic",
     "classify", "neighbors", "modes", "upsampling", "toy", "checkerboard", "filters",
-    "report", "export", "explore",
+    "evaluate", "report", "export", "explore",
 ]
 
 

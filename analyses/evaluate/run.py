@@ -1,0 +1,215 @@
+"""The registered runner of ``gan-viz evaluate``: feature spaces, real data, writing.
+
+Feature spaces (``--features``, comma-separated; default ``auto``):
+
+- ``parser``: the rooms scene parser's features (:meth:`gan_viz.parser.SceneParser.features`,
+  202 dimensions), only where the rooms parser applies to the model (its domain is rooms and
+  its applicability check passes, :func:`gan_viz.instruments.absent_reason`);
+- ``D``: the model's own discriminator, every rectifier block max-pooled to ``--d-pool``
+  x ``--d-pool`` and concatenated (:func:`gan_viz.features.d_features`);
+- ``FILE.py:FUNC``: your extractor: ``FUNC()`` returns a callable images (N, C, H, W) in
+  [-1, 1] -> features (N, F) (a tensor or array), e.g. an ``nn.Module``;
+- ``inception``: refused (no weights are ever downloaded; wrap your local Inception as
+  ``FILE.py:FUNC``).
+
+``auto`` is ``parser`` where it applies plus ``D`` where the model has one; what is left
+out is recorded with the reason (``absent``).
+
+Real data: ``2 N`` images of the test split of ``--dataset`` (default: the model's domain)
+in two disjoint sets of N; where the split holds fewer than ``2 N``, N shrinks for the model
+as well (said in ``notes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from gan_viz.analyses.registry import register
+from gan_viz.errors import UserError
+
+from .compute import compute_evaluate
+from .plot import FIGURES
+from .summary import caption, lines, summary_of
+
+if TYPE_CHECKING:
+    from gan_viz.analyses.registry import Context
+
+INCEPTION_REFUSAL = ("--features inception: Inception weights are never downloaded and gan-viz ships none; wrap "
+                     "your local Inception as --features FILE.py:FUNC (FUNC() returns images -> (N, 2048) pool "
+                     "features)")
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    extract: Callable[[torch.Tensor], np.ndarray]  # images (N, C, H, W) in [-1, 1] -> (N, F)
+    record: dict
+
+
+def _parser_space(ctx: "Context") -> Space | str:
+    """The rooms parser's feature space, or why it does not apply."""
+    from gan_viz.instruments import absent_reason, resolve_instrument
+
+    S = ctx.subject
+    reason = absent_reason(S)
+    if reason is not None:
+        return reason
+    inst = resolve_instrument(S, device=ctx.device)
+    if inst is None or not hasattr(getattr(inst, "parser", None), "features"):
+        return "the rooms parser could not be loaded"
+    return Space("parser", lambda x: inst.parser.features(x).numpy(),
+                 {"kind": "parser", "instrument": inst.describe()})
+
+
+def _d_space(ctx: "Context", pool: int) -> Space | str:
+    from gan_viz.features import d_features, feature_layers
+
+    S = ctx.subject
+    if S.D is None:
+        return f"{S.where} holds no discriminator"
+    layers = feature_layers(S.D)
+    return Space("D", lambda x: d_features(S.D, x, layers, pool=pool, device=ctx.device),
+                 {"kind": "D", "layers": [f"D.{n}" for n in layers], "pool": pool})
+
+
+def _user_space(spec: str, probe: torch.Tensor) -> Space:
+    from gan_viz.model_def import load_function
+
+    build = load_function(spec, what="--features")
+    try:
+        fn = build()
+    except UserError:
+        raise
+    except Exception as e:  # the user's code: one line
+        raise UserError(f"--features {spec} raised {type(e).__name__}: {str(e).strip()[:150]}") from None
+    if not callable(fn):
+        raise UserError(f"--features {spec}: FUNC() returned a {type(fn).__name__}; it must return a callable "
+                        "images (N, C, H, W) -> features (N, F)")
+
+    def extract(x: torch.Tensor) -> np.ndarray:
+        try:
+            with torch.no_grad():
+                f = fn(x)
+        except Exception as e:
+            raise UserError(f"--features {spec} raised {type(e).__name__} on images of shape {tuple(x.shape)}: "
+                            f"{str(e).strip()[:150]}") from None
+        f = f.detach().float().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f, dtype=np.float64)
+        if f.ndim != 2 or len(f) != len(x):
+            raise UserError(f"--features {spec} returned shape {f.shape} for {len(x)} images; it must return "
+                            f"({len(x)}, F)")
+        return f
+
+    extract(probe)
+    return Space(spec, extract, {"kind": "user", "spec": spec})
+
+
+def resolve_spaces(ctx: "Context", features: str, d_pool: int) -> tuple[list[Space], dict]:
+    """The feature spaces ``features`` names, and for ``auto`` the reasons of those left out."""
+    names = [s.strip() for s in str(features).split(",") if s.strip()]
+    if not names:
+        raise UserError("--features is empty; give auto, parser, D, or FILE.py:FUNC")
+    spaces, absent = [], {}
+    S = ctx.subject
+    for name in names:
+        if name == "auto":
+            for key, got in (("parser", _parser_space(ctx)), ("D", _d_space(ctx, d_pool))):
+                (spaces.append(got) if isinstance(got, Space) else absent.__setitem__(key, got))
+        elif name == "parser":
+            got = _parser_space(ctx)
+            if not isinstance(got, Space):
+                raise UserError(f"--features parser: {got}")
+            spaces.append(got)
+        elif name == "D":
+            got = _d_space(ctx, d_pool)
+            if not isinstance(got, Space):
+                raise UserError(f"--features D: {got}")
+            spaces.append(got)
+        elif name.lower() == "inception":
+            raise UserError(INCEPTION_REFUSAL)
+        elif ":" in name:
+            spaces.append(_user_space(name, S.images(S.sample_z(2, torch.Generator().manual_seed(0)))))
+        else:
+            raise UserError(f"--features {name!r}: give auto, parser, D, inception or FILE.py:FUNC")
+    seen = [s.name for s in spaces]
+    if len(set(seen)) != len(seen):
+        raise UserError(f"--features names a space twice ({', '.join(seen)})")
+    if not spaces:
+        raise UserError("no feature space applies to this model (" + "; ".join(f"{k}: {v}" for k, v in absent.items())
+                        + "); pass --features FILE.py:FUNC (your extractor)")
+    return spaces, absent
+
+
+def real_sets(ctx: "Context", n: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, str, list]:
+    """Two disjoint real sets of ``min(n, M // 2)`` test-split images each (M: the split's size)."""
+    from gan_viz.data import build_dataset
+
+    S, name = ctx.subject, ctx.data
+    if name is None:
+        raise UserError(f"{S.where} does not record its dataset; pass --dataset (and --data-root)")
+    root = ctx.data_root or ((S.train_config or {}).get("data_root") if name == S.domain else None)
+    C, H, W = S.image_shape
+    if H != W:
+        raise UserError(f"the model's images are {H}x{W}; real datasets load square images only")
+    ds = build_dataset(name, H, C, "test", root, seed=0)
+    m = min(n, len(ds) // 2)
+    if m < 2:
+        raise UserError(f"the {name} test split holds {len(ds)} images; two disjoint real sets need at least 4")
+    perm = np.random.default_rng(ctx.seed).permutation(len(ds))
+    ia, ib = np.sort(perm[:m]), np.sort(perm[m:2 * m])
+    load = (lambda i: ds.get_batch(i)) if hasattr(ds, "get_batch") else \
+        (lambda i: torch.stack([ds[int(j)][0] for j in i]))
+    a, b = load(ia).float(), load(ib).float()
+    if tuple(a.shape[1:]) != (C, H, W):
+        raise UserError(f"{name} images have shape {tuple(a.shape[1:])} but the model makes {(C, H, W)}; "
+                        "pass a matching --dataset")
+    split = "folder" if name == "folder" else f"{name} test split"
+    notes = [f"{m} images per set used of the {n} asked (the {split} holds {len(ds)}: two disjoint sets of "
+             f"{m})"] if m < n else []
+    return a, b, ia, ib, name, notes
+
+
+@register("evaluate", needs=("G",), title="Quality: standard metrics with their controls", caption=caption)
+def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: int = 100, kid_subsets: int = 100,
+        kid_subset_size: int = 1000, d_pool: int = 1, batch_size: int = 256) -> dict:
+    """Frechet distance, KID, precision/recall and density/coverage of ``n`` samples against ``n`` real
+    test images, beside two disjoint real sets of ``n`` (the control), in each feature space.
+
+    Writes evaluate_metrics.png/.pdf, summary.json and arrays.npz into ``ctx.out``; returns the summary.
+    """
+    from gan_viz.io import save_figure, write_json, write_npz
+
+    for opt, v, lo in (("--n", n, 2), ("--bootstraps", bootstraps, 0), ("--kid-subsets", kid_subsets, 1),
+                       ("--kid-subset-size", kid_subset_size, 2), ("--d-pool", d_pool, 1), ("--batch-size", batch_size, 1)):
+        if v < lo:
+            raise UserError(f"{opt} must be at least {lo}; got {v}")
+    S = ctx.subject
+    S.require("G") if not S.has_G else None
+    spaces, absent = resolve_spaces(ctx, features, d_pool)
+    real_a, real_b, ia, ib, dataset, notes = real_sets(ctx, n)
+    m = len(ia)
+    z = S.sample_z(m, torch.Generator().manual_seed(ctx.seed))
+    fake = S.images(z, batch_size, ctx.device)
+    feats = {sp.name: tuple(sp.extract(x) for x in (fake, real_a, real_b)) for sp in spaces}
+    result = compute_evaluate(feats, bootstraps=bootstraps, kid_subsets=kid_subsets,
+                              kid_subset_size=kid_subset_size, seed=ctx.seed)
+    figures = []
+    for fname, plot in FIGURES.items():
+        figures += [p.name for p in save_figure(plot(result), ctx.out, fname)]
+    summary = summary_of(result)
+    summary.update(checkpoint=S.where, dataset=dataset, n_asked=n, seed=ctx.seed, figures=figures, absent=absent,
+                   feature_spaces={sp.name: sp.record for sp in spaces}, notes=notes)
+    write_json(ctx.out / "summary.json", summary)
+    arrays = {"z": z.numpy(), "real_a_indices": ia, "real_b_indices": ib, "seed": np.array(ctx.seed)}
+    for i, name in enumerate(result.spaces):
+        for part, x in zip(("generated", "real_a", "real_b"), result.features[name]):
+            arrays[f"space{i}_{part}"] = x
+    arrays["spaces"] = np.array(result.spaces)
+    write_npz(ctx.out / "arrays.npz", **arrays)
+    return summary
+
+
+__all__ = ["run", "resolve_spaces", "real_sets", "lines", "INCEPTION_REFUSAL"]
