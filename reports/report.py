@@ -311,7 +311,7 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
                 settings: Mapping | None = None) -> Outcome:
     """Run one section's analysis in-process (its printout goes to ``log.txt`` in its folder)."""
     from gan_viz.analyses import registry
-    from gan_viz.io import run_record, write_json
+    from gan_viz.io import run_record, write_json, write_text
 
     folder = root / s.key
     options = section_options(s, inputs, settings)
@@ -330,7 +330,7 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
     except UserError as e:
         return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), options, command)
     dt, cpu = time.perf_counter() - t0, _cpu() - c0
-    (folder / "log.txt").write_text(log.getvalue())
+    write_text(folder / "log.txt", log.getvalue())
     record = {"analysis": s.name, "options": options, "seed": inputs.seed, "device": inputs.device}
     if s.model:
         record.update(subject=inputs.subject.describe(), checkpoint=inputs.subject.where, **inputs.data_stamp())

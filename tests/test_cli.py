@@ -147,3 +147,28 @@ def test_run_json_is_written_once_the_analysis_has_finished(cli, tmp_path, monke
     assert seen[-1] is False and json.loads((fresh / "run.json").read_text())["command"] == "upsampling"
     assert cli("upsampling", "--out", out)[0] == 0 and json.loads((out / "run.json").read_text())["command"] == \
         "upsampling"  # finished: this run's record replaces the earlier one
+
+
+def test_run_json_of_the_other_commands_is_written_once_they_have_finished(cli, tiny_cfg, tmp_path, monkeypatch):
+    """generate, samples, data preview, toy, filters record run.json after their outputs: a run that fails
+    half-way leaves the folder's earlier record (the old code wrote this run's record first)."""
+    import json
+
+    from gan_viz.checkpoint import save_checkpoint
+    from gan_viz.cli import generate
+    from gan_viz.models import build_discriminator, build_generator
+
+    ck = save_checkpoint(tmp_path / "t.pt", tiny_cfg, build_generator(tiny_cfg), build_discriminator(tiny_cfg))
+    out = tmp_path / "g"
+    assert cli("generate", "--ckpt", ck, "--n", 2, "--out", out)[0] == 0
+    assert json.loads((out / "run.json").read_text())["command"] == "generate"
+    first = b'{"earlier": "run"}\n'
+    (out / "run.json").write_bytes(first)
+
+    def broken(*a, **k):
+        raise UserError("disk full, for the test")
+
+    monkeypatch.setattr(generate, "save_png", broken)
+    code, _, err = cli("generate", "--ckpt", ck, "--n", 3, "--out", out)
+    assert code == 2 and "disk full" in err
+    assert (out / "run.json").read_bytes() == first

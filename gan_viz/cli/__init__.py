@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2 if args.command is None and argv != [] else 0
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        if code == 0:
+            from .common import write_pending_record
+
+            write_pending_record(args)  # run.json once the outputs are written
+        return code
     except UserError as e:
         sys.stderr.write(f"gan-viz {args.command}: error: {e}\n")
         return UserError.exit_code

@@ -63,7 +63,9 @@ def device_of(args: argparse.Namespace) -> torch.device:
 
 
 def prepare_out(args: argparse.Namespace, **fields) -> Path:
-    """Create the output folder and record how it was made (``run.json``)."""
+    """Create the output folder; the record of how it was made (``run.json``) is written like every other
+    output, once the command has finished (:func:`write_pending_record`): a refused or failed run leaves
+    the folder's earlier record as it was."""
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder; choose another path")
@@ -74,8 +76,15 @@ def prepare_out(args: argparse.Namespace, **fields) -> Path:
     if not os.access(out, os.W_OK):
         raise UserError(f"the output folder {out} is not writable; choose another path")
     opts = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    write_json(out / "run.json", run_record(args.command, options=opts, **fields))
+    args._pending_record = (out / "run.json", run_record(args.command, options=opts, **fields))
     return out
+
+
+def write_pending_record(args: argparse.Namespace) -> None:
+    """Write the ``run.json`` that :func:`prepare_out` held back (once the command has succeeded)."""
+    pending = args.__dict__.pop("_pending_record", None)
+    if pending is not None:
+        write_json(*pending)
 
 
 def load_json(path: str | os.PathLike, what: str) -> object:

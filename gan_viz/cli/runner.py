@@ -18,8 +18,7 @@ import shutil
 from pathlib import Path
 
 from ..analyses import registry
-from ..io import write_bytes
-from .common import context_of
+from .common import context_of, write_pending_record
 
 
 def options_of(args: argparse.Namespace, name: str) -> dict:
@@ -34,31 +33,12 @@ def run_analysis(args: argparse.Namespace, name: str, subject=None, **record) ->
     out = Path(args.out)
     fresh = not out.exists()
     options = options_of(args, name)
-    earlier = _read(out / "run.json")
     try:
-        ctx = context_of(args, subject, **record)  # writes this run's run.json: held back until done
-        record_now = _read(out / "run.json")
-        _put_back(out / "run.json", earlier)
+        ctx = context_of(args, subject, **record)  # this run's run.json is held back until it is done
         summary = registry.run(name, ctx, **options)
     except BaseException:
         if fresh and out.is_dir():
             shutil.rmtree(out)
         raise
-    if record_now is not None:
-        write_bytes(out / "run.json", record_now)
+    write_pending_record(args)
     return ctx, summary
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _put_back(path: Path, content: bytes | None) -> None:
-    """``path`` as it was before this run: its earlier bytes, or no file."""
-    if content is None:
-        path.unlink(missing_ok=True)
-    else:
-        write_bytes(path, content)
