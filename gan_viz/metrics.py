@@ -232,6 +232,8 @@ def compare(real, fake, *, what: str = "features", bootstraps: int = 100, level:
         reps = [frechet_from_moments(r[i].mean(0), np.atleast_2d(np.cov(r[i], rowvar=False)),
                                      g[j].mean(0), np.atleast_2d(np.cov(g[j], rowvar=False))) for i, j in boots]
         out["frechet"] = _entry(value, reps, level)
+        if out["frechet"]["low"] is not None:
+            out["frechet"]["low"] = max(0.0, out["frechet"]["low"])  # a distance: the recentred interval stops at 0
         out["frechet_info"] = info
     if "kid" in metrics:
         value = kid(r, g, kid_subsets, kid_subset_size, seed)
