@@ -234,3 +234,36 @@ def gallery_block(S, audit, root: Path, inputs):
                  f"(p:, most of the filter's top activations on one class: {count(lambda s: s.startswith('p:'))}). "
                  + caption_note(record))
     return b
+
+
+def upsampling_note(S) -> str:
+    """One sentence for the upsampling section: how this model's G upsamples, and whether the section's
+    transposed-convolution mechanics are its own (a G with ``nn.Upsample`` + conv uses none)."""
+    from torch import nn
+
+    if not S.has_G:
+        return "This model has no generator: the grids are the notes' mechanics only."
+    G = S.G
+    transposed = [(n, m) for n, m in G.named_modules() if isinstance(m, nn.ConvTranspose2d) and max(m.stride) > 1]
+    resize = [(n, m) for n, m in G.named_modules() if isinstance(m, (nn.Upsample, nn.UpsamplingNearest2d,
+                                                                   nn.UpsamplingBilinear2d, nn.PixelShuffle))]
+    parts = []
+    if transposed:
+        ks = sorted({f"k{m.kernel_size[0]} s{m.stride[0]} p{m.padding[0]}" for _, m in transposed})
+        parts.append(f"{len(transposed)} strided transposed convolutions ({', '.join(ks)}: "
+                     f"{', '.join('G.' + n for n, _ in transposed)})")
+    if resize:
+        kinds = sorted({f"{type(m).__name__}({getattr(m, 'mode', '')}{', x' + str(m.scale_factor) if getattr(m, 'scale_factor', None) else ''})"
+                        for _, m in resize})
+        parts.append(f"{len(resize)} resizing modules followed by convolutions ({', '.join(kinds)}: "
+                     f"{', '.join('G.' + n for n, _ in resize)})")
+    if not parts:
+        return ("This model's G has no strided transposed convolution and no upsampling module (it may resize "
+                "in its forward code): the grids below explain mechanics it may not use.")
+    text = "This model's G upsamples with " + " and ".join(parts) + "."
+    if not transposed:
+        text += (" It uses no transposed convolution: the transposed-convolution grids and tap counts explain "
+                 "DCGAN's upsampling, not this model's; the nearest-neighbour grid is the part that applies "
+                 "(a resize then a convolution spreads each kernel evenly, so it has no uneven-overlap "
+                 "checkerboard of its own).")
+    return text

@@ -470,6 +470,9 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
         outcomes = with_kept(outcomes, out, inputs, settings)
     t_sections = time.perf_counter() - t0
     blocks = [block_of(o, out) for o in outcomes]
+    for o, b in zip(outcomes, blocks):
+        if o.section.key == "upsampling" and o.ok:  # the notes' mechanics, said against this model's own G
+            b.caption = f"{b.caption} {extras.upsampling_note(S)}".strip()
     blocks.append(extras.card_block(S, out))
     audit = next((o for o in outcomes if o.section.key == "filter_audit"), None)
     if audit is not None:

@@ -64,3 +64,24 @@ def test_folder_images_are_not_called_test_images(tmp_path):
     assert src.words == "real folder (no test split)"
     with pytest.raises(Exception):
         image_source(S, "auto", 4, dataset="folder", data_root=str(tmp_path / "none"))
+
+
+def test_the_upsampling_section_says_how_this_g_upsamples():
+    """The notes' mechanics are transposed convolution; a G that upsamples by nn.Upsample + conv is told
+    it uses none (the section used to explain k4 s2 p1 to every model)."""
+    from gan_viz.config import ModelConfig
+    from gan_viz.models import build_generator
+    from gan_viz.reports.extras import upsampling_note
+    from gan_viz.subject import Subject
+
+    from user_models import NestedGenerator
+
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    dcgan = upsampling_note(Subject.from_config(cfg, build_generator(cfg), None))
+    assert "3 strided transposed convolutions (k4 s2 p1" in dcgan and "no transposed" not in dcgan
+    nested = Subject(NestedGenerator(nz=8, width=8, nc=3), None, nz=8)
+    text = upsampling_note(nested)
+    assert "Upsample(nearest, x2" in text and "uses no transposed convolution" in text
+    from gan_viz.models import build_discriminator
+
+    assert "no generator" in upsampling_note(Subject(None, build_discriminator(cfg), image_shape=(3, 32, 32)))
