@@ -105,3 +105,15 @@ def test_export_run_option_refuses_a_folder_without_checkpoints(cli, tmp_path):
     code, _, err = cli("export", "--run", tmp_path, "--out", tmp_path / "m.pt")
     assert code == 2 and "no numbered checkpoints" in err and "Traceback" not in err
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_presence_is_the_same_share_of_the_image_at_every_size():
+    from gan_viz.training.model_card import min_object_pixels, presence
+
+    assert min_object_pixels(32, 32) == 4 and min_object_pixels(64, 64) == 16
+    m32, m64 = torch.zeros(1, 32, 32, dtype=torch.long), torch.zeros(1, 64, 64, dtype=torch.long)
+    m32[0, :2, :2] = 3  # 4 pixels of 1024: present
+    m64[0, :2, :4] = 3  # 8 stray pixels of 4096: not an object
+    assert presence(m32, 10)[0, 3] and not presence(m64, 10)[0, 3]
+    m64[0, :4, :4] = 3  # 16 pixels of 4096: the same share as 4 of 1024
+    assert presence(m64, 10)[0, 3]

@@ -2,7 +2,8 @@
 
 For rooms models, quality is measured by the scene parser on generated samples against
 held-out real rooms: per-class pixel fractions, the share of images that contain each
-object (at least ``MIN_OBJECT_PIXELS`` pixels of it), and a Frechet distance in the
+object (at least ``MIN_OBJECT_FRACTION`` of its pixels: 4 pixels at 32x32, 16 at 64x64, so a few
+stray pixels of a larger image do not count as an object), and a Frechet distance in the
 parser's feature space.
 """
 
@@ -16,11 +17,18 @@ from ..models import sample_z
 from .loop import load_batch
 from .quality import frechet_distance
 
-MIN_OBJECT_PIXELS = 4
+MIN_OBJECT_FRACTION = 4 / 1024  # "present": 4 pixels of a 32x32 image, the same share at every size
 
 
-def presence(classmaps: torch.Tensor, n_classes: int, min_pixels: int = MIN_OBJECT_PIXELS) -> np.ndarray:
-    """(N, H, W) class maps -> (N, K) bool: the image holds >= min_pixels of class k."""
+def min_object_pixels(h: int, w: int) -> int:
+    return max(1, round(MIN_OBJECT_FRACTION * h * w))
+
+
+def presence(classmaps: torch.Tensor, n_classes: int, min_pixels: int | None = None) -> np.ndarray:
+    """(N, H, W) class maps -> (N, K) bool: the image holds >= min_pixels of class k (default:
+    :func:`min_object_pixels` of the maps' size)."""
+    if min_pixels is None:
+        min_pixels = min_object_pixels(*classmaps.shape[-2:])
     counts = torch.stack([(classmaps == k).flatten(1).sum(1) for k in range(n_classes)], 1)
     return (counts >= min_pixels).numpy()
 
@@ -69,7 +77,7 @@ def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0,
     if real is None:
         real = real_rooms_stats(parser, cfg, n, real_start)
     out = {"n": n, "z_seed": seed, "real_test_rooms": list(real["range"]),
-           "min_object_pixels": MIN_OBJECT_PIXELS, "classes": list(CLASSES)}
+           "min_object_pixels": min_object_pixels(cfg.image_size, cfg.image_size), "classes": list(CLASSES)}
     stats = {"generated": parser_stats(parser, fake, len(CLASSES)), "real": real}
     for name, st in stats.items():
         out[name] = {"fraction": dict(zip(CLASSES, st["fraction"].mean(0).round(5).tolist())),
