@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 import numpy as np
 
 from .errors import UserError
@@ -78,7 +79,8 @@ def frechet_distance(real, fake, what: str = "features", info: dict | None = Non
     Args:
         real: (R, F); fake: (N, F). what: the feature space, named in a refusal.
         info: a dict that receives ``max_imag`` (largest |imaginary part| on the root's
-            diagonal) and ``offset`` (0, or the diagonal offset a non-finite root needed).
+            diagonal), ``offset`` (0, or the diagonal offset a non-finite root needed) and
+            ``warnings`` (scipy's, e.g. "Matrix is singular": a covariance of deficient rank).
     Raises:
         UserError: R or N <= F; a root with a large imaginary part or not finite.
     """
@@ -89,11 +91,13 @@ def frechet_distance(real, fake, what: str = "features", info: dict | None = Non
     mu1, mu2 = r.mean(0), g.mean(0)
     s1, s2 = np.atleast_2d(np.cov(r, rowvar=False)), np.atleast_2d(np.cov(g, rowvar=False))  # (F, F)
     offset = 0.0
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
-        offset = FD_OFFSET
-        eye = np.eye(len(s1)) * offset
-        covmean = linalg.sqrtm((s1 + eye) @ (s2 + eye))
+    with warnings.catch_warnings(record=True) as said:  # scipy warns of a singular product: recorded in info
+        warnings.simplefilter("always")
+        covmean = linalg.sqrtm(s1 @ s2)
+        if not np.isfinite(covmean).all():
+            offset = FD_OFFSET
+            eye = np.eye(len(s1)) * offset
+            covmean = linalg.sqrtm((s1 + eye) @ (s2 + eye))
         if not np.isfinite(covmean).all():
             raise UserError(f"the matrix square root of the Frechet distance in {what} is not finite even with "
                             f"{offset:g} added to the covariances' diagonals")
@@ -103,7 +107,7 @@ def frechet_distance(real, fake, what: str = "features", info: dict | None = Non
         raise UserError(f"the matrix square root of the Frechet distance in {what} has an imaginary part "
                         f"{imag:.3g} (> {IMAG_TOL:g} x {scale:.3g}): the covariances are too ill-conditioned")
     if info is not None:
-        info.update(max_imag=imag, offset=offset)
+        info.update(max_imag=imag, offset=offset, warnings=sorted({str(w.message).split(".")[0] for w in said}))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
 

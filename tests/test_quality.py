@@ -42,3 +42,45 @@ def test_frechet_distance_equals_the_symmetric_form_on_correlated_features():
     fd = frechet_distance(a, b)
     assert fd == pytest.approx(_frechet_by_eigh(a, b), rel=1e-6)
     assert fd == pytest.approx(frechet_distance(b, a), rel=1e-6) and fd > 1
+
+
+# --- the real-vs-real floor at the model's N (issue 26) ------------------------------------------
+
+def test_reference_split_is_disjoint_and_the_control_has_the_samples_size():
+    from gan_viz.training.quality import N_REAL, N_SAMPLES, reference_split
+
+    ref, control = reference_split(5000)
+    assert (len(ref), len(control)) == (N_REAL, N_SAMPLES) and ref.stop == control.start
+    ref, control = reference_split(30)  # a small folder: a third is the control
+    assert (len(ref), len(control)) == (20, 10) and not set(ref) & set(control)
+
+
+def test_epoch_quality_floor_compares_a_disjoint_set_of_equal_size_with_the_same_reference(tmp_path, monkeypatch):
+    """The floor row is the control set (N_SAMPLES held-out rooms, disjoint from the reference) against the
+    reference, as the samples are: nn distance and the parser's Frechet distance (was: half vs half)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from gan_viz import metrics
+    from gan_viz.config import ModelConfig
+    from gan_viz.models import build_generator
+    from gan_viz.training import quality as Q
+
+    monkeypatch.setattr(Q, "N_REAL", 210)
+    monkeypatch.setattr(Q, "N_SAMPLES", 205)  # above the parser's 202 dimensions, small enough to be quick
+    monkeypatch.setattr(Q, "_plot_fractions", lambda *a: None)
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    run = SimpleNamespace(info=SimpleNamespace(is_main=True), mcfg=cfg, out=tmp_path, step=3, device="cpu",
+                          tcfg=SimpleNamespace(dataset="rooms", data_root=None, seed=0),
+                          nets=SimpleNamespace(G=build_generator(cfg)))
+    row = Q.epoch_quality(run, 1)
+    ref = run._quality_ref
+    assert len(ref.control) == Q.N_SAMPLES and len(ref.images) == Q.N_REAL
+    assert not torch.equal(ref.control[0], ref.images[0])
+    want = float(Q.nn_distance(ref.control, ref.images).mean())
+    assert row["nn_dist_heldout_to_heldout"] == pytest.approx(want, rel=1e-9)
+    floor = metrics.frechet_distance(ref.features, ref.control_features)
+    assert row["frechet_parser_real_vs_real"] == pytest.approx(floor, rel=1e-9)
+    assert 0 < row["frechet_parser_real_vs_real"] < row["frechet_parser"]

@@ -4,6 +4,15 @@ For any dataset: the nearest-neighbour distance (per-pixel RMS) of generated sam
 to held-out real images, beside the same distance from other held-out images (the
 paper's own code logged the former). For rooms, also the scene parser's class pixel
 fractions of samples vs real images and a Frechet distance in the parser's features.
+
+The real-vs-real floor is measured at the model's N: a reference set of held-out images
+(up to ``N_REAL``) and a second, disjoint set of held-out images as large as the
+generated set (``N_SAMPLES``) that is compared with the same reference exactly as the
+samples are (``nn_dist_heldout_to_heldout``, ``frechet_parser_real_vs_real``). A
+Frechet distance grows as N shrinks (about 1/N), so a floor from smaller sets (halves)
+would sit too high and make the model look closer to real than it is. Where the data
+holds fewer than ``N_REAL + N_SAMPLES`` images, a third of it (at most ``N_SAMPLES``) is
+the control set and the samples' Frechet distance uses as many samples.
 """
 
 from __future__ import annotations
@@ -45,14 +54,38 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
+def reference_split(size: int, n_samples: int | None = None, n_real: int | None = None) -> tuple[range, range]:
+    """(reference, control) indices of a held-out set of ``size`` images: disjoint, the control as large
+    as the generated set (``N_SAMPLES``) where the data allows (else a third of it)."""
+    n_samples = N_SAMPLES if n_samples is None else n_samples
+    n_real = N_REAL if n_real is None else n_real
+    m = min(n_samples, size // 3) if size < n_real + n_samples else n_samples
+    ref = min(n_real, size - m)
+    return range(ref), range(ref, ref + m)
+
+
+def _checked_frechet(fake: np.ndarray, real: np.ndarray) -> float:
+    """:func:`gan_viz.metrics.frechet_distance` (N > F, the square root's imaginary part and finiteness
+    checked); NaN with a warning where it refuses, so a training run logs on."""
+    from ..metrics import frechet_distance as checked
+
+    try:
+        return checked(real, fake, "the parser's features")
+    except UserError as e:
+        log.warning("no Frechet distance this epoch: %s", e)
+        return float("nan")
+
+
 class _Reference:
-    """Held-out real images (and their parser statistics), computed once per run."""
+    """Held-out real images (and their parser statistics), computed once per run: ``images`` the
+    reference, ``control`` a disjoint set of the generated set's size (the real-vs-real floor)."""
 
     def __init__(self, run):
         t, m = run.tcfg, run.mcfg
         data = build_dataset(t.dataset, m.image_size, m.nc, "test", t.data_root, seed=0)
-        n = min(N_REAL, len(data))
-        self.images = load_batch(data, torch.arange(n)).float()
+        ref, control = reference_split(len(data))
+        self.images = load_batch(data, torch.arange(ref.start, ref.stop)).float()
+        self.control = load_batch(data, torch.arange(control.start, control.stop)).float()
         self.parser = None
         if t.dataset == "rooms":
             try:
@@ -64,6 +97,7 @@ class _Reference:
         if self.parser is not None:
             self.fractions = self.parser.class_fractions(self.images).numpy()
             self.features = self.parser.features(self.images).numpy()
+            self.control_features = self.parser.features(self.control).numpy()
 
 
 def epoch_quality(run, epoch: int) -> dict:
@@ -81,15 +115,16 @@ def epoch_quality(run, epoch: int) -> dict:
             fake = G(z.to(run.device)).float().cpu()
     finally:
         G.train()
-    half = len(ref.images) // 2
     row = {"epoch": epoch, "step": run.step,
            "nn_dist_fake_to_heldout": float(nn_distance(fake, ref.images).mean()),
-           "nn_dist_heldout_to_heldout": float(nn_distance(ref.images[:half], ref.images[half:]).mean())}
+           "nn_dist_heldout_to_heldout": float(nn_distance(ref.control, ref.images).mean())}
     if ref.parser is not None:
         from ..data.rooms import CLASSES
 
         frac = ref.parser.class_fractions(fake).numpy()
-        row["frechet_parser"] = frechet_distance(ref.parser.features(fake).numpy(), ref.features)
+        fake_features = ref.parser.features(fake).numpy()[:len(ref.control)]  # the control's N
+        row["frechet_parser"] = _checked_frechet(fake_features, ref.features)
+        row["frechet_parser_real_vs_real"] = _checked_frechet(ref.control_features, ref.features)
         for k, name in enumerate(CLASSES):
             row[f"frac_{name}_fake"] = float(frac[:, k].mean())
             row[f"frac_{name}_real"] = float(ref.fractions[:, k].mean())
