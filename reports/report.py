@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,6 +356,56 @@ def _cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
+def forget_seconds(S, options: Mapping, device: str = "cpu") -> float | None:
+    """An estimate of Fig. 6's seconds on ``S`` at ``options``, from one timed probe of its two costs:
+    an optimisation step (``batch_size`` 32 images through G and the rooms parser, forward and backward)
+    and a measurement (G and both parsers, forward, per image). None where the rooms parser does not
+    measure this model (the section is then absent and costs nothing)."""
+    import torch
+
+    from gan_viz.instruments import absent_reason, resolve_instrument
+
+    if not S.has_G or absent_reason(S) is not None:
+        return None
+    inst = resolve_instrument(S, device=device)
+    if inst is None or not inst.differentiable:
+        return None
+    prob = inst.concept_prob(inst.class_names.index("window"))
+    z = S.sample_z(32, torch.Generator().manual_seed(0))
+    for _ in range(2):  # the second of two: the first pays one-off warm-up costs
+        t = time.perf_counter()
+        x = S.images(z).detach().requires_grad_(True)  # the optimisation backpropagates through the parser only
+        torch.autograd.grad(prob(x).mean(), [x])  # as the optimisation: no weight gradients
+        t_step = time.perf_counter() - t
+    t = time.perf_counter()
+    with torch.no_grad():
+        inst.segment(S.images(z))
+    t_eval = 2 * (time.perf_counter() - t) / 32  # the selecting parser and the held-out judge
+    fits, curve, draws = int(options["fits"]), int(options["curve_points"]), int(options["random_draws"])
+    evals = fits * (curve * (1 + draws) + 1) * int(options["eval_samples"])  # removals + controls, the paper rule
+    return fits * int(options["opt_steps"]) * t_step + evals * t_eval
+
+
+def announce_time(sections: list[Section], root: Path, inputs: Inputs, force: bool, settings) -> float | None:
+    """Say before starting when the report will take more than a few minutes (Fig. 6 is its cost)."""
+    s = next((s for s in sections if s.key == "fig6_forget"), None)
+    if s is None or inputs.segmenter not in (None, "rooms"):
+        return None
+    options = section_options(s, inputs, settings)
+    if not force and _cached(root / s.key, cache_key(s, options, inputs)):
+        return None
+    try:
+        est = forget_seconds(inputs.subject, options, inputs.device)
+    except (UserError, RuntimeError, ValueError):
+        return None
+    if est is not None and est > 180:
+        sys.stderr.write(f"report: Fig. 6 (forget) is expected to take about {est / 60:.0f} min on this model "
+                         f"(measured here: one optimisation step and one measurement, times the section's "
+                         f"{options['fits']} fits x {options['opt_steps']} steps and its removals); the other "
+                         "sections about a minute or two. --only skips sections.\n")
+    return est
+
+
 def run_all(sections: list[Section], root: Path, inputs: Inputs, force: bool = False,
             settings: Mapping | None = None) -> list[Outcome]:
     """Run (or reuse) every section; one progress bar over the sections, each named as it runs."""
@@ -465,6 +516,7 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     inputs = Inputs(S, str(device), seed, dataset, data_root, segmenter)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    expected_forget = announce_time(sections, out, inputs, force, settings)
     outcomes = run_all(sections, out, inputs, force, settings)
     if only is not None:  # the report keeps every other section the folder holds for these inputs
         outcomes = with_kept(outcomes, out, inputs, settings)
@@ -486,6 +538,7 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
                                            "seconds": round(o.seconds, 2), "cpu_seconds": round(o.cpu_seconds, 2),
                                            "reason": o.reason, "options": o.options, "command": o.command}
                            for o in outcomes},
-              "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2)}
+              "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2),
+              "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1)}
     write_json(out / "report.json", record)
     return record

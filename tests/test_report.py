@@ -337,3 +337,36 @@ def test_report_in_headless_chromium(report, tmp_path):
     shot = out / "report_screenshot.png"
     _chromium("--window-size=1200,2400", f"--screenshot={shot}", (out / "report.html").as_uri(), tmp=tmp_path)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_the_report_says_before_starting_when_forget_will_take_minutes(tmp_path, monkeypatch, capsys):
+    """Fig. 6's cost is estimated from one timed optimisation step and one measurement on the model
+    itself (the issue: 603 s on a user's model under a header that promised a minute)."""
+    import sys
+
+    from gan_viz.config import ModelConfig
+    from gan_viz.reports import report as R
+    from gan_viz.subject import Subject
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from user_models import RoomsBank
+
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    S = Subject.from_config(cfg, RoomsBank(32), None, domain="rooms")
+    fig6 = [s for s in R.SECTIONS if s.key == "fig6_forget"]
+    opts = R.section_options(fig6[0], R.Inputs(S), None)
+    est = R.forget_seconds(S, opts)
+    assert est is not None and est > 0
+    slower = R.forget_seconds(S, {**opts, "opt_steps": 10 * opts["opt_steps"]})
+    assert slower > 2 * est  # the estimate follows the settings
+    monkeypatch.setattr(R, "forget_seconds", lambda *a, **k: 900.0)
+    assert R.announce_time(fig6, tmp_path, R.Inputs(S), False, None) == 900.0
+    assert "expected to take about 15 min" in capsys.readouterr().err
+    monkeypatch.setattr(R, "forget_seconds", lambda *a, **k: 60.0)
+    R.announce_time(fig6, tmp_path, R.Inputs(S), False, None)
+    assert "expected" not in capsys.readouterr().err  # a minute: nothing to announce
+    monkeypatch.undo()
+    from gan_viz.models import build_generator
+
+    untrained = Subject.from_config(cfg, build_generator(cfg), None, domain="rooms")
+    assert R.forget_seconds(untrained, opts) is None  # the parser does not measure it: the section costs nothing
