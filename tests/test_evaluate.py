@@ -123,3 +123,24 @@ def test_real_sets_shrink_to_half_the_split_for_model_and_control(cli, tmp_path,
     assert code == 0, err
     s = json.loads((out / "summary.json").read_text())
     assert s["n"] == 7 and "7 images per set used of the 50 asked" in s["notes"][0]
+
+
+def test_parser_space_only_where_the_rooms_parser_applies(cli, tmp_path):
+    """An untrained 32x32 rooms DCGAN fails the parser's applicability check: auto leaves the parser's
+    space out with that reason and --features parser refuses with it."""
+    from gan_viz.config import ModelConfig
+
+    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    ck = save_checkpoint(tmp_path / "r.pt", cfg, build_generator(cfg), build_discriminator(cfg), step=1,
+                         train_config={"dataset": "rooms"})
+    out = tmp_path / "o"
+    code, stdout, err = cli("evaluate", "--ckpt", ck, "--n", "60", "--bootstraps", "5", "--device", "cpu",
+                            "--out", out)  # D's 8 + 16 + 32 = 56 dimensions: N 60
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["spaces"] == ["D"] and s["dataset"] == "rooms" and s["dims"]["D"] == 56
+    assert "does not fit this model's images" in s["absent"]["parser"]
+    code, _, err = cli("evaluate", "--ckpt", ck, "--n", "30", "--features", "parser", "--device", "cpu",
+                       "--out", tmp_path / "p")
+    assert code == 2 and "--features parser: the rooms parser does not fit" in err
