@@ -144,3 +144,19 @@ def test_parser_space_only_where_the_rooms_parser_applies(cli, tmp_path):
     code, _, err = cli("evaluate", "--ckpt", ck, "--n", "30", "--features", "parser", "--device", "cpu",
                        "--out", tmp_path / "p")
     assert code == 2 and "--features parser: the rooms parser does not fit" in err
+
+
+def test_a_model_def_without_D_needs_an_extractor(cli, extractor, tmp_path):
+    md = tmp_path / "md.py"
+    md.write_text("from torch import nn\n"
+                  "def build():\n"
+                  "    G = nn.Sequential(nn.Linear(4, 3 * 16 * 16), nn.Tanh(), nn.Unflatten(1, (3, 16, 16)))\n"
+                  "    return {'G': G, 'nz': 4}\n")
+    code, _, err = cli("evaluate", "--model-def", f"{md}:build", "--out", tmp_path / "a", *FAST)
+    assert code == 2 and "no feature space applies" in err and "holds no discriminator" in err
+    assert "--features FILE.py:FUNC" in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "b"
+    code, _, err = cli("evaluate", "--model-def", f"{md}:build", "--features", f"{extractor}:build", "--n", "20",
+                       "--out", out, *FAST)
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["spaces"] == [f"{extractor}:build"]
