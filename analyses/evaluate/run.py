@@ -183,7 +183,8 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
     from gan_viz.io import save_figure, write_json, write_npz
 
     for opt, v, lo in (("--n", n, 2), ("--bootstraps", bootstraps, 0), ("--kid-subsets", kid_subsets, 1),
-                       ("--kid-subset-size", kid_subset_size, 2), ("--d-pool", d_pool, 1), ("--batch-size", batch_size, 1)):
+                       ("--kid-subset-size", kid_subset_size, 2), ("--d-pool", d_pool, 1),
+                       ("--batch-size", batch_size, 1)):
         if v < lo:
             raise UserError(f"{opt} must be at least {lo}; got {v}")
     S = ctx.subject
