@@ -653,7 +653,10 @@ def _run_direction(ctx, o, S, dterms, alphas, sheet, dchosen, inst, target, summ
                           o["controls"], ctx.seed, o["batch_size"], ctx.device)
     save_figure(AP.plot_direction(d, f"{pn} - {mn}"), ctx.out, "direction_walk")
     if d.fractions is not None:
-        save_figure(AP.plot_direction_measure(d, target), ctx.out, "direction_measure")
+        from gan_viz.instruments import figure_tag, instrument_record
+
+        save_figure(AP.plot_direction_measure(d, target, figure_tag(instrument_record(inst))), ctx.out,
+                    "direction_measure")
     summary["direction"] = {"expr": f"{pn} - {mn}", "plus": dchosen[pn], "minus": dchosen[mn],
                             "eval_seed": EVAL_SEED + ctx.seed, "control_seed": ctx.seed,
                             **direction_summary(d, target)}

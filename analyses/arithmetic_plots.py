@@ -121,7 +121,7 @@ def plot_direction(r: DirectionResult, title: str = "direction"):
     return fig
 
 
-def plot_direction_measure(r: DirectionResult, target: str):
+def plot_direction_measure(r: DirectionResult, target: str, tag: str = ""):
     """The target class's mean pixel fraction vs alpha, along d and along the random controls."""
     import matplotlib.pyplot as plt
 
@@ -132,7 +132,8 @@ def plot_direction_measure(r: DirectionResult, target: str):
     ax.plot(r.alphas, r.fractions[:, :, c].mean(1), "o-", color="C3", lw=1.5, label="the direction d")
     ax.set_xlabel("alpha (z + alpha d)")
     ax.set_ylabel(f"{target} pixel fraction (parser)")
-    ax.set_title(f"{target} along d, {r.fractions.shape[1]} samples", fontsize=9)
+    ax.set_title(f"{tag + ' ' if tag else ''}{target} along d, {r.fractions.shape[1]} samples", fontsize=9,
+                 color="darkred" if "FORCED" in tag else "black")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -648,7 +648,11 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
                        ctx.device, prob, judges)
     save_figure(plot_forget_samples(r), ctx.out, "forget_samples")
     if r.before is not None:
-        save_figure(plot_removal_curve(r), ctx.out, "removal_curve")
+        from gan_viz.instruments import figure_tag, instrument_record
+
+        tag = " ".join(t for t in (figure_tag(instrument_record(plan.judge)) if plan.judge else "",
+                                   figure_tag(instrument_record(inst, plan.reason))) if t)
+        save_figure(plot_removal_curve(r, tag), ctx.out, "removal_curve")
     summary = {"checkpoint": S.where, "checkpoint_step": S.step, "boxes_source": source,
                "instrument": instrument_record(inst, plan.reason), **summarize(r)}
     if inst is not None:

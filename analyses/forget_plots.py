@@ -40,7 +40,7 @@ def plot_forget_samples(r: ForgetResult, control: bool = True):
     return fig
 
 
-def plot_removal_curve(r: ForgetResult):
+def plot_removal_curve(r: ForgetResult, tag: str = ""):
     """Left: object pixels removed vs filters removed (score order) beside random filters and
     the other classes, with GAN Dissection's point. Right: every fit's outcome (spread)."""
     import matplotlib.pyplot as plt
@@ -70,6 +70,8 @@ def plot_removal_curve(r: ForgetResult):
     ax.set_ylim(-60, 105)  # a class that grows a lot (lost share << 0) is clipped
     ax.set_xlabel(f"filters removed from G.{r.layer} (of {r.layer_shape[0]})")
     ax.set_ylabel("pixels removed (%)\n(grey: other classes, clipped at -60)", fontsize=8)
+    if tag:  # the instruments whose numbers these are (loudly when forced or out of their domain)
+        fig.suptitle(tag, fontsize=8, color="darkred" if "FORCED" in tag else "black")
     ax.axhline(0, color="k", lw=0.5)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     _plot_fits(bx, s, concept)
