@@ -92,3 +92,66 @@ def d_features(D: nn.Module, images: torch.Tensor, layers: Sequence[str], pool: 
         for h in handles:
             h.remove()
     return torch.cat(out).numpy()
+
+
+# --- Inception, from the user's local weights only ---------------------------------------------
+
+INCEPTION_SIZE = 299
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def load_inception(path, device: torch.device | str = "cpu"):
+    """torchvision's ``inception_v3`` with the weights of a local file (never downloaded), as a
+    feature extractor: images (N, C, H, W) in [-1, 1] -> (N, 2048) pool features (float32, CPU).
+
+    The file: a torchvision ``inception_v3`` state dict (e.g. ``Inception_V3_Weights.IMAGENET1K_V1``
+    saved by the user), read with ``weights_only=True``; ``fc.*`` is dropped, ``AuxLogits.*`` is
+    optional. Images are mapped to [0, 1], resized bilinearly to 299 and ImageNet-normalised;
+    grayscale is repeated to 3 channels. pytorch-fid's FID Inception (1008 classes) is refused:
+    its FID-specific blocks are not torchvision's, so its weights would not give FID.
+
+    Raises:
+        UserError: a missing or unreadable file, a state dict of another layout.
+    """
+    import torchvision
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--inception-weights {p} does not exist; give a local torchvision inception_v3 state dict")
+    try:
+        sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - the user's file: one line
+        raise UserError(f"cannot read --inception-weights {p} ({type(e).__name__}); give a torchvision "
+                        "inception_v3 state dict saved with torch.save") from None
+    sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise UserError(f"--inception-weights {p} is not a state dict of tensors")
+    fc = sd.get("fc.weight")
+    if fc is not None and fc.shape[0] == 1008:
+        raise UserError(f"--inception-weights {p} is pytorch-fid's FID Inception (1008 classes), whose blocks are "
+                        "not torchvision's; wrap pytorch-fid's InceptionV3 as --features FILE.py:FUNC instead")
+    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    aux = any(k.startswith("AuxLogits.") for k in sd)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=aux, init_weights=False)
+    net.fc = nn.Identity()
+    missing, unexpected = net.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        first = (missing or unexpected)[0]
+        raise UserError(f"--inception-weights {p} does not fit torchvision's inception_v3: "
+                        f"{'missing' if missing else 'unexpected'} key {first!r}")
+    net.eval().to(device)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def extract(images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+        out = []
+        for i in range(0, len(images), batch_size):
+            x = (images[i:i + batch_size].float() + 1) / 2  # (B, C, H, W) in [0, 1]
+            x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
+            x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+            out.append(net(((x - mean) / std).to(device)).float().cpu())
+        return torch.cat(out).numpy()
+
+    return extract

@@ -160,3 +160,35 @@ def test_a_model_def_without_D_needs_an_extractor(cli, extractor, tmp_path):
                        "--out", out, *FAST)
     assert code == 0, err
     assert json.loads((out / "summary.json").read_text())["spaces"] == [f"{extractor}:build"]
+
+
+def test_inception_only_from_local_weights(tmp_path):
+    """A torchvision inception_v3 state dict on disk (random weights, saved in half precision to keep the test
+    small) gives (N, 2048) features of any image size; pytorch-fid's 1008-class layout and another layout are
+    refused in one line."""
+    import torchvision
+
+    from gan_viz.features import load_inception
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+    path = tmp_path / "inception.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, path)
+    extract = load_inception(path)
+    f = extract(torch.rand(2, 3, 16, 16) * 2 - 1)
+    assert f.shape == (2, 2048) and np.isfinite(f).all()
+    assert extract(torch.rand(1, 1, 16, 16)).shape == (1, 2048)  # grayscale repeated to RGB
+    sd = torch.load(path, weights_only=True)
+    torch.save({**sd, "fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)}, tmp_path / "fid.pt")
+    with pytest.raises(UserError, match="pytorch-fid's FID Inception"):
+        load_inception(tmp_path / "fid.pt")
+    torch.save({"main.0.weight": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="does not fit torchvision's inception_v3"):
+        load_inception(tmp_path / "other.pt")
+    with pytest.raises(UserError, match="does not exist"):
+        load_inception(tmp_path / "nope.pt")
+
+
+def test_inception_weights_without_inception_features_is_refused(cli, ckpt, tmp_path):
+    code, _, err = cli("evaluate", "--ckpt", ckpt, "--inception-weights", tmp_path / "w.pt", "--out", tmp_path / "o",
+                       *FAST)
+    assert code == 2 and "does not name inception" in err

@@ -9,8 +9,10 @@ Feature spaces (``--features``, comma-separated; default ``auto``):
   x ``--d-pool`` and concatenated (:func:`gan_viz.features.d_features`);
 - ``FILE.py:FUNC``: your extractor: ``FUNC()`` returns a callable images (N, C, H, W) in
   [-1, 1] -> features (N, F) (a tensor or array), e.g. an ``nn.Module``;
-- ``inception``: refused (no weights are ever downloaded; wrap your local Inception as
-  ``FILE.py:FUNC``).
+- ``inception``: torchvision's ``inception_v3`` pool features (2048 dimensions) with the
+  weights of ``--inception-weights FILE`` only (never downloaded, see
+  :func:`gan_viz.features.load_inception`); without that file it is refused. Its values are
+  not comparable with published FIDs (those use TF's FID Inception).
 
 ``auto`` is ``parser`` where it applies plus ``D`` where the model has one; what is left
 out is recorded with the reason (``absent``).
@@ -38,9 +40,9 @@ from .summary import caption, lines, summary_of
 if TYPE_CHECKING:
     from gan_viz.analyses.registry import Context
 
-INCEPTION_REFUSAL = ("--features inception: Inception weights are never downloaded and gan-viz ships none; wrap "
-                     "your local Inception as --features FILE.py:FUNC (FUNC() returns images -> (N, 2048) pool "
-                     "features)")
+INCEPTION_REFUSAL = ("--features inception needs --inception-weights FILE (a local torchvision inception_v3 state "
+                     "dict): Inception weights are never downloaded and gan-viz ships none; or wrap your own "
+                     "Inception as --features FILE.py:FUNC")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,18 @@ def _user_space(spec: str, probe: torch.Tensor) -> Space:
     return Space(spec, extract, {"kind": "user", "spec": spec})
 
 
-def resolve_spaces(ctx: "Context", features: str, d_pool: int) -> tuple[list[Space], dict]:
+def _inception_space(ctx: "Context", weights: str | None) -> Space:
+    from gan_viz.features import load_inception
+
+    if weights is None:
+        raise UserError(INCEPTION_REFUSAL)
+    extract = load_inception(weights, ctx.device)
+    return Space("inception", extract, {"kind": "inception", "weights": str(weights),
+                                        "note": "torchvision inception_v3 pool features; not TF's FID Inception"})
+
+
+def resolve_spaces(ctx: "Context", features: str, d_pool: int,
+                   inception_weights: str | None = None) -> tuple[list[Space], dict]:
     """The feature spaces ``features`` names, and for ``auto`` the reasons of those left out."""
     names = [s.strip() for s in str(features).split(",") if s.strip()]
     if not names:
@@ -129,7 +142,7 @@ def resolve_spaces(ctx: "Context", features: str, d_pool: int) -> tuple[list[Spa
                 raise UserError(f"--features D: {got}")
             spaces.append(got)
         elif name.lower() == "inception":
-            raise UserError(INCEPTION_REFUSAL)
+            spaces.append(_inception_space(ctx, inception_weights))
         elif ":" in name:
             spaces.append(_user_space(name, S.images(S.sample_z(2, torch.Generator().manual_seed(0)))))
         else:
@@ -174,7 +187,8 @@ def real_sets(ctx: "Context", n: int) -> tuple[torch.Tensor, torch.Tensor, np.nd
 
 @register("evaluate", needs=("G",), title="Quality: standard metrics with their controls", caption=caption)
 def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: int = 100, kid_subsets: int = 100,
-        kid_subset_size: int = 1000, d_pool: int = 1, batch_size: int = 256) -> dict:
+        kid_subset_size: int = 1000, d_pool: int = 1, batch_size: int = 256,
+        inception_weights: str | None = None) -> dict:
     """Frechet distance, KID, precision/recall and density/coverage of ``n`` samples against ``n`` real
     test images, beside two disjoint real sets of ``n`` (the control), in each feature space.
 
@@ -189,7 +203,9 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
             raise UserError(f"{opt} must be at least {lo}; got {v}")
     S = ctx.subject
     S.require("G") if not S.has_G else None
-    spaces, absent = resolve_spaces(ctx, features, d_pool)
+    if inception_weights is not None and "inception" not in str(features).lower().split(","):
+        raise UserError("--inception-weights is given but --features does not name inception")
+    spaces, absent = resolve_spaces(ctx, features, d_pool, inception_weights)
     real_a, real_b, ia, ib, dataset, notes = real_sets(ctx, n)
     m = len(ia)
     z = S.sample_z(m, torch.Generator().manual_seed(ctx.seed))

@@ -20,17 +20,20 @@ def add_arguments(p):
                 "not record it)")
     p.add_argument("--n", type=int, default=1000,
                    help="generated images, and images in each of the two disjoint real sets (default: 1000)")
-    p.add_argument("--features", default="auto", metavar="auto|parser|D|FILE.py:FUNC",
+    p.add_argument("--features", default="auto", metavar="auto|parser|D|inception|FILE.py:FUNC",
                    help="feature spaces, comma-separated: parser (the rooms parser, where it applies), D (the model's "
                         "discriminator), FILE.py:FUNC (FUNC() returns images -> (N, F) features); auto: parser "
-                        "where it applies and D where the model has one (default). inception is refused: no "
-                        "weights are downloaded")
+                        "where it applies and D where the model has one (default); inception: torchvision's "
+                        "inception_v3 with --inception-weights (never downloaded)")
     p.add_argument("--bootstraps", type=int, default=100, help="bootstrap replicates for the intervals (default: 100)")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default: 100)")
     p.add_argument("--kid-subset-size", type=int, default=1000, help="images per side in a KID subset (default: 1000)")
     p.add_argument("--d-pool", type=int, default=1,
                    help="D features: each block max-pooled to this grid side (default: 1, global max)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    p.add_argument("--inception-weights", default=None, metavar="FILE",
+                   help="a local torchvision inception_v3 state dict for --features inception (not TF's FID "
+                        "Inception: its values are not comparable with published FIDs)")
 
 
 def run(args) -> int:
