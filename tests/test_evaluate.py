@@ -192,3 +192,16 @@ def test_inception_weights_without_inception_features_is_refused(cli, ckpt, tmp_
     code, _, err = cli("evaluate", "--ckpt", ckpt, "--inception-weights", tmp_path / "w.pt", "--out", tmp_path / "o",
                        *FAST)
     assert code == 2 and "does not name inception" in err
+
+
+def test_without_bootstraps_the_figure_and_lines_have_no_interval():
+    from gan_viz.analyses.evaluate import plot_evaluate, summary_of
+    from gan_viz.analyses.evaluate.summary import lines
+
+    rng = np.random.default_rng(0)
+    r = compute_evaluate({"s": tuple(rng.normal(size=(30, 3)) for _ in range(3))}, bootstraps=0)
+    fig = plot_evaluate(r)
+    assert len(fig.axes) == 6 and r.model["s"]["kid"]["low"] is None
+    s = summary_of(r)
+    assert s["n"] == 30 and s["dims"] == {"s": 3} and "[" not in lines(s)[0]
+    assert s["sources"]["density"] == "prdc.compute_prdc (k=5)"
