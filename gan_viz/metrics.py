@@ -50,6 +50,8 @@ K_PR, K_DC = 3, 5  # neighbours: precision/recall (Kynkaanniemi et al.), density
 IMAG_TOL = 1e-3
 FD_OFFSET = 1e-6
 METRICS = ("frechet", "kid", "precision", "recall", "density", "coverage")
+BOUNDS = {"frechet": (0.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "density": (0.0, np.inf),
+          "coverage": (0.0, 1.0)}  # the range of each metric: an interval stays inside it (KID may be negative)
 
 
 def check_features(f, what: str = "features") -> np.ndarray:
@@ -235,9 +237,7 @@ def compare(real, fake, *, what: str = "features", bootstraps: int = 100, level:
         value = frechet_distance(r, g, what, info)
         reps = [frechet_from_moments(r[i].mean(0), np.atleast_2d(np.cov(r[i], rowvar=False)),
                                      g[j].mean(0), np.atleast_2d(np.cov(g[j], rowvar=False))) for i, j in boots]
-        out["frechet"] = _entry(value, reps, level)
-        if out["frechet"]["low"] is not None:
-            out["frechet"]["low"] = max(0.0, out["frechet"]["low"])  # a distance: the recentred interval stops at 0
+        out["frechet"] = _entry(value, reps, level, BOUNDS["frechet"])
         out["frechet_info"] = info
     if "kid" in metrics:
         value = kid(r, g, kid_subsets, kid_subset_size, seed)
@@ -254,14 +254,15 @@ def compare(real, fake, *, what: str = "features", bootstraps: int = 100, level:
         for n in names:
             side = per[n]
             idx = [j if n in ("precision", "density") else i for i, j in boots]
-            out[n] = _entry(values[n], [float(side[t].mean()) for t in idx], level)
+            out[n] = _entry(values[n], [float(side[t].mean()) for t in idx], level, BOUNDS[n])
     return out
 
 
-def _entry(value: float, reps: list, level: float) -> dict:
-    """The estimate and its interval: the bootstrap replicates' percentiles, recentred on the estimate."""
+def _entry(value: float, reps: list, level: float, bounds: tuple = (-np.inf, np.inf)) -> dict:
+    """The estimate and its interval: the bootstrap replicates' percentiles, recentred on the estimate
+    and kept within the metric's range (``bounds``)."""
     if not len(reps):
         return {"value": float(value), "low": None, "high": None}
     reps = np.asarray(reps, dtype=np.float64)
     lo, hi = _interval(reps - reps.mean() + value, level)
-    return {"value": float(value), "low": lo, "high": hi}
+    return {"value": float(value), "low": float(np.clip(lo, *bounds)), "high": float(np.clip(hi, *bounds))}

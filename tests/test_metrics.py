@@ -115,3 +115,14 @@ def test_compare_intervals_and_determinism():
         assert e["low"] <= e["value"] <= e["high"], (name, e)
     assert out == M.compare(a, b, bootstraps=30, seed=5)
     assert M.compare(a, b, bootstraps=0, metrics=("kid",))["kid"]["low"] is None
+
+
+def test_intervals_stay_within_each_metrics_range():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(80, 3))
+    for b in (a + rng.normal(size=a.shape) * 1e-3, rng.normal(size=(80, 3)) * 3):  # near-identical, far apart
+        out = M.compare(a, b, bootstraps=40, seed=1)
+        assert out["frechet"]["low"] >= 0
+        for m in ("precision", "recall", "coverage"):
+            assert 0 <= out[m]["low"] <= out[m]["high"] <= 1, (m, out[m])
+        assert out["density"]["low"] >= 0
