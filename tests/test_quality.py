@@ -53,6 +53,7 @@ def test_reference_split_is_disjoint_and_the_control_has_the_samples_size():
     assert (len(ref), len(control)) == (N_REAL, N_SAMPLES) and ref.stop == control.start
     ref, control = reference_split(30)  # a small folder: a third is the control
     assert (len(ref), len(control)) == (20, 10) and not set(ref) & set(control)
+    assert reference_split(2) == (range(1), range(1, 2)) and reference_split(1) == (range(1), range(1, 1))
 
 
 def test_epoch_quality_floor_compares_a_disjoint_set_of_equal_size_with_the_same_reference(tmp_path, monkeypatch):
@@ -84,3 +85,29 @@ def test_epoch_quality_floor_compares_a_disjoint_set_of_equal_size_with_the_same
     floor = metrics.frechet_distance(ref.features, ref.control_features)
     assert row["frechet_parser_real_vs_real"] == pytest.approx(floor, rel=1e-9)
     assert 0 < row["frechet_parser_real_vs_real"] < row["frechet_parser"]
+
+
+@pytest.mark.parametrize("images", [1, 2])
+def test_epoch_quality_on_a_folder_of_one_or_two_images(tmp_path, images):
+    """Two images: one reference, one control; one image: no control, the floor is NaN (no crash)."""
+    import math
+    from types import SimpleNamespace
+
+    import torch
+
+    from gan_viz.config import ModelConfig
+    from gan_viz.io import save_png
+    from gan_viz.models import build_generator
+    from gan_viz.training import quality as Q
+
+    root = tmp_path / "imgs"
+    for i in range(images):
+        save_png(root / f"{i}.png", np.full((16, 16, 3), 40 * i, np.uint8))
+    cfg = ModelConfig(image_size=16, nc=3, nz=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    run = SimpleNamespace(info=SimpleNamespace(is_main=True), mcfg=cfg, out=tmp_path / "run", step=1, device="cpu",
+                          tcfg=SimpleNamespace(dataset="folder", data_root=str(root), seed=0),
+                          nets=SimpleNamespace(G=build_generator(cfg)))
+    row = Q.epoch_quality(run, 1)
+    assert math.isnan(row["nn_dist_heldout_to_heldout"]) == (images == 1)
+    assert np.isfinite(row["nn_dist_fake_to_heldout"])

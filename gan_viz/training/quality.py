@@ -59,7 +59,8 @@ def reference_split(size: int, n_samples: int | None = None, n_real: int | None 
     as the generated set (``N_SAMPLES``) where the data allows (else a third of it)."""
     n_samples = N_SAMPLES if n_samples is None else n_samples
     n_real = N_REAL if n_real is None else n_real
-    m = min(n_samples, size // 3) if size < n_real + n_samples else n_samples
+    m = min(n_samples, max(1, size // 3)) if size < n_real + n_samples else n_samples
+    m = m if size >= 2 else 0  # one image: no control set (the floor is NaN)
     ref = min(n_real, size - m)
     return range(ref), range(ref, ref + m)
 
@@ -85,7 +86,7 @@ class _Reference:
         data = build_dataset(t.dataset, m.image_size, m.nc, "test", t.data_root, seed=0)
         ref, control = reference_split(len(data))
         self.images = load_batch(data, torch.arange(ref.start, ref.stop)).float()
-        self.control = load_batch(data, torch.arange(control.start, control.stop)).float()
+        self.control = load_batch(data, torch.arange(control.start, control.stop)).float() if len(control) else None
         self.parser = None
         if t.dataset == "rooms":
             try:
@@ -97,7 +98,7 @@ class _Reference:
         if self.parser is not None:
             self.fractions = self.parser.class_fractions(self.images).numpy()
             self.features = self.parser.features(self.images).numpy()
-            self.control_features = self.parser.features(self.control).numpy()
+            self.control_features = None if self.control is None else self.parser.features(self.control).numpy()
 
 
 def epoch_quality(run, epoch: int) -> dict:
@@ -117,14 +118,16 @@ def epoch_quality(run, epoch: int) -> dict:
         G.train()
     row = {"epoch": epoch, "step": run.step,
            "nn_dist_fake_to_heldout": float(nn_distance(fake, ref.images).mean()),
-           "nn_dist_heldout_to_heldout": float(nn_distance(ref.control, ref.images).mean())}
+           "nn_dist_heldout_to_heldout": float("nan") if ref.control is None else
+           float(nn_distance(ref.control, ref.images).mean())}
     if ref.parser is not None:
         from ..data.rooms import CLASSES
 
         frac = ref.parser.class_fractions(fake).numpy()
-        fake_features = ref.parser.features(fake).numpy()[:len(ref.control)]  # the control's N
-        row["frechet_parser"] = _checked_frechet(fake_features, ref.features)
-        row["frechet_parser_real_vs_real"] = _checked_frechet(ref.control_features, ref.features)
+        n = N_SAMPLES if ref.control is None else len(ref.control)  # the control's N
+        row["frechet_parser"] = _checked_frechet(ref.parser.features(fake).numpy()[:n], ref.features)
+        row["frechet_parser_real_vs_real"] = float("nan") if ref.control is None else \
+            _checked_frechet(ref.control_features, ref.features)
         for k, name in enumerate(CLASSES):
             row[f"frac_{name}_fake"] = float(frac[:, k].mean())
             row[f"frac_{name}_real"] = float(ref.fractions[:, k].mean())
