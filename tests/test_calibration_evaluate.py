@@ -8,6 +8,10 @@ Planted cases against real A, each at the same N:
 - noise (every generated point moved by N(0, SIGMA^2) noise, off the modes): precision and density fall;
 - shifted statistics (every generated point shifted by SIGMA per dimension): Frechet distance and KID rise.
 
+Through the command, on images in the rooms parser's features (N=250): a "generator" that returns real
+training rooms scores as real (within 0.1 of the real-vs-real control), and the same rooms under a 5x5 box
+blur lose precision and density (intervals apart from the control).
+
 The metrics' values go into the calibration JSON (``GAN_VIZ_CALIBRATION=FILE``).
 """
 
@@ -98,3 +102,73 @@ def test_shifted_statistics(sets, null, calibration):
     calibration("evaluate_shift", "+SIGMA per dimension (|shift|^2 = 8 SIGMA^2 = 0.22): FD > real-vs-real + 0.1, "
                 "KID > real-vs-real + 0.05 (intervals apart)", planted={k: model[k] for k in ("frechet", "kid")},
                 null={k: control[k] for k in ("frechet", "kid")})
+
+
+# --- through the command, on images: the rooms parser's features ------------------------------------
+
+ROOMS_MODEL = '''
+import torch
+import torch.nn.functional as F
+from gan_viz.data import build_dataset
+
+ROOMS = build_dataset("rooms", 32, 3, "train", n=1000)
+
+
+def _model(blur):
+    state = {"next": 0}
+
+    def generate(z):  # real training rooms in turn (a perfect generator), blurred where asked
+        idx = [(state["next"] + i) % len(ROOMS) for i in range(len(z))]
+        state["next"] += len(z)
+        x = ROOMS.get_batch(idx)
+        return F.avg_pool2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), 5, 1) if blur else x
+
+    return {"generate": generate, "nz": 4, "dataset": "rooms"}
+
+
+def copier():
+    return _model(False)
+
+
+def blurred():
+    return _model(True)
+'''
+
+
+@pytest.fixture(scope="module")
+def rooms_runs(tmp_path_factory):
+    import json
+
+    from gan_viz.cli import main
+
+    tmp = tmp_path_factory.mktemp("rooms")
+    md = tmp / "rooms_model.py"
+    md.write_text(ROOMS_MODEL)
+    out = {}
+    for name in ("copier", "blurred"):
+        code = main(["evaluate", "--model-def", f"{md}:{name}", "--n", "250", "--bootstraps", "20", "--device", "cpu",
+                     "--out", str(tmp / name)])
+        assert code == 0
+        out[name] = json.loads((tmp / name / "summary.json").read_text())["evaluate"]["parser"]
+    return out
+
+
+def test_images_a_copier_of_real_rooms_scores_as_real(rooms_runs, calibration):
+    """G = real training rooms: every metric's model value inside or near the real-vs-real control."""
+    e = rooms_runs["copier"]
+    for m in ("precision", "recall", "density", "coverage"):
+        assert abs(e[m]["model"]["value"] - e[m]["control"]["value"]) < 0.1, (m, e[m])
+    assert e["frechet"]["model"]["value"] < 2 * e["frechet"]["control"]["value"] + 0.05
+    calibration("evaluate_parser_copier", "G = real rooms (parser features, N=250): |P/R/D/C - real-vs-real| < 0.1, "
+                "FD < 2 x real-vs-real + 0.05", null={m: e[m]["model"]["value"] for m in e},
+                control={m: e[m]["control"]["value"] for m in e})
+
+
+def test_images_blurred_rooms_lose_precision_and_density(rooms_runs, calibration):
+    e = rooms_runs["blurred"]
+    for m in ("precision", "density"):
+        assert e[m]["model"]["high"] < e[m]["control"]["low"], (m, e[m])
+    assert e["frechet"]["model"]["low"] > e["frechet"]["control"]["high"]
+    calibration("evaluate_parser_blur", "5x5 box blur of real rooms (parser features, N=250): precision, density "
+                "and FD intervals apart from real-vs-real", planted={m: e[m]["model"]["value"] for m in e},
+                control={m: e[m]["control"]["value"] for m in e})
