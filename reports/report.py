@@ -103,7 +103,7 @@ KEYS = tuple(s.key for s in SECTIONS)
 # --segmenter): a section's context and its printed command carry those and no others
 TAKES = {"latent-walk": ("segmenter",), "guided-backprop": ("data",), "forget": ("segmenter",),
          "arithmetic": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
-         "checkerboard": ("data",), "filter-audit": ("data", "segmenter")}
+         "checkerboard": ("data",), "filter-audit": ("data", "segmenter"), "evaluate": ("data",)}
 
 
 @dataclass
