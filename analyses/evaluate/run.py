@@ -32,6 +32,7 @@ import torch
 
 from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
+from gan_viz.metrics import require_samples
 
 from .compute import compute_evaluate
 from .plot import FIGURES
@@ -105,7 +106,6 @@ def _user_space(spec: str, probe: torch.Tensor) -> Space:
                             f"({len(x)}, F)")
         return f
 
-    extract(probe)
     return Space(spec, extract, {"kind": "user", "spec": spec})
 
 
@@ -127,6 +127,7 @@ def resolve_spaces(ctx: "Context", features: str, d_pool: int,
         raise UserError("--features is empty; give auto, parser, D, or FILE.py:FUNC")
     spaces, absent = [], {}
     S = ctx.subject
+    probe = S.images(S.sample_z(2, torch.Generator().manual_seed(0)))  # (2, C, H, W): each space is tried on it
     for name in names:
         if name == "auto":
             for key, got in (("parser", _parser_space(ctx)), ("D", _d_space(ctx, d_pool))):
@@ -144,7 +145,7 @@ def resolve_spaces(ctx: "Context", features: str, d_pool: int,
         elif name.lower() == "inception":
             spaces.append(_inception_space(ctx, inception_weights))
         elif ":" in name:
-            spaces.append(_user_space(name, S.images(S.sample_z(2, torch.Generator().manual_seed(0)))))
+            spaces.append(_user_space(name, probe))
         else:
             raise UserError(f"--features {name!r}: give auto, parser, D, inception or FILE.py:FUNC")
     seen = [s.name for s in spaces]
@@ -153,6 +154,8 @@ def resolve_spaces(ctx: "Context", features: str, d_pool: int,
     if not spaces:
         raise UserError("no feature space applies to this model (" + "; ".join(f"{k}: {v}" for k, v in absent.items())
                         + "); pass --features FILE.py:FUNC (your extractor)")
+    for sp in spaces:  # the feature dimension from the probe, so N <= F is refused before the work
+        sp.record["dim"] = int(np.asarray(sp.extract(probe)).reshape(len(probe), -1).shape[1])
     return spaces, absent
 
 
@@ -206,8 +209,12 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
     if inception_weights is not None and "inception" not in str(features).lower().split(","):
         raise UserError("--inception-weights is given but --features does not name inception")
     spaces, absent = resolve_spaces(ctx, features, d_pool, inception_weights)
+    for sp in spaces:
+        require_samples(n, sp.record["dim"], sp.name)
     real_a, real_b, ia, ib, dataset, notes = real_sets(ctx, n)
     m = len(ia)
+    for sp in spaces:
+        require_samples(m, sp.record["dim"], sp.name)
     z = S.sample_z(m, torch.Generator().manual_seed(ctx.seed))
     fake = S.images(z, batch_size, ctx.device)
     feats = {sp.name: tuple(sp.extract(x) for x in (fake, real_a, real_b)) for sp in spaces}
