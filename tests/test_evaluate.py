@@ -205,3 +205,9 @@ def test_without_bootstraps_the_figure_and_lines_have_no_interval():
     s = summary_of(r)
     assert s["n"] == 30 and s["dims"] == {"s": 3} and "[" not in lines(s)[0]
     assert s["sources"]["density"] == "prdc.compute_prdc (k=5)"
+
+
+def test_n_at_or_below_the_dimension_is_refused_before_real_data_is_read(cli, ckpt, tmp_path):
+    code, _, err = cli("evaluate", "--ckpt", ckpt, "--n", "30", "--features", "D", "--d-pool", "4", "--dataset",
+                       "folder", "--data-root", tmp_path / "no_such_folder", "--device", "cpu", "--out", tmp_path / "o")
+    assert code == 2 and "needs more images than its 384 dimensions, and has 30" in err  # (8 + 16) x 4 x 4
