@@ -68,6 +68,9 @@ def test_fresh_draws_use_other_rooms_and_z(parser):
                       real_start=card_select.FRESH_REAL_START)
     assert q["real_test_rooms"] == [card_select.FRESH_REAL_START, card_select.FRESH_REAL_START + N]
     assert q["z_seed"] == card_select.FRESH_SEED
+    # the real-vs-real floor at the same N on both sides: N other held-out rooms, not halves of the N
+    assert q["real_control_rooms"] == [card_select.FRESH_REAL_START + N, card_select.FRESH_REAL_START + 2 * N]
+    assert 0 < q["frechet_parser_real_vs_real"] < q["frechet_parser"] + 1
 
 
 def _run_of(tmp_path, modes: dict, monkeypatch):

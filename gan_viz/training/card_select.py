@@ -82,15 +82,16 @@ def choose(run: Path, parser, goals: Goals, n: int = 1000, min_step: int = 0, pr
     found = [(s, p) for s, p in numbered_checkpoints(run) if s >= min_step]
     if not found:
         raise UserError(f"no checkpoint of {run} at step >= {min_step}; lower --min-step")
-    curve, quality, real = [], {}, None
+    curve, quality, real, control = [], {}, None, None
     bar = tqdm(found, desc="card per checkpoint", unit="ckpt", disable=not progress)
     for step, path in bar:
         ck = load_checkpoint(path)
         if ck.dataset != "rooms":
             raise UserError(f"{path} was trained on {ck.dataset!r}; choosing by the card needs a rooms run "
                             "(the scene parser measures rooms only)")
-        real = real if real is not None else real_rooms_stats(parser, ck.config, n)
-        quality[step] = rooms_quality(ck.G, ck.config, parser, n=n, seed=EVAL_SEED, real=real)
+        if real is None:
+            real, control = real_rooms_stats(parser, ck.config, n), real_rooms_stats(parser, ck.config, n, n)
+        quality[step] = rooms_quality(ck.G, ck.config, parser, n=n, seed=EVAL_SEED, real=real, control=control)
         curve.append(row_of(step, quality[step], goals))
         r = curve[-1]
         bar.write(f"step {step}: window {r['window_fraction_ratio']:.2f}x, bed {r['bed_fraction_ratio']:.2f}x, "
