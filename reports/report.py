@@ -356,7 +356,7 @@ def _cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def forget_seconds(S, options: Mapping, device: str = "cpu") -> float | None:
+def forget_seconds(S, options: Mapping, device: str = "cpu", segmenter: str | None = None) -> float | None:
     """An estimate of Fig. 6's seconds on ``S`` at ``options``, from one timed probe of its two costs:
     an optimisation step (``batch_size`` 32 images through G and the rooms parser, forward and backward)
     and a measurement (G and both parsers, forward, per image). None where the rooms parser does not
@@ -365,9 +365,9 @@ def forget_seconds(S, options: Mapping, device: str = "cpu") -> float | None:
 
     from gan_viz.instruments import absent_reason, resolve_instrument
 
-    if not S.has_G or absent_reason(S) is not None:
+    if not S.has_G or (segmenter is None and absent_reason(S) is not None):
         return None
-    inst = resolve_instrument(S, device=device)
+    inst = resolve_instrument(S, segmenter, device=device)  # "rooms": forced, as the section will be
     if inst is None or not inst.differentiable:
         return None
     prob = inst.concept_prob(inst.class_names.index("window"))
@@ -395,7 +395,7 @@ def announce_time(sections: list[Section], root: Path, inputs: Inputs, force: bo
     if not force and _cached(root / s.key, cache_key(s, options, inputs)):
         return None
     try:
-        est = forget_seconds(inputs.subject, options, inputs.device)
+        est = forget_seconds(inputs.subject, options, inputs.device, inputs.segmenter)
     except (UserError, RuntimeError, ValueError):
         return None
     if est is not None and est > 180:

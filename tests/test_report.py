@@ -370,3 +370,4 @@ def test_the_report_says_before_starting_when_forget_will_take_minutes(tmp_path,
 
     untrained = Subject.from_config(cfg, build_generator(cfg), None, domain="rooms")
     assert R.forget_seconds(untrained, opts) is None  # the parser does not measure it: the section costs nothing
+    assert R.forget_seconds(untrained, opts, segmenter="rooms") > 0  # forced, as the section then runs
