@@ -91,7 +91,8 @@ def generated_source(G: nn.Module | Callable, z: torch.Tensor, device: torch.dev
 def dataset_source(ds, name: str, n: int, class_names: Sequence[str] = ()) -> ImageSource:
     """The first ``n`` items of a dataset; class maps from ``ds.sample(i).classmap`` when it has them."""
     if n > len(ds):
-        raise UserError(f"--images {n}: the {name} test split has only {len(ds)} images; ask for fewer")
+        where = "the folder" if name == "folder" else f"the {name} test split"  # a folder has no test split
+        raise UserError(f"--images {n}: {where} has only {len(ds)} images; ask for fewer")
 
     def fetch(idx: np.ndarray) -> torch.Tensor:
         if hasattr(ds, "get_batch"):
