@@ -97,8 +97,21 @@ def section_html(b: Block) -> str:
     return "\n".join(parts)
 
 
-def write_html(path: Path, title: str, intro: str, blocks: list[Block]) -> Path:
-    """Write the page; every image path must exist beside it (checked here)."""
+def glance_html(glance: list | None, quality: str | None = None) -> str:
+    """The 'at a glance' table: (section, what it measured, instrument) rows (:mod:`reports.glance`)."""
+    if not glance:
+        return ""
+    head = f"<p><b>Model card:</b> {html.escape(quality)}</p>" if quality else ""
+    body = "".join(f"<tr><th>{html.escape(t)}</th><td>{html.escape(m)}</td><td>{html.escape(i)}</td></tr>"
+                   for t, m, i in glance)
+    return (f'<section id="glance"><h2>At a glance</h2>{head}<table><tr><th>section</th><th>measured '
+            f"(beside its control)</th><th>instrument</th></tr>{body}</table></section>")
+
+
+def write_html(path: Path, title: str, intro: str, blocks: list[Block], glance: list | None = None,
+               quality: str | None = None) -> Path:
+    """Write the page; every image path must exist beside it (checked here). ``glance``: the first
+    section's rows, what each section measured."""
     root = path.parent
     missing = [f for b in blocks for f in b.figures if not (root / f).exists()]
     if missing:
@@ -107,7 +120,8 @@ def write_html(path: Path, title: str, intro: str, blocks: list[Block]) -> Path:
                   for b in blocks)
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"
-            f"<ol>{toc}</ol>\n" + "\n".join(section_html(b) for b in blocks) + "</body></html>\n")
+            f"{glance_html(glance, quality)}<ol>{toc}</ol>\n" + "\n".join(section_html(b) for b in blocks)
+            + "</body></html>\n")
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page)
     return path

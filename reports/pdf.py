@@ -46,15 +46,23 @@ def _figure_page(pdf, title: str, png: Path, caption: str) -> None:
     plt.close(fig)
 
 
-def write_pdf(path: Path, title: str, intro: str, blocks) -> Path:
-    """One page per figure of every block (``reports.html.Block``), captions under the first."""
+def write_pdf(path: Path, title: str, intro: str, blocks, glance: list | None = None, quality: str | None = None) -> Path:
+    """One page per figure of every block (``reports.html.Block``), captions under the first; page 1 is
+    the intro and, with ``glance`` ((section, measured, instrument) rows, :mod:`reports.glance`), what
+    each section measured."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     root = path.parent
     with atomic_path(path) as tmp:
         with PdfPages(tmp) as pdf:
-            _text_page(pdf, title, [intro, ""] + [f"{b.title}: " + ("absent" if b.absent else f"{len(b.figures)} figure(s)")
-                                                  for b in blocks])
+            if glance:
+                first = [intro, "", "At a glance (each section's own summary.json; details on its pages):", ""]
+                first += ([f"Model card: {quality}", ""] if quality else [])
+                first += [f"{t}: {m}" + (f" [{i}]" if i else "") for t, m, i in glance]
+            else:
+                first = [intro, ""] + [f"{b.title}: " + ("absent" if b.absent else f"{len(b.figures)} figure(s)")
+                                       for b in blocks]
+            _text_page(pdf, title, first)
             for b in blocks:
                 lines = ([f"Absent: {b.absent}"] if b.absent else []) + \
                         [f"{k}: {v}" for k, v in (b.table or {}).items()]

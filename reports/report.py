@@ -530,8 +530,12 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     if audit is not None:
         blocks.append(extras.gallery_block(S, audit, out, inputs))
     title, intro = _title_and_intro(inputs)
-    write_html(out / "report.html", title, intro, blocks)
-    write_pdf(out / "report.pdf", title, intro, blocks)
+    from . import glance
+
+    at_a_glance = glance.rows(outcomes)
+    quality = glance.quality_line((extras.card_facts(S).get("card") or {}).get("quality"))
+    write_html(out / "report.html", title, intro, blocks, at_a_glance, quality)
+    write_pdf(out / "report.pdf", title, intro, blocks, at_a_glance, quality)
     record = {"checkpoint": S.where, "subject": S.describe(), "subject_stamp": inputs.stamp(),
               "data": inputs.data_stamp(), "seed": seed, "device": str(device),
               "sections": {o.section.key: {"analysis": o.section.name, "status": o.status,
@@ -539,6 +543,7 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
                                            "reason": o.reason, "options": o.options, "command": o.command}
                            for o in outcomes},
               "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2),
-              "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1)}
+              "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1),
+              "at_a_glance": [{"section": t, "measured": m, "instrument": i} for t, m, i in at_a_glance]}
     write_json(out / "report.json", record)
     return record

@@ -74,6 +74,28 @@ def test_report_end_to_end(report):
     assert f"median {summary['step_rms']['median']:.4f} RMS" in page  # captions state measured numbers
 
 
+def test_the_first_page_says_what_each_section_measured(report):
+    """report.html opens with 'At a glance' and report.json carries the same rows: each section's
+    headline read from its own summary.json, beside its control (the old first page listed titles)."""
+    from gan_viz.reports import glance
+
+    _, out = report
+    page = (out / "report.html").read_text()
+    assert page.index('id="glance"') < page.index('id="fig4_latent_walk"')
+    rows = json.loads((out / "report.json").read_text())["at_a_glance"]
+    assert len(rows) == 4 and all(r["measured"] and not r["measured"].startswith("absent") for r in rows)
+    walk = json.loads((out / "fig4_latent_walk" / "summary.json").read_text())
+    assert rows[0]["measured"].startswith(f"{walk['n_sharp']} sharp steps of {walk['frames'] - 1}")
+    gbp = json.loads((out / "fig5_guided_backprop" / "summary.json").read_text())
+    assert f"{gbp['trained']['mean_top_activation']:.3g} trained" in rows[1]["measured"] or "energy" in rows[1]["measured"]
+    assert "agree: True" in rows[2]["measured"] and "filters labelled by dissection" in rows[3]["measured"]
+    assert glance._fig6({"removed_share": 0.5, "random_removed_share": 0.1, "concept": "window",
+                         "n_filters_removed": 8, "layer": "G.relu3"}).startswith("50% of window pixels")
+    assert glance.instrument_status({"instrument": {"name": "rooms-parser", "forced": True, "out_of_domain": True}}) \
+        == "rooms-parser FORCED, OUTSIDE ITS DOMAIN"
+    assert glance._fig7({}) is None  # a figure the summary lacks is left out, never guessed
+
+
 def _section(key):
     from gan_viz.reports.report import SECTIONS
 

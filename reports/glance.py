@@ -1,0 +1,161 @@
+"""The report's first page: one line per section with what it measured, beside its control.
+
+Each line is read from the section's own ``summary.json`` (never recomputed, never guessed: a
+figure the summary lacks leaves the line out), with the control the analysis measured next to
+it (random filters, random directions, random D, held-out images, real images) and the
+instrument's status where one measured. Absent sections say why in a few words.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .captions import get
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _fig4(s: dict) -> str | None:
+    if s.get("n_sharp") is None:
+        return None
+    text = (f"{s['n_sharp']} sharp steps of {max(int(s.get('frames', 1)) - 1, 0)} (largest step "
+            f"{get(s, 'max_over_median', 0):.1f}x the median; a memorising G would jump)")
+    if "presence_changes" in s:
+        text += f"; {len(s['presence_changes'])} objects appear or disappear along the walk"
+    return text
+
+
+def _fig5(s: dict) -> str | None:
+    t, r = s.get("trained") or {}, s.get("random") or {}
+    if "object_energy_fraction" in t:
+        return (f"{_pct(t['object_energy_fraction'])} of guided-backprop energy on objects (they cover "
+                f"{_pct(t.get('object_pixel_fraction'))}); random D {_pct(r.get('object_energy_fraction'))}")
+    if "mean_top_activation" in t:
+        return (f"mean top activation {t['mean_top_activation']:.3g} trained vs "
+                f"{get(r, 'mean_top_activation', float('nan')):.3g} random D")
+    return None
+
+
+def _fig6(s: dict) -> str | None:
+    if s.get("removed_share") is None:
+        return None
+    return (f"{_pct(s['removed_share'])} of {s.get('concept', 'object')} pixels removed by {s.get('n_filters_removed')} "
+            f"filters of {s.get('layer')} (random filters {_pct(s.get('random_removed_share'))}; held-out judge)")
+
+
+def _fig7(s: dict) -> str | None:
+    if s.get("analogy_success_3") is None:
+        return None
+    holds = get(s, "analogy.paper_claim_holds")
+    return (f"analogy success {_pct(s['analogy_success_3'])} with 3 exemplars, {_pct(s.get('analogy_success_1'))} "
+            f"with 1 (same-norm random {_pct(s.get('analogy_success_random'))}, pixel space "
+            f"{_pct(s.get('analogy_success_pixel'))})" + ("" if holds is None else
+                                                          f"; the paper's claim {'holds' if holds else 'does not hold'}"))
+
+
+def _table1(s: dict) -> str | None:
+    f = s.get("feature_sets") or {}
+    if "trained_D" not in f:
+        return None
+
+    def acc(k):
+        return (f"{100 * f[k]['accuracy_mean']:.1f}% +- {100 * f[k].get('accuracy_ci95', 0):.1f}"
+                if k in f else "n/a")
+    return (f"trained D {acc('trained_D')} vs random D {acc('random_D')}, pixels {acc('pixels')} "
+            f"(chance {_pct(s.get('chance_accuracy'))}; {s.get('labels_per_draw')} labels)")
+
+
+def _memorisation(s: dict) -> str | None:
+    parts = []
+    for space, v in (s.get("spaces") or {}).items():
+        m = v.get("memorisation")
+        ct = get(v, "data_copying.C_T")
+        parts.append(f"{space}: {'cannot tell' if m is None else _pct(m)} of samples nearer a training image than "
+                     f"held-out images are (like held-out: {_pct(v.get('expected_if_like_heldout'))})"
+                     + ("" if ct is None else f", C_T {ct:+.2f}"))
+    if not parts:
+        return None
+    seen = s.get("heldout_seen_by_G")
+    return "; ".join(parts) + ("; held-out images were part of G's training data (lower bound)" if seen else "")
+
+
+def _modes(s: dict) -> str | None:
+    if s.get("modes_covered") is None:
+        return None
+    kl = s.get("kl_real_to_generated_corrected", s.get("kl_real_to_generated"))
+    warn = " (see the coverage warning)" if s.get("coverage_warning") else ""
+    return (f"{s['modes_covered']} of {s.get('n_classes')} modes covered (corrected for the classifier's confusion), "
+            f"KL(real || generated) {kl:.3f}" + ("; COLLAPSED" if s.get("collapsed") else "") + warn)
+
+
+def _checkerboard(s: dict) -> str | None:
+    g, r = get(s, "checkerboard.generated.period_2"), get(s, "checkerboard.real.period_2")
+    if g is None:
+        return None
+    return f"period-2 checkerboard score {g:.2f} generated vs {r:.2f} real (1 = no excess power)" if r is not None \
+        else f"period-2 checkerboard score {g:.2f} generated"
+
+
+def _filter_audit(s: dict) -> str | None:
+    layers = s.get("layers") or {}
+    if not layers:
+        return None
+    name = list(layers)[-1]
+    t, r = layers[name].get("trained") or {}, layers[name].get("random") or {}
+    if t.get("labelled") is None:
+        return None
+    return (f"{name}: {t['labelled']} of {t.get('filters')} filters labelled by dissection trained vs "
+            f"{r.get('labelled')} of {r.get('filters')} random")
+
+
+def _upsampling(s: dict) -> str | None:
+    agree = s.get("methods_agree")
+    return None if agree is None else f"PyTorch and the explicit scatter-add agree: {agree}"
+
+
+HEADLINES: dict[str, Callable[[dict], str | None]] = {
+    "fig4_latent_walk": _fig4, "fig5_guided_backprop": _fig5, "fig6_forget": _fig6, "fig7_arithmetic": _fig7,
+    "classification": _table1, "memorisation": _memorisation, "modes": _modes, "checkerboard": _checkerboard,
+    "filter_audit": _filter_audit, "upsampling": _upsampling,
+}
+
+
+def instrument_status(s: dict) -> str:
+    """'' where no instrument measured; else its name, FORCED / OUTSIDE ITS DOMAIN where so."""
+    rec = s.get("instrument") or {}
+    if not rec or rec.get("name") is None:
+        return ""
+    if rec.get("out_of_domain"):
+        return f"{rec['name']} FORCED, OUTSIDE ITS DOMAIN"
+    return f"{rec['name']} FORCED" if rec.get("forced") else rec["name"]
+
+
+def rows(outcomes) -> list[tuple[str, str, str]]:
+    """(section title, what it measured or why it is absent, instrument) for each outcome."""
+    out = []
+    for o in outcomes:
+        if not o.ok:
+            reason = (o.reason or "not run").split(";")[0]
+            out.append((o.section.title, f"absent: {reason[:160]}", ""))
+            continue
+        s = o.summary()
+        try:
+            line = HEADLINES.get(o.section.key, lambda _: None)(s)
+        except (KeyError, TypeError, ValueError):  # an older summary without these figures
+            line = None
+        out.append((o.section.title, line or "ran (see the section)", instrument_status(s)))
+    return out
+
+
+def quality_line(card_quality: dict | None) -> str | None:
+    """The model card's headline: parser-space Frechet distance against its equal-N real floor, and
+    the window / bed pixel ratios (rooms models exported by gan-viz)."""
+    q = card_quality or {}
+    if "frechet_parser" not in q:
+        return None
+    r = q.get("ratio", {}).get("fraction", {})
+    return (f"Frechet distance in the parser's features {q['frechet_parser']:.2f} (real vs real "
+            f"{q.get('frechet_parser_real_vs_real', float('nan')):.2f}); window pixels {r.get('window', 0):.2f}x, "
+            f"bed pixels {r.get('bed', 0):.2f}x real ({q.get('n')} samples)")
