@@ -39,10 +39,14 @@ def _fig5(s: dict) -> str | None:
 
 
 def _fig6(s: dict) -> str | None:
-    if s.get("removed_share") is None:
+    share = s.get("removed_share_median", s.get("removed_share"))
+    if share is None:
         return None
-    return (f"{_pct(s['removed_share'])} of {s.get('concept', 'object')} pixels removed by {s.get('n_filters_removed')} "
-            f"filters of {s.get('layer')} (random filters {_pct(s.get('random_removed_share'))}; held-out judge)")
+    rnd = s.get("random_removed_share_median", s.get("random_removed_share"))
+    judge = s.get("judge")
+    by = f"judged by {judge}" if judge else "judged by the selecting instrument (no independent judge)"
+    return (f"{_pct(share)} of {s.get('concept', 'object')} pixels removed by {s.get('n_filters_removed')} filters of "
+            f"{s.get('layer')}, median of {s.get('fits')} fits (random filters {_pct(rnd)}; {by})")
 
 
 def _fig7(s: dict) -> str | None:

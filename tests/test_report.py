@@ -89,8 +89,11 @@ def test_the_first_page_says_what_each_section_measured(report):
     gbp = json.loads((out / "fig5_guided_backprop" / "summary.json").read_text())
     assert f"{gbp['trained']['mean_top_activation']:.3g} trained" in rows[1]["measured"] or "energy" in rows[1]["measured"]
     assert "agree: True" in rows[2]["measured"] and "filters labelled by dissection" in rows[3]["measured"]
-    assert glance._fig6({"removed_share": 0.5, "random_removed_share": 0.1, "concept": "window",
-                         "n_filters_removed": 8, "layer": "G.relu3"}).startswith("50% of window pixels")
+    line = glance._fig6({"removed_share": 0.9, "removed_share_median": 0.5, "random_removed_share_median": 0.1,
+                         "concept": "window", "n_filters_removed": 8, "layer": "G.relu3", "fits": 3,
+                         "judge": "rooms-parser-b"})
+    assert line.startswith("50% of window pixels") and "judged by rooms-parser-b" in line  # the median, not one fit
+    assert "no independent judge" in glance._fig6({"removed_share_median": 0.5, "fits": 3})
     assert glance.instrument_status({"instrument": {"name": "rooms-parser", "forced": True, "out_of_domain": True}}) \
         == "rooms-parser FORCED, OUTSIDE ITS DOMAIN"
     assert glance._fig7({}) is None  # a figure the summary lacks is left out, never guessed
