@@ -160,6 +160,11 @@ def quality_line(card_quality: dict | None) -> str | None:
     if "frechet_parser" not in q:
         return None
     r = q.get("ratio", {}).get("fraction", {})
-    return (f"Frechet distance in the parser's features {q['frechet_parser']:.2f} (real vs real "
-            f"{q.get('frechet_parser_real_vs_real', float('nan')):.2f}); window pixels {r.get('window', 0):.2f}x, "
+    n = q.get("n")
+    floor = (f"real vs real at the same N {q.get('frechet_parser_real_vs_real', float('nan')):.2f}"
+             if "real_control_rooms" in q else  # cards exported before the equal-N control: halves of the set
+             f"real vs real {q.get('frechet_parser_real_vs_real', float('nan')):.2f} on halves of {n} rooms, "
+             "an inflated floor")
+    return (f"Frechet distance in the parser's features {q['frechet_parser']:.2f} ({floor}); "
+            f"window pixels {r.get('window', 0):.2f}x, "
             f"bed pixels {r.get('bed', 0):.2f}x real ({q.get('n')} samples)")

@@ -396,3 +396,12 @@ def test_the_report_says_before_starting_when_forget_will_take_minutes(tmp_path,
     untrained = Subject.from_config(cfg, build_generator(cfg), None, domain="rooms")
     assert R.forget_seconds(untrained, opts) is None  # the parser does not measure it: the section costs nothing
     assert R.forget_seconds(untrained, opts, segmenter="rooms") > 0  # forced, as the section then runs
+
+
+def test_the_first_page_says_when_the_cards_floor_is_not_at_equal_n():
+    from gan_viz.reports import glance
+
+    old = {"frechet_parser": 4.3, "frechet_parser_real_vs_real": 0.18, "n": 1000, "ratio": {"fraction": {}}}
+    assert "on halves of 1000 rooms, an inflated floor" in glance.quality_line(old)
+    assert "at the same N 0.18" in glance.quality_line({**old, "real_control_rooms": [1000, 2000]})
+    assert glance.quality_line({}) is None
