@@ -17,26 +17,12 @@ import torch
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
-from gan_viz.models import build_discriminator, build_generator, init_weights
+from gan_viz.models import build_discriminator, build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # user_models
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
 ONLY = "fig4,fig5,upsampling,filter_audit"  # one of each kind: G walk, D, no checkpoint, audit
-
-
-@pytest.fixture(scope="module")
-def tiny_rooms(tmp_path_factory) -> Path:
-    """A 32x32 rooms DCGAN with tiny widths, in RUN/checkpoints/ beside a RUN/metrics.csv."""
-    run = tmp_path_factory.mktemp("run")
-    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
-    G, D = build_generator(cfg), build_discriminator(cfg)
-    g = torch.Generator().manual_seed(0)
-    init_weights(G, g), init_weights(D, g)
-    (run / "metrics.csv").write_text("step,epoch,loss_D,loss_G,D_x,D_G_z,images_per_s\n"
-                                     "10,0,1.3,0.8,0.6,0.4,100\n20,0,1.1,1.0,0.62,0.38,100\n")
-    return save_checkpoint(run / "checkpoints" / "last.pt", cfg, G, D, step=20,
-                           train_config={"dataset": "rooms"})
 
 
 @pytest.fixture(scope="module")

@@ -11,26 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
-from gan_viz.models import build_discriminator, build_generator, init_weights
+from gan_viz.models import build_discriminator, build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # user_models
 
 TINY = {"fig5_guided_backprop": {"images": 16, "top": 2}, "checkerboard": {"n": 8},
         "filter_audit": {"nets": "D", "images": 16}}
-
-
-@pytest.fixture(scope="module")
-def tiny_rooms(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("run")
-    cfg = ModelConfig(image_size=32, nc=3, nz=8, ngf=8, ndf=8)
-    G, D = build_generator(cfg), build_discriminator(cfg)
-    g = torch.Generator().manual_seed(0)
-    init_weights(G, g), init_weights(D, g)
-    return save_checkpoint(run / "checkpoints" / "last.pt", cfg, G, D, step=20, train_config={"dataset": "rooms"})
 
 
 def test_only_reruns_its_sections_and_keeps_the_others(tiny_rooms, tmp_path):
