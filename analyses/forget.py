@@ -622,7 +622,7 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
         UserError: bad options, or no instrument and no boxes (exit 2).
     """
     from gan_viz.analyses.forget_plots import plot_forget_samples, plot_removal_curve
-    from gan_viz.instruments import instrument_record
+    from gan_viz.instruments import figure_tag, instrument_record
     from gan_viz.io import save_figure, write_json, write_npz
 
     o = dict(concept=concept, boxes=boxes, manifest=manifest, parser=parser, judge=judge, layer=layer, samples=samples,
@@ -648,8 +648,6 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
                        ctx.device, prob, judges)
     save_figure(plot_forget_samples(r), ctx.out, "forget_samples")
     if r.before is not None:
-        from gan_viz.instruments import figure_tag, instrument_record
-
         tag = " ".join(t for t in (figure_tag(instrument_record(plan.judge)) if plan.judge else "",
                                    figure_tag(instrument_record(inst, plan.reason))) if t)
         save_figure(plot_removal_curve(r, tag), ctx.out, "removal_curve")
