@@ -8,6 +8,7 @@ out); :func:`labelled_pair` adds the checks that classes exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -124,6 +125,13 @@ def real_pair(subject: "Subject", name: str | None, data_root: str | None, n_tra
     if name not in NO_HELDOUT_SPLIT:
         train = load_split(name, H, C, "train", root, n_train, seed, attribute, limit)
         return train, load_split(name, H, C, "test", root, n_test, seed, attribute)
+    recorded = recorded_split(subject, name, root, limit)
+    if recorded is not None:  # the images gan-viz train held out: never trained on
+        ds, (train_idx, held_idx) = _open(name, H, C, "train", root, attribute, None)[0], recorded
+        rng = np.random.default_rng(seed)
+        held_idx = np.sort(rng.permutation(held_idx)[:n_test])
+        train_idx = np.sort(rng.permutation(train_idx)[: n_train or len(train_idx)])
+        return (_take(ds, name, train_idx, attribute, "train"), _take(ds, name, held_idx, attribute, "held-out"))
     ds, total = _open(name, H, C, "train", root, attribute, limit)
     if total < 2:
         raise UserError(f"the {name} data at {root} holds {total} image; it needs at least 2 (training and held-out)")
@@ -132,6 +140,25 @@ def real_pair(subject: "Subject", name: str | None, data_root: str | None, n_tra
     order = np.random.default_rng(seed).permutation(total)
     return (_take(ds, name, np.sort(order[n_held:n_held + n_tr]), attribute, "train"),
             _take(ds, name, np.sort(order[:n_held]), attribute, "held-out"))
+
+
+def recorded_split(subject: "Subject", name: str, root, limit: int | None = None):
+    """(training indices, held-out indices) of a folder whose images ``gan-viz train`` held out
+    for this subject (recorded in its checkpoint), or None. The training indices are the
+    first ``limit`` of the others (a run trained on ``--dataset-size`` images)."""
+    from gan_viz.data.heldout import recorded_indices
+
+    if name not in NO_HELDOUT_SPLIT or name != subject.domain:
+        return None
+    held = recorded_indices(subject.train_config, root)
+    if held is None:
+        return None
+    from gan_viz.data.folder import list_images
+
+    keep = np.ones(len(list_images(Path(root).expanduser())[0]), bool)
+    keep[held] = False
+    train = np.flatnonzero(keep)
+    return (train if limit is None else train[:limit]), held
 
 
 def labelled_pair(subject: "Subject", name: str | None, data_root: str | None, n_train: int, n_test: int,

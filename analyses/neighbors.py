@@ -543,10 +543,17 @@ def _train_stream(S, name: str, data_root: str | None, n_train: int, n_heldout: 
     """(searched images: a tensor or a :class:`TrainStream`, their item indices, training-split size,
     held-out :class:`Labelled`, the opened dataset or None where the images are in memory, what the
     held-out images are: {"source", "heldout", "seen_by_G"})."""
-    from gan_viz.analyses.labelled import NO_HELDOUT_SPLIT, _open, load_split, real_pair
+    from gan_viz.analyses.labelled import NO_HELDOUT_SPLIT, _open, load_split, real_pair, recorded_split
 
     limit = (S.train_config or {}).get("dataset_size") if name == S.domain else None  # trained on the first N
     root = data_root or ((S.train_config or {}).get("data_root") if name == S.domain else None)
+    recorded = recorded_split(S, name, root, limit) if heldout_root is None else None
+    if recorded is not None:  # the images gan-viz train held out of the folder: G never trained on them
+        train, held = real_pair(S, name, data_root, n_train or None, n_heldout, seed, limit=limit)
+        about = {"source": "recorded held-out", "seen_by_G": False,
+                 "heldout": f"{len(held.indices)} of the {len(recorded[1])} images gan-viz train held out of the "
+                            f"folder {root} (recorded in the checkpoint; G never trained on them)"}
+        return train.images, train.indices, len(recorded[0]), held, None, about
     if name in NO_HELDOUT_SPLIT and heldout_root is None:  # held-out images: a disjoint part of the folder
         train, held = real_pair(S, name, data_root, n_train or None, n_heldout, seed, limit=limit)
         _, total = _open(name, S.image_shape[1], S.image_shape[0], "train", root, None, limit)
@@ -664,6 +671,7 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
     why = {"folder part": "a folder has no test split: at most a fifth of its "
                           f"{train_size + len(held.images)} images is held out",
            "heldout root": f"--heldout-root {heldout_root} holds {len(held.images)}",
+           "recorded held-out": f"gan-viz train held {len(held.images)} images of the folder out",
            "test split": f"the {name} test split holds {len(held.images)}"}[about["source"]]
     summary = small_data(summary, {"n": n, "n_train": n_train, "n_heldout": n_heldout}, quantile, why)
     if "pixel" in result.spaces:  # a held-out image equal to a searched training image is not held out

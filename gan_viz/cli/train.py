@@ -62,6 +62,10 @@ def add_arguments(p):
                    help="decode image files at every epoch instead (the slow path)")
     p.add_argument("--bad-images", default="stop", choices=["stop", "skip"],
                    help="an unreadable image file: stop (default, naming it) or skip and count it")
+    p.add_argument("--heldout-share", type=float, default=0.05, metavar="SHARE",
+                   help="a folder of images (no test split): hold this share out (at most 5,000 images), never "
+                        "train on it, and record the files in the checkpoint and OUT/heldout.txt, so memorisation "
+                        "and data copying have images G never saw (default 0.05; 0 trains on every image)")
     p.add_argument("--no-quality", action="store_true", help="skip the per-epoch sample-quality figures")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
@@ -79,7 +83,9 @@ def _configs(args):
         if not last.exists():
             raise UserError(f"--resume: {last} does not exist; start the run without --resume")
         ck = load_checkpoint(last)
-        tcfg = TrainConfig.from_dict(ck.train_config or {})
+        recorded = dict(ck.train_config or {})
+        recorded.setdefault("heldout_share", 0.0)  # a run from before the held-out list held nothing out
+        tcfg = TrainConfig.from_dict(recorded)
         overrides = {k: getattr(args, k) for k in ("epochs", "max_steps") if getattr(args, k) is not None}
         return ck.config, tcfg.replace(**overrides) if overrides else tcfg
     nc = args.nc if args.nc is not None else (1 if args.dataset in GRAY else 3)
@@ -91,7 +97,8 @@ def _configs(args):
                        log_every=args.log_every, quality_every_epoch=not args.no_quality, seed=args.seed,
                        precision=args.precision, dataset_size=args.dataset_size,
                        data_cache_mb=args.data_cache_mb, data_cache_dir=args.data_cache_dir,
-                       data_cache=not args.no_data_cache, bad_images=args.bad_images)
+                       data_cache=not args.no_data_cache, bad_images=args.bad_images,
+                       heldout_share=args.heldout_share)
     return mcfg, tcfg
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     data_cache_dir: str | None = None  # decoded image files (folder, lsun, ...): None = ~/.cache/gan-viz/decoded
     data_cache: bool = True  # decode image files once into the cache (False: at every epoch)
     bad_images: str = "stop"  # image files: "stop" at an unreadable one, or "skip" it
+    heldout_share: float = 0.05  # a folder: this share of its images is held out, never trained on (0: none)
 
     def __post_init__(self):
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every"):
@@ -55,6 +56,8 @@ class TrainConfig:
             raise UserError("--lr must be > 0 and the Adam betas in [0, 1)")
         if self.bad_images not in ("stop", "skip"):
             raise UserError(f"--bad-images {self.bad_images!r}: choose stop or skip")
+        if not isinstance(self.heldout_share, (int, float)) or not 0 <= self.heldout_share < 1:
+            raise UserError(f"--heldout-share {self.heldout_share!r} must be in [0, 1); 0 trains on every image")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.epochs is None and self.max_steps is None:

@@ -83,10 +83,15 @@ class _Reference:
 
     def __init__(self, run):
         t, m = run.tcfg, run.mcfg
-        data = build_dataset(t.dataset, m.image_size, m.nc, "test", t.data_root, seed=0)
-        ref, control = reference_split(len(data))
-        self.images = load_batch(data, torch.arange(ref.start, ref.stop)).float()
-        self.control = load_batch(data, torch.arange(control.start, control.stop)).float() if len(control) else None
+        held = getattr(run, "heldout_index", None)
+        if held is not None:  # a folder: the images the run holds out (never trained on)
+            data, pick = run.data, held
+        else:
+            data = build_dataset(t.dataset, m.image_size, m.nc, "test", t.data_root, seed=0)
+            pick = torch.arange(len(data))
+        ref, control = reference_split(len(pick))
+        self.images = load_batch(data, pick[ref.start:ref.stop]).float()
+        self.control = load_batch(data, pick[control.start:control.stop]).float() if len(control) else None
         self.parser = None
         if t.dataset == "rooms":
             try:

@@ -62,7 +62,9 @@ class TrainingRun:
         self.quality = quality  # callable(run, epoch) -> dict, or None
         self._notes: list[str] = []  # logged once the run's log file is open
         self.data = self._open_data(mcfg, tcfg, info)
-        n = len(self.data) if tcfg.dataset_size is None else min(tcfg.dataset_size, len(self.data))
+        self.train_index, self.heldout_index, self.heldout_files = self._held_out(tcfg)
+        avail = len(self.data) if self.train_index is None else len(self.train_index)
+        n = avail if tcfg.dataset_size is None else min(tcfg.dataset_size, avail)
         self.n_data = n
         self._data_in_memory: bool | None = None  # decided by the first fit()
         if tcfg.batch_size % info.world:
@@ -110,6 +112,26 @@ class TrainingRun:
                            f"cache built in {data.meta.get('build_s', 0):.1f} s)")
         return data
 
+    def _held_out(self, tcfg: TrainConfig):
+        """(training indices or None for all, held-out indices or None, held-out files): a folder
+        holds ``heldout_share`` of its images out (see :mod:`gan_viz.data.heldout`)."""
+        from ..data import heldout
+
+        if tcfg.dataset not in heldout.HELD_DATASETS or not tcfg.heldout_share:
+            return None, None, []
+        from ..data.folder import list_images
+
+        root = Path(tcfg.data_root).expanduser()
+        paths = list_images(root)[0]
+        if len(paths) != len(self.data):
+            raise UserError(f"the folder {root} lists {len(paths)} images but its decoded data holds "
+                            f"{len(self.data)}; rerun, or pass --no-data-cache")
+        train, held = heldout.split_indices(len(paths), tcfg.heldout_share, tcfg.seed)
+        files = heldout.relative_names([paths[i] for i in held], root)
+        self._notes.append(f"held out {len(held)} of the folder's {len(paths)} images (never trained on; "
+                           f"listed in {self.out / 'heldout.txt'} and in every checkpoint)")
+        return torch.as_tensor(train), torch.as_tensor(held), files
+
     def _cache_data(self) -> None:
         """Rooms are rendered on the CPU that also trains: render the training set once,
         up front, when it fits in ``data_cache_mb`` (same pixels; the loop then only indexes)."""
@@ -140,7 +162,12 @@ class TrainingRun:
         write_json(self.out / "config.json", run_record(
             "train", model=self.mcfg.to_dict(), train=self.tcfg.to_dict(), world_size=self.info.world,
             global_batch=self.tcfg.batch_size, per_process_batch=self.tcfg.batch_size // self.info.world,
-            steps_per_epoch=self.steps_per_epoch, dataset_images=self.n_data, device=str(self.device)))
+            steps_per_epoch=self.steps_per_epoch, dataset_images=self.n_data, device=str(self.device),
+            heldout_images=len(self.heldout_files)))
+        if self.heldout_files:
+            from ..io import write_text
+
+            write_text(self.out / "heldout.txt", "".join(f"{f}\n" for f in self.heldout_files))
         path = self.out / "metrics.csv"
         rows = []
         if path.exists():  # drop rows logged after the checkpoint we resume from
@@ -159,12 +186,21 @@ class TrainingRun:
             return
         n = self.nets
         payload = dict(opt_G=n.opt_G.state_dict(), opt_D=n.opt_D.state_dict(), step=self.step,
-                       epoch=self.step // self.steps_per_epoch, train_config=self.tcfg.to_dict(),
+                       epoch=self.step // self.steps_per_epoch, train_config=self.train_record(),
                        rng={"torch": torch.get_rng_state()})
         numbered = self.ckpt_dir / f"step_{self.step:08d}.pt"
         save_checkpoint(numbered, self.mcfg, n.G, n.D, **payload)
         save_checkpoint(self.ckpt_dir / "last.pt", self.mcfg, n.G, n.D, **payload)
         log.info("checkpoint step %d -> %s", self.step, numbered)
+
+    def train_record(self) -> dict:
+        """The training config as recorded in checkpoints, with the held-out files where any."""
+        record = self.tcfg.to_dict()
+        if self.heldout_files:
+            from ..data.heldout import KEY
+
+            record[KEY] = list(self.heldout_files)
+        return record
 
     def resume(self) -> None:
         path = self.ckpt_dir / "last.pt"
@@ -173,6 +209,12 @@ class TrainingRun:
         ck = load_checkpoint(path)
         if ck.config != self.mcfg:
             raise UserError(f"--resume: {path} holds a different model config; use a new --out")
+        from ..data.heldout import KEY
+
+        if list((ck.train_config or {}).get(KEY) or []) != list(self.heldout_files):
+            raise UserError(f"--resume: the folder {self.tcfg.data_root} changed since the run started (its "
+                            "held-out images are not the recorded ones), so resuming would train on images held "
+                            "out before; restore the folder or start a new run with another --out")
         n = self.nets
         n.G.load_state_dict(ck.raw["G"])
         n.D.load_state_dict(ck.raw["D"])
@@ -198,7 +240,8 @@ class TrainingRun:
         epoch, pos = divmod(step, self.steps_per_epoch)
         b = self.tcfg.batch_size
         idx = self._epoch_order(epoch)[pos * b:(pos + 1) * b]
-        return idx[self.info.rank::self.info.world]
+        idx = idx[self.info.rank::self.info.world]
+        return idx if self.train_index is None else self.train_index[idx]
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """The epoch's permutation, drawn once per epoch (the current and the next are kept): a
