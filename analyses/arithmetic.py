@@ -562,6 +562,7 @@ def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = N
     S = ctx.subject
     if not S.has_G:
         S.require("G")
+    _size_request(o, S, samples_n)
     defaulted = _defaults(ctx, o)
     o["samples_n"] = samples_n if samples_n is not None else (SHEET_N_CONCEPTS if o["concepts"] else SHEET_N)
     terms, dterms, alph = _check(o)
@@ -591,6 +592,18 @@ def run(ctx, *, expr: str | None = None, A: str | None = None, B: str | None = N
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", **arrays)
     return summary
+
+
+def _size_request(o: dict, S, samples_n: int | None) -> None:
+    """Refuse, before any work, counts whose images cannot be held in memory: the sample sheet
+    (images, their float64 means, the instrument's maps), the analogy's draws (three settings of
+    generated images and the pixel means) and the evaluation samples."""
+    from gan_viz.memory import image_bytes, require
+
+    img = image_bytes(S.image_shape)
+    require("--samples-n", SHEET_N_CONCEPTS if samples_n is None else samples_n, 4 * img, "the sample sheet's images")
+    require("--draws", o["draws"], 2 * (len(AN.KS) + 2) * img, "the analogy's images")
+    require("--eval-samples", o["eval_samples"], 4 * img, "the evaluation images")
 
 
 def _defaults(ctx, o: dict) -> bool:

@@ -156,7 +156,9 @@ def compute_analogy(G, terms, sheet_z: torch.Tensor, sheet_images: torch.Tensor,
     offset = y[f"z_{control_k}"] - means[:, b]  # (D, nz)
     r = random_directions(draws, sheet_z.shape[1], 1.0, seed + 1).double()  # (D, nz) unit
     y["random"] = means[:, b] + r * offset.norm(dim=1, keepdim=True)
-    pix = (coefs[None, :, None, None, None] * sheet_images.double()[torch.from_numpy(ctrl)].mean(2)).sum(1)
+    # one draw at a time: a (draws, T, k, C, H, W) float64 tensor would not fit for large --draws
+    pix = torch.stack([(coefs[:, None, None, None] * sheet_images[torch.from_numpy(c)].double().mean(1)).sum(0)
+                       for c in ctrl])  # (D, C, H, W)
     keys = [f"z_{k}" for k in ks] + ["random"]
     flat = torch.cat([y[key] for key in keys]).float()
     fr_all = instrument.class_fractions(_images(G, flat, batch_size, device)).numpy().astype(np.float64)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture
 
@@ -341,6 +342,7 @@ def run(ctx: "Context", *, n: int = 512, no_real: bool = False, batch_size: int 
     if n < 1 or batch_size < 1:
         raise UserError("--n and --batch-size must be at least 1")
     S = ctx.subject
+    _memory.require("--n", n, 8 * _memory.image_bytes(S.image_shape), "the samples, real images and their spectra")
     if not S.has_G:
         S.require("G")
     real, name, idx = (None, None, np.zeros(0, int)) if no_real else \

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from gan_viz.analyses.labelled import (NO_HELDOUT_SPLIT, ROOMS_ATTRIBUTES, Labelled, labelled_pair,  # noqa: F401
                                        load_split, notes_lead, real_pair, require_labels, used_notes)
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.features import POOL, RECTIFIERS, check_layers, d_features, feature_layers  # noqa: F401
 
@@ -327,6 +328,8 @@ def run(ctx: "Context", *, attribute: str | None = None, labels: int | None = No
     _check(draws, n_train, n_test, batch_size, labels, val)
     grid = _c_grid(C_grid)
     S = ctx.subject
+    _memory.require("--n-train", n_train, 6 * _memory.image_bytes(S.image_shape), "the labelled images and their D features",
+                    fixed=6 * n_test * _memory.image_bytes(S.image_shape))
     D = S.require("D")
     names = check_layers(D, layers)
     name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, n_train, n_test, ctx.seed, attribute)

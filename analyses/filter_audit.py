@@ -480,6 +480,7 @@ def prepare(ctx, nets: str = "D,G", images: int = 500, source: str = "auto", mas
         if not feature_layers(net):
             raise UserError(f"{tag} ({type(net).__name__}) has no convolution layers (an MLP GAN?); the filter "
                             "audit needs conv filters")
+    _size_request(S, chosen, images)
     spec = "none" if parser == "none" else ctx.segmenter
     weights = None if parser == "none" else parser
     inst = resolve_instrument(S, spec, parser=weights, device=ctx.device)
@@ -503,6 +504,24 @@ def prepare(ctx, nets: str = "D,G", images: int = 500, source: str = "auto", mas
         plan["segment"], plan["names"] = segment, plan["names"] or (inst.class_names if segment else ())
         plan["notes"]["G"] = f"{images} generated images (seed {ctx.seed}); {seg_note}"
     return plan
+
+
+def _size_request(S, chosen, images: int) -> None:
+    """Refuse an ``--images`` whose activations cannot be held in memory (before any work): every
+    audited layer's outputs for every image, twice (the batches and their concatenation), plus the
+    images and their class maps."""
+    from gan_viz.memory import image_bytes, layer_bytes, require
+
+    per = 0
+    for tag in chosen:
+        net = S.require(tag)
+        if tag == "D":
+            x, call = torch.zeros(1, *S.image_shape, device=next(net.parameters()).device), None
+        else:
+            x, call = S.sample_z(1, torch.Generator().manual_seed(0)), S.generator_fn()
+        per = max(per, 2 * layer_bytes(net, feature_layers(net), x, call))
+    C, H, W = S.image_shape
+    require("--images", images, per + 2 * image_bytes(S.image_shape) + 8 * H * W, "the audited layers' activations")
 
 
 def _layer_summary(a: LayerAudit, names) -> dict:

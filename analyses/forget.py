@@ -49,6 +49,7 @@ from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize
 from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
                                            generator_parts, layer_features, select_filters)
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
 from gan_viz.sources import evaluating
@@ -631,6 +632,8 @@ def run(ctx, *, concept: str = "window", boxes: str | None = None, manifest: str
              show=show, paper_rule=paper_rule, batch_size=batch_size)
     plan = prepare(ctx, o)
     S, inst, cfg = ctx.subject, plan.instrument, plan.cfg
+    _memory.require("--eval-samples", eval_samples, 6 * _memory.image_bytes(S.image_shape),
+                    "the evaluation samples and their maps")
     gen = torch.Generator().manual_seed(ctx.seed)  # probe (and causal) samples
     # fresh evaluation samples, from a stream of their own: never a probe sample, nor one of the
     # `gan-viz samples --seed S` sheets that hand boxes are drawn on

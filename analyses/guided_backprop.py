@@ -51,6 +51,7 @@ from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, UnitCone, check
                                        forward_to, generated_source, layer_channels, parse_filters,
                                        place_windows, receptive_chain, scan_top)
 from gan_viz.config import ModelConfig
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
 from gan_viz.models import build_discriminator, init_weights
@@ -568,6 +569,7 @@ def run(ctx: Context, *, layer: str | None = None, filters=None, top: int = 8, i
     from gan_viz.io import save_figure, write_json, write_npz
 
     S = ctx.subject
+    _memory.require("--images", images, 4 * _memory.image_bytes(S.image_shape), "D's images and their maps")
     plan = prepare(S, layer, filters, top, images, source, rule, random_seed, batch_size, ctx.seed, ctx.device,
                    ctx.dataset, ctx.data_root)
     D = S.require("D").cpu()  # the baseline is drawn on the CPU (seeded CPU generator), then both move

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.images import to_uint8
 from gan_viz.subject import Subject, generate_images
@@ -447,6 +448,7 @@ def run(ctx, *, points: int | None = None, z: str | None = None, steps: int = 8,
 
     n = _check(points, z, steps, interp, sharp_factor, event_threshold, fps, scale, batch_size)
     S = ctx.subject
+    _memory.require("--points", n, 4 * (steps + 1) * _memory.image_bytes(S.image_shape), "the walk's frames")
     if not S.has_G:
         S.require("G")
     if z is not None:

@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from gan_viz.analyses.labelled import labelled_pair, notes_lead, used_notes
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.sources import evaluating
 
@@ -387,6 +388,8 @@ def run(ctx: "Context", *, attribute: str | None = None, n: int = 1000, n_train:
     if not 0 < min_share <= 1:
         raise UserError(f"--min-share {min_share} must lie in (0, 1]")
     S = ctx.subject
+    _memory.require("--n-train", n_train, 4 * _memory.image_bytes(S.image_shape), "the labelled real images",
+                    fixed=4 * (n + n_test) * _memory.image_bytes(S.image_shape))
     if not S.has_G:
         S.require("G")  # says what is missing
     name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, n_train, n_test, ctx.seed, attribute)

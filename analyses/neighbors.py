@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from gan_viz.analyses.registry import register
+from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 
 if TYPE_CHECKING:
@@ -619,6 +620,8 @@ def run(ctx: "Context", *, n: int = 256, n_train: int = 0, n_heldout: int = 1000
 
     wanted = _check(n, n_train, n_heldout, k, quantile, show, batch_size, cells, spaces)
     S = ctx.subject
+    _memory.require("--n", n, 4 * _memory.image_bytes(S.image_shape), "the samples and held-out images",
+                    fixed=4 * n_heldout * _memory.image_bytes(S.image_shape))
     if not S.has_G:
         S.require("G")
     name = ctx.data

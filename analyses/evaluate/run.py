@@ -206,6 +206,9 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
             raise UserError(f"{opt} must be at least {lo}; got {v}")
     S = ctx.subject
     S.require("G") if not S.has_G else None
+    from gan_viz.memory import image_bytes, require
+
+    require("--n", n, 6 * image_bytes(S.image_shape), "the generated and real images (three sets of --n)")
     if inception_weights is not None and "inception" not in str(features).lower().split(","):
         raise UserError("--inception-weights is given but --features does not name inception")
     spaces, absent = resolve_spaces(ctx, features, d_pool, inception_weights)

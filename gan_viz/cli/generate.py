@@ -40,6 +40,9 @@ def run(args) -> int:
         z = S.sample_z(n, torch.Generator().manual_seed(args.seed))
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    from ..memory import image_bytes, require
+
+    require("--n", len(z), 3 * image_bytes(S.image_shape), "the samples and images.npy")
     out = prepare_out(args, checkpoint=S.where, subject=S.describe())
     images = S.images(z, args.batch_size, device_of(args))
     pics = to_uint8(images)

@@ -55,6 +55,9 @@ def run(args) -> int:
     S = subject_of(args)
     if not S.has_G:
         S.require("G")  # says what is missing, before anything is written
+    from ..memory import image_bytes, require
+
+    require("--n", args.n, 2 * image_bytes(S.image_shape), "the samples")
     ctx = context_of(args, subject=S)
     z = S.sample_z(args.n, torch.Generator().manual_seed(args.seed))
     pics = to_uint8(S.images(z, args.batch_size, ctx.device))  # (N, H, W, 3)
