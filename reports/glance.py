@@ -94,6 +94,24 @@ def _modes(s: dict) -> str | None:
             f"KL(real || generated) {kl:.3f}" + ("; COLLAPSED" if s.get("collapsed") else "") + warn)
 
 
+def _quality(s: dict) -> str | None:
+    """Per feature space: Frechet distance, KID, precision and recall, each beside real vs real at the same N."""
+    parts = []
+    for space, m in (s.get("evaluate") or {}).items():
+        def pair(metric, fmt):
+            v = m.get(metric) or {}
+            mv, cv = get(v, "model.value"), get(v, "control.value")
+            return None if mv is None else f"{metric} {fmt(mv)} (real {fmt(cv) if cv is not None else 'n/a'})"
+        got = [pair("frechet", lambda x: f"{x:.2f}"), pair("kid", lambda x: f"{x:.3f}".replace("-0.000", "0.000")),
+               pair("precision", lambda x: f"{x:.2f}"), pair("recall", lambda x: f"{x:.2f}")]
+        got = [g for g in got if g]
+        if got:
+            parts.append(f"{space}: " + ", ".join(got))
+    if not parts:
+        return None
+    return "; ".join(parts) + f" ({s.get('n')} samples; real = two disjoint real sets of the same N)"
+
+
 def _checkerboard(s: dict) -> str | None:
     g, r = get(s, "checkerboard.generated.period_2"), get(s, "checkerboard.real.period_2")
     if g is None:
@@ -121,7 +139,7 @@ def _upsampling(s: dict) -> str | None:
 
 HEADLINES: dict[str, Callable[[dict], str | None]] = {
     "fig4_latent_walk": _fig4, "fig5_guided_backprop": _fig5, "fig6_forget": _fig6, "fig7_arithmetic": _fig7,
-    "classification": _table1, "memorisation": _memorisation, "modes": _modes, "checkerboard": _checkerboard,
+    "classification": _table1, "memorisation": _memorisation, "modes": _modes, "quality": _quality, "checkerboard": _checkerboard,
     "filter_audit": _filter_audit, "upsampling": _upsampling,
 }
 

@@ -69,7 +69,7 @@ class Section:
 def _sections() -> tuple[Section, ...]:
     from . import captions as c
 
-    # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; then mechanics and the audit.
+    # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; sample quality; then mechanics and the audit.
     return (
         Section("fig4_latent_walk", "latent-walk", "Fig. 4: walking in the latent space",
                 {"points": 9, "steps": 8, "no_video": True}),  # the analysis's caption (names its instrument)
@@ -89,6 +89,8 @@ def _sections() -> tuple[Section, ...]:
                 rooms={"spaces": "pixel"}),  # D features of 50,000 rooms would take ~20 s more on 2 cores
         Section("modes", "modes", "Mode coverage", {"n": 300, "n_train": 800, "n_test": 300, "epochs": 4},
                 rooms={"attribute": "time_of_day"}),
+        Section("quality", "evaluate", "Sample quality: standard metrics beside real vs real",
+                {"n": 500, "bootstraps": 50, "kid_subsets": 50, "kid_subset_size": 250}),
         Section("upsampling", "upsampling", "Mechanics: upsampling by transposed convolution", model=False),
         Section("checkerboard", "checkerboard", "Mechanics: checkerboard artefacts", {"n": 128},
                 no_data={"no_real": True}),

@@ -126,7 +126,7 @@ def test_every_printed_command_reruns_to_the_same_summary(tiny_rooms, tmp_path, 
         assert words[:2] == ["gan-viz", s["analysis"]] and words[words.index("--out") + 1] == str(out / key)
         assert ("--segmenter" in words) == (s["analysis"] in ("latent-walk", "forget", "arithmetic", "filter-audit"))
         assert ("--dataset" in words) == (s["analysis"] in ("guided-backprop", "classify", "neighbors", "modes",
-                                                             "checkerboard", "filter-audit")), s["command"]
+                                                             "checkerboard", "filter-audit", "evaluate")), s["command"]
         before = json.loads((out / key / "summary.json").read_text()) if s["status"] == "ran" else None
         code, _, err = cli(*words[1:])
         if before is None:
