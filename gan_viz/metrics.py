@@ -266,3 +266,33 @@ def _entry(value: float, reps: list, level: float, bounds: tuple = (-np.inf, np.
     reps = np.asarray(reps, dtype=np.float64)
     lo, hi = _interval(reps - reps.mean() + value, level)
     return {"value": float(value), "low": float(np.clip(lo, *bounds)), "high": float(np.clip(hi, *bounds))}
+
+
+def headline(real, fake, control=None, space: str = "parser", kid_subsets: int = 20,
+             kid_subset_size: int = 500) -> dict:
+    """The trainer's and the model card's quality figures in one feature space, no intervals:
+    ``frechet_<space>``, ``kid_<space>``, ``precision_<space>``, ``recall_<space>`` (k=3),
+    ``density_<space>``, ``coverage_<space>`` (k=5) of ``fake`` against ``real``, and each again
+    as ``<name>_<space>_real_vs_real`` for ``control`` (a real set disjoint from ``real``, as
+    large as ``fake``) where given. A figure that cannot be
+    computed (too few images for the dimension) is NaN; the others stand."""
+    out: dict = {}
+    for tag, other in ((f"_{space}", fake), (f"_{space}_real_vs_real", control)):
+        if other is None:
+            continue
+        for name, f in (("frechet", lambda: frechet_distance(real, other)),
+                        ("kid", lambda: kid(real, other, kid_subsets, kid_subset_size)),
+                        ("pr", lambda: prdc(real, other, K_PR)), ("dc", lambda: prdc(real, other, K_DC))):
+            try:
+                v = f()
+            except UserError:
+                v = float("nan") if name in ("frechet", "kid") else {}
+            if name == "pr":
+                out.update({f"precision{tag}": v.get("precision", float("nan")),
+                            f"recall{tag}": v.get("recall", float("nan"))})
+            elif name == "dc":
+                out.update({f"density{tag}": v.get("density", float("nan")),
+                            f"coverage{tag}": v.get("coverage", float("nan"))})
+            else:
+                out[f"{name}{tag}"] = float(v)
+    return out

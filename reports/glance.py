@@ -183,6 +183,9 @@ def quality_line(card_quality: dict | None) -> str | None:
              if "real_control_rooms" in q else  # cards exported before the equal-N control: halves of the set
              f"real vs real {q.get('frechet_parser_real_vs_real', float('nan')):.2f} on halves of {n} rooms, "
              "an inflated floor")
-    return (f"Frechet distance in the parser's features {q['frechet_parser']:.2f} ({floor}); "
+    more = "".join(f"; {label} {q[k]:.3f} (real vs real {q.get(k + '_real_vs_real', float('nan')):.3f})"
+                   for k, label in (("kid_parser", "KID"), ("precision_parser", "precision"),
+                                    ("recall_parser", "recall")) if k in q)
+    return (f"Frechet distance in the parser's features {q['frechet_parser']:.2f} ({floor}){more}; "
             f"window pixels {r.get('window', 0):.2f}x, "
             f"bed pixels {r.get('bed', 0):.2f}x real ({q.get('n')} samples)")

@@ -61,6 +61,12 @@ def test_real_rooms_pass_and_a_collapsed_or_noise_g_fails(parser):
     assert goals.failures(noise)
     assert noise["frechet_parser"] > 10 * real["frechet_parser"]
     assert Goals(frechet_max=real["frechet_parser"] / 2).failures(real)  # the Frechet goal can fail too
+    # the card carries KID and precision/recall beside real vs real at the same N: a G drawing real rooms
+    # sits at the floor, a collapsed G loses recall and coverage, noise loses precision and raises KID
+    assert abs(real["kid_parser"] - real["kid_parser_real_vs_real"]) < 0.02
+    assert real["recall_parser"] > 0.6 and abs(real["precision_parser"] - real["precision_parser_real_vs_real"]) < 0.15
+    assert collapsed["recall_parser"] < 0.2 and collapsed["coverage_parser"] < 0.3
+    assert noise["precision_parser"] < 0.2 and noise["kid_parser"] > 10 * max(real["kid_parser"], 0.01)
 
 
 def test_fresh_draws_use_other_rooms_and_z(parser):

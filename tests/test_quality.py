@@ -85,6 +85,10 @@ def test_epoch_quality_floor_compares_a_disjoint_set_of_equal_size_with_the_same
     floor = metrics.frechet_distance(ref.features, ref.control_features)
     assert row["frechet_parser_real_vs_real"] == pytest.approx(floor, rel=1e-9)
     assert 0 < row["frechet_parser_real_vs_real"] < row["frechet_parser"]
+    # KID, precision and recall logged beside their equal-N floors: an untrained G is far from real on each
+    assert row["kid_parser"] > row["kid_parser_real_vs_real"] + 0.05
+    assert row["precision_parser"] < row["precision_parser_real_vs_real"] - 0.3
+    assert row["recall_parser"] < row["recall_parser_real_vs_real"] - 0.3
 
 
 @pytest.mark.parametrize("images", [1, 2])

@@ -95,5 +95,9 @@ def rooms_quality(G: torch.nn.Module, cfg, parser, n: int = 1000, seed: int = 0,
         end = real["range"][1]
         control = real_rooms_stats(parser, cfg, len(feats["real"]), end)
     out["frechet_parser_real_vs_real"] = frechet_distance(control["features"], feats["real"])
+    from ..metrics import headline
+
+    more = headline(feats["real"], feats["generated"], control["features"])
+    out.update({k: v for k, v in more.items() if not k.startswith("frechet")})  # kid_parser, ... and floors
     out["real_control_rooms"] = list(control["range"])
     return out

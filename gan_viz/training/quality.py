@@ -130,9 +130,14 @@ def epoch_quality(run, epoch: int) -> dict:
 
         frac = ref.parser.class_fractions(fake).numpy()
         n = N_SAMPLES if ref.control is None else len(ref.control)  # the control's N
-        row["frechet_parser"] = _checked_frechet(ref.parser.features(fake).numpy()[:n], ref.features)
+        feats = ref.parser.features(fake).numpy()[:n]
+        row["frechet_parser"] = _checked_frechet(feats, ref.features)
         row["frechet_parser_real_vs_real"] = float("nan") if ref.control is None else \
             _checked_frechet(ref.control_features, ref.features)
+        from ..metrics import headline
+
+        more = headline(ref.features, feats, ref.control_features)  # KID, precision/recall, density/coverage
+        row.update({k: v for k, v in more.items() if not k.startswith("frechet")})
         for k, name in enumerate(CLASSES):
             row[f"frac_{name}_fake"] = float(frac[:, k].mean())
             row[f"frac_{name}_real"] = float(ref.fractions[:, k].mean())
