@@ -144,6 +144,137 @@ HEADLINES: dict[str, Callable[[dict], str | None]] = {
 }
 
 
+# --- verdicts: holds / fails / cannot tell, each with the rule it applied ---------------------------
+
+def _v_fig4(s: dict) -> str | None:
+    n = s.get("n_sharp")
+    if n is None:
+        return None
+    rule = f"the paper: smooth transitions; a step over {s.get('sharp_factor', 3)}x the median is sharp"
+    return f"holds ({rule})" if n == 0 else f"fails: {n} sharp steps ({rule})"
+
+
+def _v_fig5(s: dict) -> str | None:
+    t = [f.get("object_energy") for f in ((s.get("trained") or {}).get("per_filter") or {}).values()]
+    r = [f.get("object_energy") for f in ((s.get("random") or {}).get("per_filter") or {}).values()]
+    t, r = [x for x in t if x is not None], [x for x in r if x is not None]
+    if len(t) < 3 or len(r) < 3:
+        return None
+    from scipy.stats import mannwhitneyu
+
+    p = float(mannwhitneyu(t, r, alternative="greater").pvalue)
+    rule = f"trained filters' object energy above random filters', one-sided Mann-Whitney p = {p:.2g}, {len(t)} vs {len(r)}"
+    return f"holds ({rule})" if p < 0.05 else f"cannot tell ({rule})"
+
+
+def _v_fig6(s: dict) -> str | None:
+    f = s.get("over_fits") or {}
+    got, rnd = get(f, "removed_share.min"), get(f, "random_removed_share.max")
+    if got is None or rnd is None:
+        return None
+    rule = (f"the paper: windows disappear; every fit removes more than every random draw: "
+            f"least {_pct(got)} vs most {_pct(rnd)}")
+    return f"holds ({rule})" if got > rnd and got > 0 else f"fails ({rule})"
+
+
+def _v_fig7(s: dict) -> str | None:
+    holds, clear = get(s, "analogy.paper_claim_holds"), get(s, "analogy.paper_claim_clear")
+    if holds is None:
+        return None
+    rule = "the paper: 3 exemplars work, beyond same-norm random directions and pixel-space arithmetic"
+    if not holds:
+        return f"fails ({rule})"
+    return f"holds ({rule})" if clear else f"cannot tell (intervals overlap; {rule})"
+
+
+def _v_table1(s: dict) -> str | None:
+    f = s.get("feature_sets") or {}
+    if "trained_D" not in f or "random_D" not in f:
+        return None
+    t, r = f["trained_D"], f["random_D"]
+    lo, hi = t["accuracy_mean"] - t.get("accuracy_ci95", 0), t["accuracy_mean"] + t.get("accuracy_ci95", 0)
+    r_hi = r["accuracy_mean"] + r.get("accuracy_ci95", 0)
+    chance = s.get("chance_accuracy") or 0
+    rule = "the paper: D's features classify well; trained D's 95% interval above random D's and chance"
+    if lo > max(r_hi, chance):
+        return f"holds ({rule})"
+    if hi < r["accuracy_mean"] - r.get("accuracy_ci95", 0) or hi <= chance:
+        return f"fails ({rule})"
+    return f"cannot tell ({rule})"
+
+
+def _v_memorisation(s: dict) -> str | None:
+    spaces = s.get("spaces") or {}
+    if not spaces:
+        return None
+    cts = [get(v, "data_copying.C_T") for v in spaces.values()]
+    cts = [c for c in cts if c is not None]
+    mem = [v.get("memorisation") for v in spaces.values()]
+    rule = "the paper: G does not memorise; calibrated: a copier gives C_T <= -3, a novel G C_T > -2"
+    if any(c <= -3 for c in cts):
+        return f"fails: copies training images ({rule})"
+    if cts and all(c > -2 for c in cts):
+        return f"holds ({rule})"
+    if any(m is not None and m >= 0.5 for m in mem):
+        return f"fails: half the samples or more sit nearer a training image than held-out images do ({rule})"
+    why = "C_T absent (held-out images G trained on)" if not cts else "C_T between -3 and -2"
+    return f"cannot tell: {why} ({rule})"
+
+
+def _v_modes(s: dict) -> str | None:
+    if s.get("modes_covered") is None:
+        return None
+    if s.get("collapsed"):
+        return "fails: collapsed (no mode collapse is the claim)"
+    if s.get("coverage_warning"):
+        return "cannot tell: the classifier's accuracy cannot support the call"
+    return "holds: every mode covered"
+
+
+def _v_quality(s: dict) -> str | None:
+    fr = get(s, "evaluate.parser.frechet") or next((v.get("frechet") for v in (s.get("evaluate") or {}).values()
+                                                    if v.get("frechet")), None)
+    if not fr:
+        return None
+    lo, c_hi = get(fr, "model.low"), get(fr, "control.high")
+    if lo is None or c_hi is None:
+        return None
+    rule = "no paper claim; the model's Frechet interval against real vs real's at the same N"
+    return f"differs from real ({rule})" if lo > c_hi else f"like real ({rule})"
+
+
+def _v_filter_audit(s: dict) -> str | None:
+    layers = s.get("layers") or {}
+    if not layers:
+        return None
+    last = layers[list(layers)[-1]]
+    t, r = get(last, "trained.labelled"), get(last, "random.labelled")
+    if t is None or r is None:
+        return None
+    rule = "the paper: D's filters learn object parts; more filters labelled by dissection than random ones"
+    return f"holds ({rule})" if t > r else f"fails ({rule})"
+
+
+def _v_upsampling(s: dict) -> str | None:
+    agree = s.get("methods_agree")
+    return None if agree is None else ("holds: both computations agree" if agree else "fails: they differ")
+
+
+VERDICTS: dict[str, Callable[[dict], str | None]] = {
+    "fig4_latent_walk": _v_fig4, "fig5_guided_backprop": _v_fig5, "fig6_forget": _v_fig6, "fig7_arithmetic": _v_fig7,
+    "classification": _v_table1, "memorisation": _v_memorisation, "modes": _v_modes, "quality": _v_quality,
+    "filter_audit": _v_filter_audit, "upsampling": _v_upsampling,
+}
+
+
+def verdict(key: str, s: dict) -> str:
+    """holds / fails / cannot tell (and the rule) for a section's summary; '' where no rule applies."""
+    try:
+        return VERDICTS.get(key, lambda _: None)(s) or ""
+    except (KeyError, TypeError, ValueError):  # an older summary without these figures
+        return ""
+
+
 def instrument_status(s: dict) -> str:
     """'' where no instrument measured; else its name, FORCED / OUTSIDE ITS DOMAIN where so."""
     rec = s.get("instrument") or {}
@@ -154,20 +285,24 @@ def instrument_status(s: dict) -> str:
     return f"{rec['name']} FORCED" if rec.get("forced") else rec["name"]
 
 
-def rows(outcomes) -> list[tuple[str, str, str]]:
-    """(section title, what it measured or why it is absent, instrument) for each outcome."""
+def rows(outcomes) -> list[tuple[str, str, str, str]]:
+    """(section title, what it measured or why it is absent, instrument, verdict) for each outcome."""
     out = []
     for o in outcomes:
         if not o.ok:
             reason = (o.reason or "not run").split(";")[0]
-            out.append((o.section.title, f"absent: {reason[:160]}", ""))
+            out.append((o.section.title, f"absent: {reason[:160]}", "", ""))
             continue
         s = o.summary()
         try:
             line = HEADLINES.get(o.section.key, lambda _: None)(s)
         except (KeyError, TypeError, ValueError):  # an older summary without these figures
             line = None
-        out.append((o.section.title, line or "ran (see the section)", instrument_status(s)))
+        status = instrument_status(s)
+        said = verdict(o.section.key, s)
+        if said and "OUTSIDE ITS DOMAIN" in status:
+            said = f"cannot tell: the instrument is outside its domain (would read: {said})"
+        out.append((o.section.title, line or "ran (see the section)", status, said))
     return out
 
 

@@ -98,14 +98,30 @@ def section_html(b: Block) -> str:
 
 
 def glance_html(glance: list | None, quality: str | None = None) -> str:
-    """The 'at a glance' table: (section, what it measured, instrument) rows (:mod:`reports.glance`)."""
+    """The 'at a glance' table: (section, what it measured, instrument, verdict, section key, main figure
+    or None) rows (:mod:`reports.glance` rows with the section's key and main PNG); each row links to
+    its section, the thumbnail too."""
     if not glance:
         return ""
     head = f"<p><b>Model card:</b> {html.escape(quality)}</p>" if quality else ""
-    body = "".join(f"<tr><th>{html.escape(t)}</th><td>{html.escape(m)}</td><td>{html.escape(i)}</td></tr>"
-                   for t, m, i in glance)
+    body = "".join(f'<tr><th><a href="#{html.escape(k)}">{html.escape(t)}</a></th><td>{html.escape(m)}</td>'
+                   f"<td>{_verdict_html(v)}</td><td>{html.escape(i)}</td><td>{_thumb(f, k)}</td></tr>"
+                   for t, m, i, v, k, f in glance)
     return (f'<section id="glance"><h2>At a glance</h2>{head}<table><tr><th>section</th><th>measured '
-            f"(beside its control)</th><th>instrument</th></tr>{body}</table></section>")
+            f"(beside its control)</th><th>verdict</th><th>instrument</th><th>figure</th></tr>{body}</table></section>")
+
+
+def _verdict_html(v: str) -> str:
+    word = v.split(" (")[0].split(":")[0]
+    colour = {"holds": "#2a7d2a", "fails": "#b02a2a"}.get(word, "#8a6d00")
+    return f'<span style="color:{colour}"><b>{html.escape(word)}</b></span>{html.escape(v[len(word):])}' if v else ""
+
+
+def _thumb(rel: str | None, key: str) -> str:
+    if not rel:
+        return ""
+    return f'<a href="#{html.escape(key)}"><img src="{html.escape(rel)}" alt="" style="max-width:120px"></a>'
+
 
 
 def write_html(path: Path, title: str, intro: str, blocks: list[Block], glance: list | None = None,

@@ -535,8 +535,10 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     from . import glance
 
     at_a_glance = glance.rows(outcomes)
+    linked = [(*row, o.section.key, b.figures[0] if b.figures else None)
+              for row, o, b in zip(at_a_glance, outcomes, blocks)]  # + the section's key and main figure
     quality = glance.quality_line((extras.card_facts(S).get("card") or {}).get("quality"))
-    write_html(out / "report.html", title, intro, blocks, at_a_glance, quality)
+    write_html(out / "report.html", title, intro, blocks, linked, quality)
     write_pdf(out / "report.pdf", title, intro, blocks, at_a_glance, quality)
     record = {"checkpoint": S.where, "subject": S.describe(), "subject_stamp": inputs.stamp(),
               "data": inputs.data_stamp(), "seed": seed, "device": str(device),
@@ -546,6 +548,7 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
                            for o in outcomes},
               "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2),
               "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1),
-              "at_a_glance": [{"section": t, "measured": m, "instrument": i} for t, m, i in at_a_glance]}
+              "at_a_glance": [{"section": t, "measured": m, "instrument": i, "verdict": v}
+                              for t, m, i, v in at_a_glance]}
     write_json(out / "report.json", record)
     return record

@@ -52,7 +52,9 @@ def test_report_end_to_end(report):
     assert page.index('id="fig4_latent_walk"') < page.index('id="fig5_guided_backprop"')
     assert "filter_gallery/gallery.png" in srcs and "model_card/training_curves.png" in srcs
     pdf = (out / "report.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > len(srcs)
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    figures = set(srcs)  # the first page's thumbnails repeat the sections' main figures
+    assert pdf.startswith(b"%PDF") and 2 <= pages <= len(figures) // 2 + 2, (pages, len(figures))  # a document
     rec = json.loads((out / "report.json").read_text())
     assert set(rec["sections"]) == {"fig4_latent_walk", "fig5_guided_backprop", "upsampling", "filter_audit"}
     assert all(s["status"] == "ran" for s in rec["sections"].values())
@@ -83,6 +85,38 @@ def test_the_first_page_says_what_each_section_measured(report):
     assert glance.instrument_status({"instrument": {"name": "rooms-parser", "forced": True, "out_of_domain": True}}) \
         == "rooms-parser FORCED, OUTSIDE ITS DOMAIN"
     assert glance._fig7({}) is None  # a figure the summary lacks is left out, never guessed
+    assert all("verdict" in r for r in rows)
+    assert rows[2]["verdict"].startswith("holds")  # upsampling: both computations agree
+    assert '<a href="#fig4_latent_walk">' in page[page.index('id="glance"'):page.index('id="fig4_latent_walk"')]
+
+
+def test_verdicts_hold_fail_or_cannot_tell_by_their_stated_rules():
+    from gan_viz.reports import glance
+
+    v = glance.verdict
+    assert v("fig4_latent_walk", {"n_sharp": 0}).startswith("holds")
+    assert v("fig4_latent_walk", {"n_sharp": 3}).startswith("fails: 3 sharp steps")
+    fits = lambda got, rnd: {"over_fits": {"removed_share": {"min": got}, "random_removed_share": {"max": rnd}}}  # noqa: E731
+    assert v("fig6_forget", fits(0.3, 0.05)).startswith("holds") and v("fig6_forget", fits(0.1, 0.2)).startswith("fails")
+    t1 = lambda t, r, chance=0.1: {"chance_accuracy": chance, "feature_sets": {  # noqa: E731
+        "trained_D": {"accuracy_mean": t, "accuracy_ci95": 0.02}, "random_D": {"accuracy_mean": r, "accuracy_ci95": 0.02}}}
+    assert v("classification", t1(0.8, 0.5)).startswith("holds") and v("classification", t1(0.3, 0.6)).startswith("fails")
+    assert v("classification", t1(0.52, 0.5)).startswith("cannot tell")
+    assert v("classification", t1(0.41, 0.30, chance=0.40)).startswith("cannot tell")  # above random D, not chance
+    mem = lambda ct: {"spaces": {"pixel": {"memorisation": 0.05, "data_copying": {"C_T": ct}}}}  # noqa: E731
+    assert v("memorisation", mem(3.0)).startswith("holds") and v("memorisation", mem(-5.0)).startswith("fails")
+    assert v("memorisation", mem(-2.5)).startswith("cannot tell")
+    assert v("memorisation", {"spaces": {"pixel": {"memorisation": 0.05}}}).startswith("cannot tell: C_T absent")
+    per = lambda xs: {str(i): {"object_energy": x} for i, x in enumerate(xs)}  # noqa: E731
+    gbp = lambda t, r: {"trained": {"per_filter": per(t)}, "random": {"per_filter": per(r)}}  # noqa: E731
+    assert v("fig5_guided_backprop", gbp([0.9, 0.8, 0.85, 0.9, 0.95, 0.88], [0.4, 0.5, 0.45, 0.3, 0.5, 0.42])
+             ).startswith("holds")
+    assert v("fig5_guided_backprop", gbp([0.5, 0.6, 0.4, 0.5], [0.5, 0.6, 0.4, 0.55])).startswith("cannot tell")
+    q = lambda lo, hi: {"evaluate": {"parser": {"frechet": {"model": {"low": lo}, "control": {"high": hi}}}}}  # noqa: E731
+    assert v("quality", q(3.0, 0.2)).startswith("differs from real") and v("quality", q(0.1, 0.2)).startswith("like real")
+    assert v("modes", {"modes_covered": 3, "collapsed": True}).startswith("fails")
+    assert v("fig7_arithmetic", {"analogy": {"paper_claim_holds": False}}).startswith("fails")
+    assert v("fig4_latent_walk", {}) == "" and v("checkerboard", {"n": 3}) == ""  # no rule: no verdict
 
 
 def _section(key):
