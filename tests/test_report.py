@@ -90,6 +90,31 @@ def test_the_first_page_says_what_each_section_measured(report):
     assert '<a href="#fig4_latent_walk">' in page[page.index('id="glance"'):page.index('id="fig4_latent_walk"')]
 
 
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) is not installed")
+def test_pdf_pages_render_with_the_first_page_holding_the_glance_text(report, tmp_path):
+    """The PDF as pages (pdftoppm): each page renders and has ink; the first page's text (pdftotext,
+    where present) carries every section's verdict word from report.json."""
+    import subprocess
+
+    from PIL import Image
+
+    _, out = report
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(out / "report.pdf"), str(tmp_path / "p")], check=True)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert len(pages) >= 2
+    for p in pages:
+        a = np.asarray(Image.open(p).convert("L"))
+        assert (a < 128).mean() > 0.002, p.name  # not a blank page
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out / "report.pdf"), "-"], check=True,
+                              capture_output=True, text=True).stdout
+        rows = json.loads((out / "report.json").read_text())["at_a_glance"]
+        assert "At a glance" in text
+        for r in rows:
+            if r["verdict"]:
+                assert r["verdict"].split(" ")[0].rstrip(":") in text
+
+
 def test_verdicts_hold_fail_or_cannot_tell_by_their_stated_rules():
     from gan_viz.reports import glance
 
