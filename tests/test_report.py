@@ -115,6 +115,58 @@ def test_pdf_pages_render_with_the_first_page_holding_the_glance_text(report, tm
                 assert r["verdict"].split(" ")[0].rstrip(":") in text
 
 
+def _leaves(x, out=None) -> list:
+    """Every number in a summary (nested dicts and lists), and the length of every list."""
+    out = [] if out is None else out
+    if isinstance(x, dict):
+        for v in x.values():
+            _leaves(v, out)
+    elif isinstance(x, list):
+        out.append(len(x))
+        for v in x:
+            _leaves(v, out)
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        out.append(x)
+    return out
+
+
+def _printed_from(token: str, leaves: list) -> bool:
+    """Whether the number ``token`` as printed (e.g. "71%", "+3.06", "2.5x", "64") is one of the
+    summary's numbers at the printed precision (a percentage of a share; an integer count, or a
+    count less one: steps between frames)."""
+    pct = token.endswith("%")
+    t = token.rstrip("%x").lstrip("+")
+    dec = len(t.split(".")[1]) if "." in t else 0
+    want = float(t)
+    for v in leaves:
+        v = 100 * v if pct else v
+        if round(v, dec) == want or abs(v - want) <= 0.5 * 10 ** -dec + 1e-9:
+            return True
+        if not pct and dec == 0 and float(v).is_integer() and v - 1 == want:
+            return True
+    return False
+
+
+def test_every_number_on_the_first_page_is_its_sections_summary(report):
+    """Each number a first-page row prints is a number of that section's own summary.json."""
+    _, out = report
+    rec = json.loads((out / "report.json").read_text())
+    rows = {r["section"]: r for r in rec["at_a_glance"]}
+    from gan_viz.reports.report import SECTIONS
+
+    checked = 0
+    for sec in SECTIONS:
+        if sec.title not in rows or rows[sec.title]["measured"].startswith("absent"):
+            continue
+        leaves = _leaves(json.loads((out / sec.key / "summary.json").read_text()))
+        text = re.sub(r"G\.\w+|D\.\w+|Fig\. \d|\d+x\d+", "", rows[sec.title]["measured"])  # layer names
+        for token in re.findall(r"[+-]?\d+(?:\.\d+)?[%x]?", text):
+            assert _printed_from(token, leaves), (sec.key, token, rows[sec.title]["measured"])
+            checked += 1
+    assert checked >= 6
+    assert not _printed_from("12345.678", leaves) and not _printed_from("99.7%", [0.5, 3])  # it can fail
+
+
 def test_verdicts_hold_fail_or_cannot_tell_by_their_stated_rules():
     from gan_viz.reports import glance
 
