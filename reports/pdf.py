@@ -16,7 +16,7 @@ from gan_viz.io import atomic_path
 
 PAGE = (8.27, 11.69)  # A4 portrait, inches
 TOP, BOTTOM, LEFT, WIDTH = 0.96, 0.04, 0.07, 0.86  # page fractions
-MAX_FIG_H = 0.24  # a figure takes at most this share of the page's height (four rows fit a page)
+MAX_FIG_H = 0.21  # a figure takes at most this share of the page's height (four rows fit a page)
 LINE = 0.0125  # height of one line of 7.5 pt text, page fraction
 WRAP = 120  # characters per line of 7.5 pt text across the page
 NARROW = 0.42  # figures at most this wide (page fraction, once scaled) share a row, two side by side
