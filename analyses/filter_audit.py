@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.registry import register
-from gan_viz.analyses.unit_scan import CONVS, RECTIFIERS
+from gan_viz.layers import CONVS, RECTIFIERS
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture
 from gan_viz.sources import evaluating

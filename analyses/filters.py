@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from gan_viz.checkpoint import load_subject
 from gan_viz.errors import UserError
+from gan_viz.layers import CONVS, NORMS, RECTIFIERS
 from gan_viz.hooks import capture
 
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
@@ -64,8 +65,7 @@ def find_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return found
 
 
-RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6)
-PASS_THROUGH = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout, nn.Dropout2d)
+PASS_THROUGH = NORMS + (nn.Dropout, nn.Dropout2d)
 
 
 def analysed_layers(net: nn.Module) -> list[tuple[str, str]]:
@@ -75,7 +75,7 @@ def analysed_layers(net: nn.Module) -> list[tuple[str, str]]:
     leaves = [(n, m) for n, m in net.named_modules() if n and not len(m._modules)]
     pairs = []
     for i, (name, m) in enumerate(leaves):
-        if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if not isinstance(m, CONVS):
             continue
         j = i + 1
         while j < len(leaves) and isinstance(leaves[j][1], PASS_THROUGH):

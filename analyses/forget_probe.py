@@ -38,9 +38,9 @@ from torch import nn
 from gan_viz.sources import evaluating
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture, resolve_layer
+from gan_viz.layers import CONVS, NORMS, RECTIFIERS
 
-CONVS = (nn.Conv2d, nn.ConvTranspose2d)
-BLOCK = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.ReLU, nn.LeakyReLU, nn.PReLU)  # inside a conv block
+BLOCK = NORMS + RECTIFIERS  # inside a conv block
 HOLDOUT = 0.25  # share of the annotated samples kept out of the fit for accuracy / AUC
 
 

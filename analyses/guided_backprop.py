@@ -46,7 +46,8 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.registry import Context, register
-from gan_viz.analyses.unit_scan import (RECTIFIERS, ImageSource, UnitCone, check_layer,  # noqa: F401
+from gan_viz.layers import RECTIFIERS
+from gan_viz.analyses.unit_scan import (ImageSource, UnitCone, check_layer,  # noqa: F401
                                        cone_windows, conv_layers, dataset_source, default_layer, evaluating,
                                        forward_to, generated_source, layer_channels, parse_filters,
                                        place_windows, receptive_chain, scan_top)
@@ -82,7 +83,7 @@ def _guide(out: torch.Tensor, rule: str, inp: torch.Tensor | None = None) -> Non
 
 
 def rectifiers(net: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every rectifier module of ``net`` (``nn.ReLU`` / ``nn.LeakyReLU`` / ``nn.PReLU``), nested or not."""
+    """Every rectifier module of ``net`` (:data:`gan_viz.layers.RECTIFIERS`), nested or not."""
     return [(n, m) for n, m in net.named_modules() if isinstance(m, RECTIFIERS)]
 
 
@@ -105,7 +106,7 @@ def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
         raise UserError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
     rects = [m for _, m in rectifiers(net)] if rule != "plain" else []
     if rule != "plain" and not rects:
-        raise UserError(f"the network has no nn.ReLU / nn.LeakyReLU / nn.PReLU modules, so the {rule!r} rule "
+        raise UserError(f"the network has no nn.ReLU / nn.LeakyReLU / nn.PReLU / nn.ReLU6 modules, so the {rule!r} rule "
                         "would silently be the plain gradient; use --rule plain")
     handles, switched = [], []
     try:

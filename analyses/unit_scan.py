@@ -30,12 +30,10 @@ from tqdm import tqdm
 from gan_viz.errors import UserError
 from gan_viz.parsing import parse_int_list
 from gan_viz.hooks import resolve_layer
+from gan_viz.layers import CONVS, NORMS, RECTIFIERS  # noqa: F401 (re-exported)
 from gan_viz.models import DCGANDiscriminator
 from gan_viz.sources import ImageSource, dataset_source, evaluating, generated_source  # noqa: F401 (re-exported)
 
-RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
-CONVS = (nn.Conv2d, nn.ConvTranspose2d)
-NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
 # leaf modules that keep a convolutional feature map a feature map (not Sigmoid, Tanh, Flatten, Linear)
 MAP_KINDS = NORMS + RECTIFIERS + (nn.Upsample, nn.Identity, nn.Dropout, nn.Dropout2d, nn.AvgPool2d, nn.MaxPool2d)
 PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout2d)  # reshapes, no new values

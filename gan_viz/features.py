@@ -18,9 +18,9 @@ from torch import nn
 
 from .errors import UserError
 from .hooks import resolve_layer
+from .layers import RECTIFIERS  # noqa: F401 (re-exported)
 from .sources import evaluating
 
-RECTIFIERS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6)
 POOL = 4
 
 

@@ -1,0 +1,42 @@
+"""One set of module kinds in core (gan_viz.layers) for every analysis."""
+
+import torch
+from torch import nn
+
+from gan_viz import layers
+
+
+def test_every_analysis_reads_the_same_kinds():
+    from gan_viz import features
+    from gan_viz.analyses import filter_audit, filters, forget_probe, guided_backprop, unit_scan
+
+    for mod in (features, filters, unit_scan, guided_backprop, filter_audit):
+        assert mod.RECTIFIERS is layers.RECTIFIERS, mod.__name__
+    for mod in (unit_scan, forget_probe, filter_audit):
+        assert mod.CONVS is layers.CONVS, mod.__name__
+    assert set(forget_probe.BLOCK) == set(layers.NORMS + layers.RECTIFIERS)
+    assert nn.ReLU6 in layers.RECTIFIERS and nn.LayerNorm in layers.NORMS
+
+
+def test_kind_of_names_each_kind_and_nothing_else():
+    assert [layers.kind_of(m) for m in (nn.Conv2d(1, 1, 1), nn.BatchNorm2d(2), nn.LeakyReLU(), nn.Upsample(2),
+                                        nn.Linear(2, 2), nn.Sigmoid())] == ["conv", "norm", "rectifier",
+                                                                            "upsampling", None, None]
+
+
+def test_guided_backprop_applies_to_a_relu6_network():
+    """A D built with ReLU6 was refused by guided backprop ("no rectifier modules", its list lacked
+    ReLU6) while classify read its ReLU6 features: the guided rule now hooks them, and the gradient
+    differs from the plain one."""
+    from gan_viz.analyses.guided_backprop import guided_rule, rectifiers
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.Conv2d(8, 4, 3, padding=1), nn.ReLU6())
+    assert [n for n, _ in rectifiers(net)] == ["1", "3"]
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    net(x)[:, 0].sum().backward()
+    plain = x.grad.clone()
+    x.grad = None
+    with guided_rule(net, "relu"):
+        net(x)[:, 0].sum().backward()
+    assert not torch.allclose(plain, x.grad)
