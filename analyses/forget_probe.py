@@ -38,7 +38,7 @@ from torch import nn
 from gan_viz.sources import evaluating
 from gan_viz.errors import UserError
 from gan_viz.hooks import capture, resolve_layer
-from gan_viz.layers import CONVS, NORMS, RECTIFIERS
+from gan_viz.layers import CONVS, NORMS, RECTIFIERS, tail_after
 
 BLOCK = NORMS + RECTIFIERS  # inside a conv block
 HOLDOUT = 0.25  # share of the annotated samples kept out of the fit for accuracy / AUC
@@ -197,11 +197,9 @@ def layer_features(G, layer: str, z: torch.Tensor, batch_size: int = 256,
 
 def after_layer(G: nn.Module, layer: str) -> nn.Module | None:
     """G's children after ``layer`` as one module (layer output -> image), or None when G
-    is not a flat chain of named children (then the edit runs as a hook on G's own forward)."""
-    names = [n for n, _ in G.named_children()]
-    if not isinstance(G, nn.Sequential) or layer not in names:
-        return None
-    return nn.Sequential(*list(G.children())[names.index(layer) + 1:])
+    is not a plain chain (:func:`gan_viz.layers.tail_after`; the edit then runs as a hook on
+    G's own forward)."""
+    return tail_after(G, layer)
 
 
 # --- the probe ---------------------------------------------------------------------------

@@ -26,3 +26,17 @@ def kind_of(module: nn.Module) -> str | None:
         if isinstance(module, types):
             return name
     return None
+
+
+def tail_after(net: nn.Module, layer: str) -> nn.Module | None:
+    """``net``'s children after its child ``layer`` as one module (that layer's output -> the
+    network's output), or None where that would not be what ``net`` computes: ``net`` is not a
+    plain chain (its class runs its own ``forward``, even as an ``nn.Sequential`` subclass) or
+    ``layer`` is not one of its direct children. Callers then edit through a hook on ``net``'s
+    own forward. A class whose ``forward`` only reshapes its input before the chain says so with
+    ``chain_after_input = True`` (gan-viz's generators: z (N, nz) -> (N, nz, 1, 1))."""
+    names = [n for n, _ in net.named_children()]
+    plain = type(net).forward is nn.Sequential.forward or getattr(type(net), "chain_after_input", False) is True
+    if not isinstance(net, nn.Sequential) or not plain or layer not in names:
+        return None
+    return nn.Sequential(*list(net.children())[names.index(layer) + 1:])

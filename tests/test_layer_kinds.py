@@ -40,3 +40,22 @@ def test_guided_backprop_applies_to_a_relu6_network():
     with guided_rule(net, "relu"):
         net(x)[:, 0].sum().backward()
     assert not torch.allclose(plain, x.grad)
+
+
+def test_tail_after_replays_only_a_plain_chain():
+    """A Sequential subclass with its own forward is not replayed as a chain (the tail would differ
+    from G(z)); a plain Sequential is, and its tail from a layer's output gives G's output."""
+    from gan_viz.analyses.forget_probe import after_layer
+
+    class Scaled(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) * 0.5
+
+    torch.manual_seed(0)
+    parts = [nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)]
+    plain, own = nn.Sequential(*parts), Scaled(*parts)
+    x = torch.randn(3, 4)
+    tail = layers.tail_after(plain, "1")
+    assert tail is not None and torch.allclose(tail(plain[1](plain[0](x))), plain(x))
+    assert layers.tail_after(own, "1") is None and after_layer(own, "1") is None
+    assert layers.tail_after(plain, "nope") is None and layers.tail_after(nn.Linear(2, 2), "0") is None

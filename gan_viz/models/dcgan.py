@@ -36,6 +36,8 @@ def _up(cin: int, cout: int, cfg: ModelConfig) -> list[tuple[str, nn.Module]]:
 class DCGANGenerator(nn.Sequential):
     """z (N, nz) or (N, nz, 1, 1) -> images (N, nc, S, S) in [-1, 1]."""
 
+    chain_after_input = True  # forward reshapes z, then runs the chain (gan_viz.layers.tail_after)
+
     def __init__(self, cfg: ModelConfig):
         layers: list[tuple[str, nn.Module]] = []
         nb = cfg.n_blocks

@@ -17,6 +17,8 @@ from ..config import ModelConfig
 class MLPGenerator(nn.Sequential):
     """z (N, nz) -> images (N, nc, S, S) in [-1, 1]."""
 
+    chain_after_input = True  # forward flattens z, then runs the chain (gan_viz.layers.tail_after)
+
     def __init__(self, cfg: ModelConfig):
         h, d = cfg.mlp_hidden, cfg.nc * cfg.image_size ** 2
         super().__init__(OrderedDict([
