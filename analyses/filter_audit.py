@@ -360,11 +360,9 @@ def audit_generators(nets: dict, z: torch.Tensor, segment: Callable | None, n_cl
 
 def random_generator(cfg, seed: int) -> nn.Module:
     """The random-filter baseline for G: the paper's init from ``torch.Generator(seed)``."""
-    from gan_viz.models import build_generator, init_weights
+    from gan_viz.models import random_network
 
-    net = build_generator(cfg)
-    init_weights(net, generator=torch.Generator().manual_seed(int(seed)))
-    return net.eval()
+    return random_network(cfg, "G", seed)
 
 
 def _baseline(owner, tag: str, seed: int) -> nn.Module:
@@ -373,11 +371,9 @@ def _baseline(owner, tag: str, seed: int) -> nn.Module:
 
     if isinstance(owner, Subject):
         return owner.random_copy(tag, seed)
-    if tag == "D":
-        from gan_viz.analyses.guided_backprop import random_discriminator
+    from gan_viz.models import random_network
 
-        return random_discriminator(owner, seed)
-    return random_generator(owner, seed)
+    return random_network(owner, tag, seed)
 
 
 def _generator_calls(owner, G0: nn.Module) -> dict | None:

@@ -55,7 +55,7 @@ from gan_viz.config import ModelConfig
 from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.hooks import resolve_layer
-from gan_viz.models import build_discriminator, init_weights
+from gan_viz.models import build_discriminator  # noqa: F401 (the module doc's example)
 
 NAME = "guided-backprop"
 RULES = ("leaky", "relu", "plain")
@@ -126,9 +126,9 @@ def guided_rule(net: nn.Module, rule: str = "leaky") -> Iterator[nn.Module]:
 def random_discriminator(cfg: ModelConfig, seed: int) -> nn.Module:
     """The random-filter baseline of a gan-viz D: D of ``cfg`` with the paper's init from
     ``torch.Generator(seed)`` (for any D: ``Subject.random_copy("D", seed)``, the same weights here)."""
-    net = build_discriminator(cfg)
-    init_weights(net, generator=torch.Generator().manual_seed(int(seed)))
-    return net.eval()
+    from gan_viz.models import random_network
+
+    return random_network(cfg, "D", seed)
 
 
 # --- guided-backprop maps -------------------------------------------------------------

@@ -59,3 +59,24 @@ def test_tail_after_replays_only_a_plain_chain():
     assert tail is not None and torch.allclose(tail(plain[1](plain[0](x))), plain(x))
     assert layers.tail_after(own, "1") is None and after_layer(own, "1") is None
     assert layers.tail_after(plain, "nope") is None and layers.tail_after(nn.Linear(2, 2), "0") is None
+
+
+def test_one_random_baseline_builder_in_core():
+    """filter audit's and guided backprop's random baselines come from core models.random_network, and
+    Subject.random_copy draws the same weights for a gan-viz model (its documented promise)."""
+    from gan_viz.analyses import filter_audit, guided_backprop
+    from gan_viz.config import ModelConfig
+    from gan_viz.models import build_discriminator, build_generator, random_network
+    from gan_viz.subject import Subject
+
+    cfg = ModelConfig(image_size=16, nz=8, ngf=4, ndf=4)
+    for tag, old in (("D", guided_backprop.random_discriminator), ("G", filter_audit.random_generator)):
+        a, b = random_network(cfg, tag, 5), old(cfg, 5)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+        assert not torch.equal(next(a.parameters()), next(random_network(cfg, tag, 6).parameters()))
+    S = Subject.from_config(cfg, build_generator(cfg), build_discriminator(cfg))
+    for tag in ("G", "D"):
+        copy_, new = S.random_copy(tag, 3), random_network(cfg, tag, 3)
+        for (k, x), y in zip(copy_.state_dict().items(), new.state_dict().values()):
+            assert torch.allclose(x.float(), y.float(), atol=1e-7), (tag, k)
+    assert "gan_viz.analyses.guided_backprop" not in open(filter_audit.__file__).read()  # no analysis imports another here

@@ -40,6 +40,17 @@ def init_weights(net: nn.Module, generator: torch.Generator | None = None) -> No
             m.bias.zero_()
 
 
+def random_network(cfg: ModelConfig, net: str, seed: int) -> nn.Module:
+    """The random-filter baseline of a gan-viz G or D (``net`` "G" or "D"): the network of ``cfg``
+    with the paper's init from ``torch.Generator(seed)``, in eval mode. For any model,
+    :meth:`gan_viz.subject.Subject.random_copy` draws the same weights for a gan-viz one."""
+    if net not in ("G", "D"):
+        raise ValueError(f"net must be 'G' or 'D', not {net!r}")
+    model = build_generator(cfg) if net == "G" else build_discriminator(cfg)
+    init_weights(model, generator=torch.Generator().manual_seed(int(seed)))
+    return model.eval()
+
+
 def sample_z(cfg: ModelConfig, n: int, generator: torch.Generator | None = None,
              device: torch.device | str = "cpu") -> torch.Tensor:
     """Latent codes (n, nz): uniform in [-1, 1] (paper) or standard normal (PyTorch example)."""
@@ -50,5 +61,5 @@ def sample_z(cfg: ModelConfig, n: int, generator: torch.Generator | None = None,
     return z.to(device)
 
 
-__all__ = ["build_generator", "build_discriminator", "init_weights", "sample_z",
+__all__ = ["build_generator", "build_discriminator", "init_weights", "random_network", "sample_z",
            "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator"]
