@@ -8,7 +8,6 @@ out); :func:`labelled_pair` adds the checks that classes exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -150,12 +149,10 @@ def recorded_split(subject: "Subject", name: str, root, limit: int | None = None
 
     if name not in NO_HELDOUT_SPLIT or name != subject.domain:
         return None
-    held = recorded_indices(subject.train_config, root)
+    held, total = recorded_indices(subject.train_config, root, with_count=True)  # one listing of the folder
     if held is None:
         return None
-    from gan_viz.data.folder import list_images
-
-    keep = np.ones(len(list_images(Path(root).expanduser())[0]), bool)
+    keep = np.ones(total, bool)
     keep[held] = False
     train = np.flatnonzero(keep)
     return (train if limit is None else train[:limit]), held

@@ -13,6 +13,7 @@ from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.models import build_discriminator, build_generator
+from user_models import png_folder
 
 
 def test_nearest_matches_brute_force():
@@ -182,19 +183,6 @@ def test_rendered_rooms_cache_follows_the_renderer(tmp_path, monkeypatch):
     assert rooms.renderer_key(0, "train", 32, 4, 0) != rooms.renderer_key(0, "train", 32, 4, 1)
 
 
-def _png_folder(folder, n: int, seed: int):
-    """n smooth grayscale 16x16 PNGs (blobs: a 2x2 grid of values upsampled, plus a little noise)."""
-    from gan_viz.io import save_png
-
-    folder.mkdir(parents=True)
-    g = torch.Generator().manual_seed(seed)
-    base = torch.nn.functional.interpolate(torch.rand(n, 1, 2, 2, generator=g), size=16, mode="bilinear")
-    imgs = ((base + 0.03 * torch.randn(n, 1, 16, 16, generator=g)).clamp(0, 1) * 255).round().byte()
-    for i in range(n):
-        save_png(folder / f"{i:04d}.png", imgs[i, 0].numpy())
-    return folder
-
-
 def _replayer(images: torch.Tensor, noise: float = 0.01):
     """A "G" that returns one of ``images`` per z (chosen by z) plus N(0, noise): a copier of them."""
     from gan_viz.subject import Subject
@@ -215,7 +203,7 @@ def test_folder_copier_is_caught_with_a_true_heldout_root_and_bounded_without(tm
     from gan_viz.data import build_dataset
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data, never, fresh = (_png_folder(tmp_path / n, k, s) for n, k, s in (("data", 400, 1), ("never", 150, 2),
+    data, never, fresh = (png_folder(tmp_path / n, k, s) for n, k, s in (("data", 400, 1), ("never", 150, 2),
                                                                           ("fresh", 300, 3)))
     def load(root):
         ds = build_dataset("folder", 16, 1, root=str(root))
@@ -248,7 +236,7 @@ def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli, cap
     from gan_viz.analyses import registry
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data = _png_folder(tmp_path / "data", 30, 1)
+    data = png_folder(tmp_path / "data", 30, 1)
     import shutil
 
     (tmp_path / "mixed").mkdir()
@@ -258,7 +246,7 @@ def test_heldout_root_must_be_images_g_never_saw(tmp_path, monkeypatch, cli, cap
     with pytest.raises(UserError, match="1 of its images are training images"):
         registry.run("neighbors", registry.Context(S, tmp_path / "o", dataset="folder", data_root=str(data)),
                      n=8, n_heldout=10, spaces="pixel", heldout_root=str(tmp_path / "mixed"))
-    dup = _png_folder(tmp_path / "dup", 12, 7)
+    dup = png_folder(tmp_path / "dup", 12, 7)
     shutil.copy(data / "0003.png", dup / "copy.png")  # another file, the same pixels as a training image
     s = registry.run("neighbors", registry.Context(S, tmp_path / "d", dataset="folder", data_root=str(data)),
                      n=8, n_heldout=20, spaces="pixel", cells=0, heldout_root=str(dup))

@@ -9,18 +9,7 @@ from gan_viz.checkpoint import load_checkpoint
 from gan_viz.data.heldout import KEY, MAX_HELDOUT, recorded_indices, split_indices
 from gan_viz.errors import UserError
 
-
-def _folder(folder, n: int, seed: int):
-    """n smooth grayscale 16x16 PNGs."""
-    from gan_viz.io import save_png
-
-    folder.mkdir(parents=True)
-    g = torch.Generator().manual_seed(seed)
-    base = torch.nn.functional.interpolate(torch.rand(n, 1, 2, 2, generator=g), size=16, mode="bilinear")
-    imgs = ((base + 0.03 * torch.randn(n, 1, 16, 16, generator=g)).clamp(0, 1) * 255).round().byte()
-    for i in range(n):
-        save_png(folder / f"{i:04d}.png", imgs[i, 0].numpy())
-    return folder
+from user_models import png_folder
 
 
 def _tiny(data, out, *extra):
@@ -47,7 +36,7 @@ def test_train_on_a_folder_never_trains_on_its_recorded_heldout_images(tmp_path,
     from gan_viz.training.run import TrainingRun
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data = _folder(tmp_path / "data", 80, 1)
+    data = png_folder(tmp_path / "data", 80, 1)
     code, _, err = cli(*_tiny(data, tmp_path / "r", "--heldout-share", "0.25", "--max-steps", "3"))
     assert code == 0, err
     ck = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
@@ -75,12 +64,12 @@ def test_train_on_a_folder_never_trains_on_its_recorded_heldout_images(tmp_path,
 def test_recorded_list_applies_to_a_moved_copy_not_to_another_folder_and_refuses_a_changed_one(tmp_path):
     import shutil
 
-    data = _folder(tmp_path / "data", 30, 1)
+    data = png_folder(tmp_path / "data", 30, 1)
     cfg = {"data_root": str(data), KEY: ["0003.png", "0010.png"]}
     assert recorded_indices(cfg, data).tolist() == [3, 10]
     moved = shutil.copytree(data, tmp_path / "moved")
     assert recorded_indices(cfg, moved).tolist() == [3, 10]
-    other = _folder(tmp_path / "other", 3, 2)  # holds 0000-0002 only: none of the recorded ones
+    other = png_folder(tmp_path / "other", 3, 2)  # holds 0000-0002 only: none of the recorded ones
     assert recorded_indices(cfg, other) is None
     (data / "0010.png").unlink()
     with pytest.raises(UserError, match="no longer under"):
@@ -93,7 +82,7 @@ def test_neighbors_uses_the_recorded_heldout_images_as_never_seen(tmp_path, monk
     independent of training (C_T present), searches only the images G trained on, and none of the
     searched images is a held-out one."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data = _folder(tmp_path / "data", 120, 1)
+    data = png_folder(tmp_path / "data", 120, 1)
     code, _, err = cli(*_tiny(data, tmp_path / "r", "--heldout-share", "0.25", "--max-steps", "2"))
     assert code == 0, err
     ckpt = tmp_path / "r" / "checkpoints" / "last.pt"

@@ -109,6 +109,19 @@ class FunctionalCritic(nn.Module):
         return self.head(x.flatten(1)).squeeze(1)
 
 
+def png_folder(folder, n: int, seed: int):
+    """n smooth grayscale 16x16 PNGs (blobs: a 2x2 grid of values upsampled, plus a little noise)."""
+    from gan_viz.io import save_png
+
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(seed)
+    base = F.interpolate(torch.rand(n, 1, 2, 2, generator=g), size=16, mode="bilinear")
+    imgs = ((base + 0.03 * torch.randn(n, 1, 16, 16, generator=g)).clamp(0, 1) * 255).round().byte()
+    for i in range(n):
+        save_png(folder / f"{i:04d}.png", imgs[i, 0].numpy())
+    return folder
+
+
 def seeded(module: nn.Module, seed: int = 0) -> nn.Module:
     """``module`` with weights drawn from ``seed`` (N(0, 0.1): far enough from zero to give structure)."""
     g = torch.Generator().manual_seed(seed)

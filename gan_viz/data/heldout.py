@@ -52,14 +52,15 @@ def relative_names(paths, root) -> list[str]:
     return [Path(p).relative_to(base).as_posix() for p in paths]
 
 
-def recorded_indices(train_config: dict | None, root) -> np.ndarray | None:
+def recorded_indices(train_config: dict | None, root, with_count: bool = False):
     """Indices (in the folder's image order) of the images the run recorded as held out, or
     None when it recorded none or ``root`` is another folder (none of the files is under it).
     Raises when ``root`` holds some of them but not all (the folder changed since training:
-    the list cannot be trusted). The names are relative, so a moved copy of the folder works."""
+    the list cannot be trusted). The names are relative, so a moved copy of the folder works.
+    ``with_count``: return (indices, the folder's image count) from the one listing."""
     names = (train_config or {}).get(KEY)
     if not names or root is None:
-        return None
+        return (None, 0) if with_count else None
     from .folder import list_images
 
     base = Path(root).expanduser()
@@ -70,9 +71,10 @@ def recorded_indices(train_config: dict | None, root) -> np.ndarray | None:
     where = {n: i for i, n in enumerate(relative_names(list_images(base)[0], base))}
     missing = [n for n in names if n not in where]
     if missing and not own and len(missing) == len(names):
-        return None  # another folder than the training one: the recorded list does not apply
+        return (None, len(where)) if with_count else None  # another folder: the recorded list does not apply
     if missing:
         raise UserError(f"{len(missing)} of the {len(names)} images the run held out are no longer under {root} "
                         f"(first: {missing[0]}); the folder changed since training, so which images G never "
                         "saw is unknown; pass --heldout-root DIR with images G never saw")
-    return np.sort(np.array([where[n] for n in names], np.int64))
+    held = np.sort(np.array([where[n] for n in names], np.int64))
+    return (held, len(where)) if with_count else held
