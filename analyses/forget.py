@@ -46,12 +46,13 @@ import torch
 from tqdm import tqdm
 
 from gan_viz.analyses.forget_causal import ConceptProb, causal_effects, optimize_ablation
-from gan_viz.analyses.forget_probe import (ProbeFit, Selection, after_layer, cells_from_boxes, fit_probe,
-                                           generator_parts, layer_features, select_filters)
+from gan_viz.analyses.forget_probe import (ProbeFit, Selection, cells_from_boxes, fit_probe, generator_parts,
+                                           layer_features, select_filters)
 from gan_viz.analyses.registry import register
 from gan_viz import memory as _memory
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
+from gan_viz.layers import check_layer, tail_after
 from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
 
@@ -327,7 +328,7 @@ def compute_forget(G, layer: str, probe_sets: Sequence[ProbeSet], z_eval: torch.
     ctx = {"device": device, "image_size": refs[0].shape[-1], "segment": judges[0].segment,
            "K": len(judges[0].classes), "reference": refs[0], "cid": cids[0], "more": more, "select": segment_fn,
            "select_cid": cid, "r": r, "prob": concept_prob, "z_eval": z_eval,
-           "batch_size": cfg.batch_size, "feats": feats, "tail": after_layer(module, layer),
+           "batch_size": cfg.batch_size, "feats": feats, "tail": tail_after(module, layer),
            "bar": tqdm(total=cfg.fits * per_fit, desc="forget: removals measured")}
     classes, cid = judges[0].classes, cids[0]
     try:
@@ -456,7 +457,7 @@ def prepare(ctx, o: dict) -> Plan:
     """Validate the options ``o`` of :func:`run` on ``ctx.subject`` and resolve the instrument
     (nothing is computed or written). Raises :class:`UserError` on the first problem."""
     from gan_viz.analyses import boxes as bx
-    from gan_viz.analyses.forget_probe import check_layer, parse_select
+    from gan_viz.analyses.forget_probe import parse_select
     from gan_viz.images import to_uint8
     from gan_viz.instruments import Boxes, absent_reason, require_instrument, resolve_instrument
 
@@ -469,7 +470,7 @@ def prepare(ctx, o: dict) -> Plan:
     if inst is not None and o["concept"] not in inst.class_names:
         raise UserError(f"--concept {o['concept']!r} is not a class of {inst.name}; choose one of "
                         f"{', '.join(inst.class_names)}")
-    layer, shape = check_layer(S, o["layer"])
+    layer, shape = check_layer(S, o["layer"], "G")
     select = o["select"]
     if select is None:
         kind = "optimized" if inst is not None and inst.differentiable else ("causal" if inst else "top")

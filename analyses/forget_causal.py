@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gan_viz.analyses.forget_probe import after_layer, generator_parts, layer_features
+from gan_viz.analyses.forget_probe import generator_parts, layer_features
 from gan_viz.hooks import edit, edit_layer
+from gan_viz.layers import tail_after
 from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
 
@@ -87,7 +88,7 @@ def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
     r = replacement.to(device)
     opt = torch.optim.Adam([logit], lr=lr)
     G.to(device)
-    tail = after_layer(G, layer)  # G's layers up to the edit do not depend on it: run them once
+    tail = tail_after(G, layer)  # G's layers up to the edit do not depend on it: run them once
     with evaluating(G):
         with torch.no_grad():
             base = float(concept_prob(call(z[:256])).mean().clamp(min=1e-6))

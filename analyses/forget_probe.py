@@ -19,7 +19,7 @@ counts them) and ``optimized-K`` (GAN Dissection's optimised ablation, judging f
 a set); see :mod:`gan_viz.analyses.forget_causal`.
 
 Example:
-    >>> layer = default_layer(G)                            # "relu3" for a 32x32 DCGAN
+    >>> layer, _ = check_layer(G, None, "G")                # "relu3" for a 32x32 DCGAN (gan_viz.layers)
     >>> feats = layer_features(G, layer, z)                 # (N, C, h, w)
     >>> fit = fit_probe(feats, cells, seed=0)               # cells: (N, h, w) bool
     >>> select_filters(fit.weights, parse_select("positive", feats.shape[1]))
@@ -35,12 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan_viz.sources import evaluating
 from gan_viz.errors import UserError
-from gan_viz.hooks import capture, resolve_layer
-from gan_viz.layers import CONVS, NORMS, RECTIFIERS, tail_after
-
-BLOCK = NORMS + RECTIFIERS  # inside a conv block
+from gan_viz.hooks import capture
+from gan_viz.sources import evaluating
 HOLDOUT = 0.25  # share of the annotated samples kept out of the fit for accuracy / AUC
 
 
@@ -79,107 +76,6 @@ def generator_parts(G) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor
     return G, G
 
 
-def call_order(net: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tuple]]:
-    """(dotted name, module, output shape without the batch) of every module call of ``net``'s own
-    forward on ``x`` (eval mode, no grad), in the order the calls end (a block after its layers).
-    A module called twice is listed at its first call."""
-    calls: list = []
-    seen: set = set()
-    handles = []
-
-    def hook(name):
-        def record(m, _inp, out):
-            if name not in seen and isinstance(out, torch.Tensor):
-                seen.add(name)
-                calls.append((name, m, tuple(out.shape[1:])))
-        return record
-
-    try:
-        for name, m in net.named_modules():
-            if name:
-                handles.append(m.register_forward_hook(hook(name)))
-        with evaluating(net), torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return calls
-
-
-def _z_probe(G, nz: int | None) -> tuple[nn.Module, list]:
-    """G's module and its call order on two zero latent codes."""
-    from gan_viz.subject import Subject
-
-    module, _ = generator_parts(G)
-    if isinstance(G, Subject):
-        nz = G.nz
-        x = G.as_input(torch.zeros(2, nz))
-    elif nz is None:
-        raise UserError(f"{type(module).__name__} has no config: give nz (its latent size) or pass a Subject")
-    else:
-        x = torch.zeros(2, nz)
-    p = next(iter(module.parameters()), None)
-    return module, call_order(module, x.to(p.device) if p is not None else x)
-
-
-def _leaves(calls: list) -> list:
-    return [c for c in calls if next(c[1].children(), None) is None]
-
-
-def default_layer(G, nz: int | None = None) -> str:
-    """The second-highest convolution's block output (after its BN and ReLU), e.g. "relu3", found
-    from the calls of G's own forward (``main.8`` for a PyTorch examples G, ``blocks.2.act`` for
-    a G of nested blocks).
-
-    Args:
-        G: a generator module or a Subject. nz: latent size (a module's; default: its config's).
-    Raises:
-        UserError: a generator with fewer than two convolutions (an MLP generator).
-    """
-    nz = nz if nz is not None else getattr(getattr(G, "config", None), "nz", None)
-    leaves = _leaves(_z_probe(G, nz)[1])
-    convs = [i for i, (_, m, _) in enumerate(leaves) if isinstance(m, CONVS)]
-    if len(convs) < 2:
-        raise UserError("this generator has fewer than two convolution layers (an MLP GAN?); "
-                        "forgetting filters needs a convolutional generator")
-    last = convs[-2]
-    for i in range(convs[-2] + 1, convs[-1]):
-        if isinstance(leaves[i][1], BLOCK):
-            last = i  # stay inside the block: stop before an Upsample or the next conv
-        else:
-            break
-    return leaves[last][0]
-
-
-@torch.no_grad()
-def check_layer(G, name: str | None, nz: int | None = None) -> tuple[str, tuple]:
-    """The dotted layer name (without "G.") and its output shape (C, h, w); default :func:`default_layer`.
-
-    Args:
-        G: a generator module or a Subject. name: e.g. "G.relu3", "blocks.1.act" or None.
-        nz: latent size (for a module; a Subject knows its own).
-    Raises:
-        UserError: a D layer, an unknown name, or a layer without hidden feature maps.
-    """
-    fallback = default_layer(G, nz)  # also rejects generators without convolutions
-    name = fallback if name is None else name
-    if name.startswith("D."):
-        raise UserError(f"layer {name}: forget edits the generator; give a G layer (see gan-viz layers)")
-    module, calls = _z_probe(G, nz)
-    resolve_layer(module, name, "G")
-    short = name[2:] if name.startswith("G.") else name
-    order = {n: i for i, (n, _, _) in enumerate(calls)}
-    if short not in order:
-        raise UserError(f"layer G.{short} is never called by the generator's forward; choose a layer that "
-                        "`gan-viz layers` lists with a shape")
-    shape = calls[order[short]][2]
-    last_conv = max(i for i, (_, m, _) in enumerate(calls) if isinstance(m, CONVS))
-    if len(shape) != 3 or order[short] >= last_conv:
-        raise UserError(f"layer G.{short} has output shape {shape}, not hidden feature maps (C, H, W); "
-                        "choose a hidden conv layer (see gan-viz layers)")
-    return short, shape
-
-
 @torch.no_grad()
 def layer_features(G, layer: str, z: torch.Tensor, batch_size: int = 256,
                    device: torch.device | str = "cpu") -> torch.Tensor:
@@ -193,13 +89,6 @@ def layer_features(G, layer: str, z: torch.Tensor, batch_size: int = 256,
             call(z[i:i + batch_size].to(device))
             out.append(acts[layer].float().cpu())
     return torch.cat(out)
-
-
-def after_layer(G: nn.Module, layer: str) -> nn.Module | None:
-    """G's children after ``layer`` as one module (layer output -> image), or None when G
-    is not a plain chain (:func:`gan_viz.layers.tail_after`; the edit then runs as a hook on
-    G's own forward)."""
-    return tail_after(G, layer)
 
 
 # --- the probe ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ Fig. 5) validates, computes, and writes the figures, ``summary.json`` and ``arra
 
 Example:
     >>> D = build_discriminator(ModelConfig(image_size=16, ndf=8)).eval()
-    >>> layer = default_layer(D)                       # "lrelu2": read after BN + LeakyReLU
+    >>> layer = default_layer(D, "D")                  # "lrelu2": read after BN + LeakyReLU
     >>> maps = guided_maps(D, layer, x, filters, positions)  # (R, C, H, W), one unit per row
 """
 
@@ -46,15 +46,13 @@ from torch import nn
 from tqdm import tqdm
 
 from gan_viz.analyses.registry import Context, register
-from gan_viz.layers import RECTIFIERS
-from gan_viz.analyses.unit_scan import (ImageSource, UnitCone, check_layer,  # noqa: F401
-                                       cone_windows, conv_layers, dataset_source, default_layer, evaluating,
-                                       forward_to, generated_source, layer_channels, parse_filters,
-                                       place_windows, receptive_chain, scan_top)
 from gan_viz.config import ModelConfig
 from gan_viz import memory as _memory
 from gan_viz.errors import UserError
-from gan_viz.hooks import resolve_layer
+from gan_viz.hooks import forward_to
+from gan_viz.layers import RECTIFIERS, check_layer, resolve_layer, split_address
+from gan_viz.sources import ImageSource, evaluating
+from gan_viz.units import UnitCone, cone_windows, parse_filters, place_windows, receptive_chain, scan_top
 from gan_viz.models import build_discriminator  # noqa: F401 (the module doc's example)
 
 NAME = "guided-backprop"
@@ -157,8 +155,8 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
                 progress: bool = True, cone: bool = True) -> torch.Tensor:
     """Guided backprop of one unit per row, all rows batched (``batch_size`` rows per backward pass).
 
-    With ``cone`` (default) and a DCGAN-style D (see :func:`~gan_viz.analyses.unit_scan.receptive_chain`)
-    each row is computed on its unit's cone alone (:class:`~gan_viz.analyses.unit_scan.UnitCone`):
+    With ``cone`` (default) and a DCGAN-style D (see :func:`~gan_viz.units.receptive_chain`)
+    each row is computed on its unit's cone alone (:class:`~gan_viz.units.UnitCone`):
     the same maps (zero outside the receptive field) for a small part of the work.
     Otherwise (any other D: nested blocks, a Linear head) every row runs on the whole image
     through the model's own forward, the layer's output taken by a hook.
@@ -480,8 +478,12 @@ def prepare(subject, layer: str | None = None, filters=None, top: int = 8, image
         raise UserError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
     D = subject.require("D")
     shape = tuple(subject.image_shape)
-    layer = check_layer(D, layer, "D", shape)
-    chosen = parse_filters(filters, layer_channels(D, layer, shape))
+    layer, out_shape = check_layer(D, layer, "D", shape)
+    if split_address(layer)[1] is not None:
+        raise UserError(f"layer D.{layer}: guided backprop reads a layer through captum's neuron hooks, which "
+                        "cannot single out one call of a module the forward calls several times; choose a "
+                        "module called once (see gan-viz layers)")
+    chosen = parse_filters(filters, out_shape[0])
     check_guidable(D, layer, shape, rule)
     if subject.G is not None:
         subject.G.to(device)  # a callable generator (z reshaped for G) runs where G is
@@ -560,7 +562,7 @@ def run(ctx: Context, *, layer: str | None = None, filters=None, top: int = 8, i
     ``arrays.npz`` into ``ctx.out``; returns the summary.
 
     Args (the command's option names):
-        layer: a D layer by dotted name (default: :func:`default_layer`).
+        layer: a D layer by dotted name (default: :func:`gan_viz.layers.default_layer`).
         filters: "0-5", "1,4,7", "all" or a list of ints (default: the first 6).
         top: images per filter (K). images: images scanned (N).
         source: "auto" (real where available), "real" (``ctx.data``) or "generated".

@@ -51,16 +51,19 @@ def main() -> None:
 
     from gan_viz.analyses import guided_backprop as gb
     from gan_viz.data import build_dataset
+    from gan_viz.layers import check_layer
+    from gan_viz.sources import dataset_source
+    from gan_viz.units import scan_top
 
     D, cfg, where, dataset = _model(a.ckpt)
-    layer = gb.default_layer(D)
-    n_filters = gb.layer_channels(D, layer, (cfg.nc, cfg.image_size, cfg.image_size))
+    layer, out_shape = check_layer(D, None, "D", (cfg.nc, cfg.image_size, cfg.image_size))
+    n_filters = out_shape[0]
     filters = list(range(n_filters if a.filters is None else min(a.filters, n_filters)))
     ds = build_dataset(dataset, cfg.image_size, cfg.nc, "test", n=a.scan_images)
-    source = gb.dataset_source(ds, dataset, a.scan_images)
+    source = dataset_source(ds, dataset, a.scan_images)
 
     t0 = time.perf_counter()
-    top = gb.scan_top(D, layer, source, filters, a.top, a.batch_size, a.device)
+    top = scan_top(D, layer, source, filters, a.top, a.batch_size, a.device)
     scan_s = time.perf_counter() - t0
 
     images = source.fetch(top.index.reshape(-1).numpy())  # (F*K, C, H, W)

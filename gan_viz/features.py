@@ -1,7 +1,8 @@
 """Discriminator features: D's hidden block outputs, pooled and concatenated.
 
 Shared by the analyses that read D as a feature extractor (``classify``: the paper's
-Table 1 protocol; ``evaluate``: D's own feature space for sample-quality metrics).
+Table 1 protocol; ``neighbors``: the D space of the memorisation search, each vector
+scaled to unit length; ``evaluate``: D's own feature space for sample-quality metrics).
 A block is the output of every rectifier module of D (after its BatchNorm and
 LeakyReLU, i.e. as the next layer reads it); where D has none (functional
 activations), its convolutions except a one-channel head.
@@ -17,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import UserError
-from .hooks import resolve_layer
-from .layers import RECTIFIERS  # noqa: F401 (re-exported)
+from .layers import resolve_layer
+from .layers import RECTIFIERS
 from .sources import evaluating
 
 POOL = 4

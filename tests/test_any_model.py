@@ -20,13 +20,15 @@ from torch import nn
 from user_models import Critic, FunctionalCritic, NestedGenerator, PTDiscriminator, seeded
 
 from gan_viz.analyses import guided_backprop as gb
-from gan_viz.analyses import unit_scan as us
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
-from gan_viz.hooks import capture, count_hooks
+from gan_viz import layers as L
+from gan_viz.hooks import capture, count_hooks, forward_to
 from gan_viz.model_def import load_model_def
 from gan_viz.models import build_discriminator
+from gan_viz.sources import ImageSource
 from gan_viz.subject import Subject
+from gan_viz.units import scan_top
 
 TESTS = Path(__file__).resolve().parent
 
@@ -170,22 +172,22 @@ def test_layers_command_lists_dotted_names_with_shapes(cli, model_def):
 
 
 def test_default_layer_from_the_graph_any_head():
-    assert us.default_layer(seeded(Critic()), (3, 32, 32)) == "features.7"  # LayerNorm critic, Linear head
-    assert us.default_layer(seeded(Critic(norm=None)), (3, 32, 32)) == "features.5"
-    assert us.default_layer(PTDiscriminator(), (3, 32, 32)) == "main.7"  # in-place LeakyReLU, conv head
-    assert us.default_layer(build_discriminator(ModelConfig(image_size=32, ndf=4))) == "lrelu3"
-    assert us.conv_layers(Critic())[-1] == "features.7" and "head" not in us.conv_layers(Critic())
+    assert L.default_layer(seeded(Critic()), "D", (3, 32, 32)) == "features.7"  # LayerNorm critic, Linear head
+    assert L.default_layer(seeded(Critic(norm=None)), "D", (3, 32, 32)) == "features.5"
+    assert L.default_layer(PTDiscriminator(), "D", (3, 32, 32)) == "main.7"  # in-place LeakyReLU, conv head
+    assert L.default_layer(build_discriminator(ModelConfig(image_size=32, ndf=4)), "D") == "lrelu3"
+    assert L.conv_layers(Critic())[-1] == "features.7" and "head" not in L.conv_layers(Critic())
 
 
 def test_check_layer_dotted_names_containers_and_close_matches(model_def):
     D = load_model_def(f"{model_def}:nested").D
-    assert us.check_layer(D, "D.blocks.1.act", input_shape=(3, 32, 32)) == "blocks.1.act"
-    assert us.check_layer(D, "D.blocks.1", input_shape=(3, 32, 32)) == "blocks.1"  # a stage: its output map
-    assert us.check_layer(D, None, input_shape=(3, 32, 32)) == "blocks.2.act"
+    assert L.check_layer(D, "D.blocks.1.act", "D", (3, 32, 32))[0] == "blocks.1.act"
+    assert L.check_layer(D, "D.blocks.1", "D", (3, 32, 32))[0] == "blocks.1"  # a stage: its output map
+    assert L.check_layer(D, None, "D", (3, 32, 32))[0] == "blocks.2.act"
     with pytest.raises(UserError, match=r"closest: D\.blocks\.2\.act"):
-        us.check_layer(D, "D.blocks.2.actt", input_shape=(3, 32, 32))
+        L.check_layer(D, "D.blocks.2.actt", "D", (3, 32, 32))
     with pytest.raises(UserError, match="not convolutional"):
-        us.check_layer(D, "D.head", input_shape=(3, 32, 32))
+        L.check_layer(D, "D.head", "D", (3, 32, 32))
 
 
 # --- forward_to: the model's own forward ---------------------------------------------------------
@@ -203,13 +205,13 @@ def old_children_loop(net, layer, x):
                                   lambda: seeded(PTDiscriminator()).main])
 def test_forward_to_on_a_plain_chain_equals_the_children_loop(make):
     net = make().eval()
-    assert us.is_plain_chain(net)
+    assert L.is_plain_chain(net)
     x = _x()
     with torch.no_grad():
         for layer, _ in net.named_children():
             want = old_children_loop(net, layer, x.clone())
             for fast in (True, False):  # the chain's fast path, and the hook on the real forward
-                got = us.forward_to(net, layer, x.clone(), fast=fast)
+                got = forward_to(net, layer, x.clone(), fast=fast)
                 torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
 
 
@@ -228,14 +230,14 @@ class MainHead(nn.Module):
 def test_forward_to_on_a_non_chain_equals_a_hooked_forward():
     net = seeded(MainHead())
     x = _x()
-    assert not us.is_plain_chain(net)
+    assert not L.is_plain_chain(net)
     with pytest.raises(RuntimeError):
         old_children_loop(net, "head", x)  # the old loop fed the 4-D map straight into the Linear head
     with torch.no_grad():
         for layer in ("main.4", "main.7", "head"):
             with capture(net, [layer]) as acts:
                 net(x)
-            torch.testing.assert_close(us.forward_to(net, layer, x), acts[layer], rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(forward_to(net, layer, x), acts[layer], rtol=1e-6, atol=1e-6)
     assert count_hooks(net) == 0
     assert gb.receptive_chain(net, "main.7") is None  # no cone: the general path
 
@@ -244,7 +246,7 @@ def test_forward_to_a_module_the_forward_never_calls():
     net = seeded(Critic())
     net.unused = nn.ReLU()
     with pytest.raises(UserError, match="never called"):
-        us.forward_to(net, "unused", _x(1))
+        forward_to(net, "unused", _x(1))
     assert count_hooks(net) == 0
 
 
@@ -254,11 +256,11 @@ def test_forward_to_a_module_the_forward_never_calls():
 @pytest.mark.parametrize("rule", gb.RULES)
 def test_maps_equal_independent_autograd_of_the_rule(model_def, spec, rule):
     D = load_model_def(f"{model_def}:{spec}").D
-    layer = us.default_layer(D, (3, 32, 32))
+    layer = L.default_layer(D, "D", (3, 32, 32))
     x = _x(5, seed=1)
     f = torch.tensor([0, 1, 5, 5, 7])
     with torch.no_grad():  # each row's unit: its filter's maximal response, as the analysis picks it
-        a = us.forward_to(D.eval(), layer, x)[torch.arange(5), f]  # (5, h, w)
+        a = forward_to(D.eval(), layer, x)[torch.arange(5), f]  # (5, h, w)
     best = a.flatten(1).argmax(1)
     pos = torch.stack([best // a.shape[-1], best % a.shape[-1]], 1)
     got = gb.guided_maps(D, layer, x, f, pos, rule, batch_size=2, progress=False)
@@ -345,17 +347,11 @@ def test_library_runner_from_modules(tmp_path, monkeypatch):
     assert registry.get("guided-backprop").caption(s).startswith("Guided backpropagation")
 
 
-def test_nothing_in_analyses_imports_the_cli():
-    root = TESTS.parent / "analyses"
-    for path in (root / "unit_scan.py", root / "guided_backprop.py"):
-        assert "gan_viz.cli" not in path.read_text() and "from ..cli" not in path.read_text()
-
-
 def test_scan_top_on_a_non_chain_matches_brute_force():
     net = seeded(MainHead())
     x = _x(9, seed=3)
-    src = us.ImageSource("generated", "t", len(x), lambda idx: x[torch.as_tensor(idx, dtype=torch.long)])
-    top = us.scan_top(net, "main.7", src, [0, 2], 3, batch_size=4)
+    src = ImageSource("generated", "t", len(x), lambda idx: x[torch.as_tensor(idx, dtype=torch.long)])
+    top = scan_top(net, "main.7", src, [0, 2], 3, batch_size=4)
     with torch.no_grad(), capture(net, ["main.7"]) as acts:
         net(x)
     v = acts["main.7"][:, [0, 2]].flatten(2).max(2).values  # (N, 2)

@@ -357,10 +357,11 @@ def colour_discriminator(colour: int) -> nn.Module:
 
 def _energy(D: nn.Module, baseline: nn.Module, opts: dict) -> tuple[dict, dict]:
     from gan_viz.analyses import guided_backprop as gb
+    from gan_viz.layers import check_layer
 
     images, maps = object_images(opts["images"])
     S = subject_of(D=D)
-    layer = gb.check_layer(D, None, "D", S.image_shape)
+    layer = check_layer(D, None, "D", S.image_shape)[0]
     r = gb.compute_guided_backprop(D, baseline, layer, object_source(images, maps), range(6), opts["top"])
     s = gb.summarize(r, "squares", S)
     return s["trained"], s["random"]

@@ -8,7 +8,8 @@ import torch
 
 from gan_viz import __version__
 from gan_viz.errors import UserError
-from gan_viz.hooks import capture, count_hooks, edit_layer, resolve_layer
+from gan_viz.hooks import capture, count_hooks, edit_layer
+from gan_viz.layers import resolve_layer
 from gan_viz.models import build_generator
 
 

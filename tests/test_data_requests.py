@@ -81,10 +81,12 @@ def test_fallback_when_no_data_was_named_is_said_in_title_and_caption(cli, model
     assert "does not record its dataset" in s["fallback"] and "not real ones" in s["images"]
     assert guided_backprop.caption(s).startswith("On generated images, not real ones")
 
+    from gan_viz.layers import default_layer
+
     S = load_model_def(model_def)
     src, _ = image_source(S, "auto", 8)
     assert src.kind == "generated" and "does not record its dataset" in src.fallback
-    r = guided_backprop.compute_guided_backprop(S.D, S.random_copy("D", 0), guided_backprop.default_layer(S.D, S.image_shape),
+    r = guided_backprop.compute_guided_backprop(S.D, S.random_copy("D", 0), default_layer(S.D, "D", S.image_shape),
                                                 src, [0, 1], 2)
     title = guided_backprop.plot_guided_backprop(r)._suptitle.get_text()
     assert title.startswith("On GENERATED images, not real ones") and "does not record its dataset" in title

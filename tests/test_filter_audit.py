@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gan_viz.analyses import filter_audit as fa
-from gan_viz.analyses.unit_scan import ImageSource
+from gan_viz.sources import ImageSource
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.models import build_discriminator, build_generator

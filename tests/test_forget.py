@@ -16,12 +16,12 @@ from torch import nn
 
 from gan_viz.analyses import forget as fg
 from gan_viz.analyses.boxes import parser_boxes
-from gan_viz.analyses.forget_probe import (Selection, check_layer, default_layer, fit_probe, parse_select,
-                                           select_filters)
+from gan_viz.analyses.forget_probe import Selection, fit_probe, parse_select, select_filters
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
 from gan_viz.hooks import count_hooks
+from gan_viz.layers import check_layer, default_layer, tail_after
 from gan_viz.models import build_generator, sample_z
 
 PLANTED = (2, 5)
@@ -109,20 +109,20 @@ def probe_set(G, cfg, n=40, seed=1, causal=False):
 # --- layers ------------------------------------------------------------------------------
 
 def test_default_layer_is_second_highest_conv_after_bn_relu(tiny_cfg):
-    assert default_layer(build_generator(tiny_cfg)) == "relu2"  # 16px: conv1, conv2, conv3 (output)
-    assert default_layer(build_generator(tiny_cfg.replace(image_size=64))) == "relu4"
-    assert default_layer(build_generator(tiny_cfg.replace(image_size=32, g_upsample="nearest-conv"))) == "relu3"
+    assert default_layer(build_generator(tiny_cfg), "G") == "relu2"  # 16px: conv1, conv2, conv3 (output)
+    assert default_layer(build_generator(tiny_cfg.replace(image_size=64)), "G") == "relu4"
+    assert default_layer(build_generator(tiny_cfg.replace(image_size=32, g_upsample="nearest-conv")), "G") == "relu3"
     with pytest.raises(UserError, match="MLP"):
-        default_layer(build_generator(tiny_cfg.replace(arch="mlp", mlp_hidden=16)))
+        default_layer(build_generator(tiny_cfg.replace(arch="mlp", mlp_hidden=16)), "G")
 
 
 def test_check_layer(tiny_cfg):
     G = build_generator(tiny_cfg)
-    assert check_layer(G, None, tiny_cfg.nz) == ("relu2", (8, 8, 8))
-    assert check_layer(G, "G.bn2", tiny_cfg.nz)[0] == "bn2"
+    assert check_layer(G, None, "G", tiny_cfg.nz) == ("relu2", (8, 8, 8))
+    assert check_layer(G, "G.bn2", "G", tiny_cfg.nz)[0] == "bn2"
     for bad, msg in (("D.lrelu2", "generator"), ("conv9", "valid layers"), ("tanh", "hidden"), ("conv3", "hidden")):
         with pytest.raises(UserError, match=msg):
-            check_layer(G, bad, tiny_cfg.nz)
+            check_layer(G, bad, "G", tiny_cfg.nz)
 
 
 # --- probe and selection -----------------------------------------------------------------
@@ -190,10 +190,10 @@ def test_tail_on_cached_layer_output_equals_the_hooked_generator(planted, tiny_c
     feats = layer_features(planted, "relu2", z, batch_size=8)
     a = fg.ablation(8, [1, 5])
     with torch.no_grad():
-        got = fg.after_layer(planted, "relu2")(feats * (1 - a) + r * a)
+        got = tail_after(planted, "relu2")(feats * (1 - a) + r * a)
     want = fg.removed_images(planted, "relu2", z, [1, 5], r, batch_size=8)
     assert torch.allclose(got, want, atol=1e-6) and not torch.allclose(got, planted(z).detach(), atol=1e-3)
-    assert fg.after_layer(planted, "nope") is None and fg.after_layer(nn.ModuleList([nn.ReLU()]), "0") is None
+    assert tail_after(planted, "nope") is None and tail_after(nn.ModuleList([nn.ReLU()]), "0") is None
 
 
 def test_segment_stats_scene_changed():
@@ -393,8 +393,8 @@ def test_removal_on_a_subject_whose_generator_takes_z_as_nz_1_1():
     from user_models import PTGenerator, seeded
 
     S = Subject.from_modules(seeded(PTGenerator(nz=8), 0), nz=8)
-    layer, shape = check_layer(S, None)
-    assert (layer, shape) == ("main.8", (8, 16, 16)) and default_layer(S) == "main.8"
+    layer, shape = check_layer(S, None, "G")
+    assert (layer, shape) == ("main.8", (8, 16, 16)) and default_layer(S, "G") == "main.8"
     z = S.sample_z(6, torch.Generator().manual_seed(0))
     got = fg.removed_images(S, layer, z, [0, 3], torch.zeros(8, 1, 1), batch_size=4)
     a = fg.ablation(8, [0, 3])
@@ -402,7 +402,7 @@ def test_removal_on_a_subject_whose_generator_takes_z_as_nz_1_1():
         want = S.G.main[9:](S.G.main[:9](z[:, :, None, None]) * (1 - a))
     assert torch.allclose(got, want, atol=1e-6) and count_hooks(S.G) == 0
     feats = fg.layer_features(S, "G.main.8", z)
-    assert feats.shape == (6, 8, 16, 16) and fg.after_layer(S.G, layer) is None  # not a flat chain: hooks
+    assert feats.shape == (6, 8, 16, 16) and tail_after(S.G, layer) is None  # not a flat chain: hooks
 
 
 def test_judges_measure_apart_from_the_selecting_instrument(planted, tiny_cfg):

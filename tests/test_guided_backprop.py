@@ -14,8 +14,10 @@ from gan_viz.analyses import guided_backprop as gb
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
-from gan_viz.hooks import count_hooks
+from gan_viz import layers as L
+from gan_viz.hooks import count_hooks, forward_to
 from gan_viz.models import build_discriminator, build_generator
+from gan_viz.sources import ImageSource
 
 
 def _busy(net: nn.Module, seed: int = 0) -> nn.Module:
@@ -72,19 +74,19 @@ def manual_rule(net, layer, x, f, pos, rule):
 
 def test_default_layer_is_computed_from_the_names():
     for size, want in ((16, "lrelu2"), (32, "lrelu3"), (64, "lrelu4")):
-        assert gb.default_layer(build_discriminator(ModelConfig(image_size=size, ndf=4))) == want
+        assert L.default_layer(build_discriminator(ModelConfig(image_size=size, ndf=4)), "D") == want
     with pytest.raises(UserError, match="fewer than two convolution"):
-        gb.default_layer(build_discriminator(ModelConfig(arch="mlp", image_size=16, mlp_hidden=8)))
+        L.default_layer(build_discriminator(ModelConfig(arch="mlp", image_size=16, mlp_hidden=8)), "D")
 
 
 def test_check_layer_rejects_unknown_other_net_and_non_conv(D):
-    assert gb.check_layer(D, "D.bn2") == "bn2" and gb.check_layer(D, "conv1") == "conv1"
+    assert L.check_layer(D, "D.bn2", "D")[0] == "bn2" and L.check_layer(D, "conv1", "D")[0] == "conv1"
     with pytest.raises(UserError, match="valid layers are"):
-        gb.check_layer(D, "lrelu9")
+        L.check_layer(D, "lrelu9", "D")
     with pytest.raises(UserError, match="not convolutional"):
-        gb.check_layer(D, "D.sigmoid")
+        L.check_layer(D, "D.sigmoid", "D")
     with pytest.raises(UserError, match="give a D layer"):
-        gb.check_layer(D, "G.conv1")
+        L.check_layer(D, "G.conv1", "D")
 
 
 # --- the rules ----------------------------------------------------------------------------
@@ -140,7 +142,7 @@ def test_receptive_field_cones_give_the_full_image_maps(D, rows):
 @pytest.mark.parametrize("size", [32, 64])
 def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
     D = _busy(build_discriminator(ModelConfig(image_size=size, ndf=4)), seed=size)
-    layer = gb.default_layer(D)  # lrelu3 (4x4 map, 22 px cone) / lrelu4 (4x4 map, 46 px cone)
+    layer = L.default_layer(D, "D")  # lrelu3 (4x4 map, 22 px cone) / lrelu4 (4x4 map, 46 px cone)
     cone = gb.UnitCone(*gb.receptive_chain(D, layer), (size, size))
     assert cone.window == (22 if size == 32 else 46)
     pos = torch.cartesian_prod(torch.arange(4), torch.arange(4))  # corners, edges and the inside
@@ -148,7 +150,7 @@ def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
     f = torch.arange(len(pos)) % 4
     windows, _ = gb.cone_windows(x, cone.input_start(pos), cone.window)
     with torch.no_grad():
-        full = gb.forward_to(D, layer, x)[torch.arange(len(pos)), :, pos[:, 0], pos[:, 1]]
+        full = forward_to(D, layer, x)[torch.arange(len(pos)), :, pos[:, 0], pos[:, 1]]
         # values reach ~40 here: float32 summation order (cone vs whole image) moves them by
         # ~1e-5 (seen on an AVX2 CPU); a wrong window or padding moves them by O(1)
         scale = float(full.abs().max())
@@ -195,7 +197,7 @@ def test_rule_validation(D):
 # --- scan, baseline, energy, display ---------------------------------------------------------
 
 def _tensor_source(x):
-    return gb.ImageSource("generated", "test", len(x), lambda idx: x[torch.as_tensor(idx, dtype=torch.long)])
+    return ImageSource("generated", "test", len(x), lambda idx: x[torch.as_tensor(idx, dtype=torch.long)])
 
 
 def test_scan_top_matches_brute_force(D):
@@ -203,7 +205,7 @@ def test_scan_top_matches_brute_force(D):
     filters, k = [1, 4, 9], 5
     top = gb.scan_top(D, "lrelu2", _tensor_source(x), filters, k, batch_size=8)
     with torch.no_grad():
-        a = gb.forward_to(D, "lrelu2", x)[:, filters].flatten(2)  # (N, F, 16)
+        a = forward_to(D, "lrelu2", x)[:, filters].flatten(2)  # (N, F, 16)
     v = a.max(2).values  # (N, F)
     # scan_top ran in batches of 8, the brute force in one of 37: the activations may differ by float
     # error (0 on an AVX2 CPU, values up to 17), so two images (or two positions) whose values tie within

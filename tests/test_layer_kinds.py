@@ -6,15 +6,21 @@ from torch import nn
 from gan_viz import layers
 
 
-def test_every_analysis_reads_the_same_kinds():
-    from gan_viz import features
-    from gan_viz.analyses import filter_audit, filters, forget_probe, guided_backprop, unit_scan
+def test_module_kinds_are_defined_once_in_core():
+    """No module but gan_viz/layers.py defines its own list of convolutions, norms, rectifiers or
+    upsampling layers (four such lists once disagreed: ReLU6 was a rectifier in two of them only)."""
+    import ast
+    from pathlib import Path
 
-    for mod in (features, filters, unit_scan, guided_backprop, filter_audit):
-        assert mod.RECTIFIERS is layers.RECTIFIERS, mod.__name__
-    for mod in (unit_scan, forget_probe, filter_audit):
-        assert mod.CONVS is layers.CONVS, mod.__name__
-    assert set(forget_probe.BLOCK) == set(layers.NORMS + layers.RECTIFIERS)
+    root = Path(layers.__file__).resolve().parents[1]
+    names = {"CONVS", "NORMS", "RECTIFIERS", "UPSAMPLING", "MAP_KINDS", "BLOCK", "SQUASH"}
+    for path in [*root.glob("gan_viz/**/*.py"), *root.glob("analyses/**/*.py"), *root.glob("reports/*.py")]:
+        if path.name == "layers.py" and path.parent.name == "gan_viz":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign):
+                bad = {t.id for t in node.targets if isinstance(t, ast.Name)} & names
+                assert not bad, f"{path.relative_to(root)} defines its own {bad}: use gan_viz.layers"
     assert nn.ReLU6 in layers.RECTIFIERS and nn.LayerNorm in layers.NORMS
 
 
@@ -45,8 +51,6 @@ def test_guided_backprop_applies_to_a_relu6_network():
 def test_tail_after_replays_only_a_plain_chain():
     """A Sequential subclass with its own forward is not replayed as a chain (the tail would differ
     from G(z)); a plain Sequential is, and its tail from a layer's output gives G's output."""
-    from gan_viz.analyses.forget_probe import after_layer
-
     class Scaled(nn.Sequential):
         def forward(self, x):
             return super().forward(x) * 0.5
@@ -57,7 +61,7 @@ def test_tail_after_replays_only_a_plain_chain():
     x = torch.randn(3, 4)
     tail = layers.tail_after(plain, "1")
     assert tail is not None and torch.allclose(tail(plain[1](plain[0](x))), plain(x))
-    assert layers.tail_after(own, "1") is None and after_layer(own, "1") is None
+    assert layers.tail_after(own, "1") is None
     assert layers.tail_after(plain, "nope") is None and layers.tail_after(nn.Linear(2, 2), "0") is None
 
 

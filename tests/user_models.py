@@ -153,3 +153,22 @@ def rooms_subject(size: int = 32, D: nn.Module | None = None):
 
     return Subject.from_config(ModelConfig(image_size=size, nc=3, nz=8, ngf=8, ndf=8), RoomsBank(size), D,
                                domain="rooms")
+
+
+class SharedReLUGenerator(nn.Module):
+    """A DCGAN-style G (z (N, nz) -> (N, 3, 32, 32)) that reuses ONE ReLU module in every block:
+    ``act`` is called three times per forward, addressed ``act#0`` (4x4), ``act#1`` (8x8), ``act#2`` (16x16)."""
+
+    def __init__(self, nz: int = 8, w: int = 4):
+        super().__init__()
+        self.c1, self.b1 = nn.ConvTranspose2d(nz, 4 * w, 4, 1, 0), nn.BatchNorm2d(4 * w)
+        self.c2, self.b2 = nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w)
+        self.c3, self.b3 = nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w)
+        self.c4 = nn.ConvTranspose2d(w, 3, 4, 2, 1)
+        self.act = nn.ReLU()
+
+    def forward(self, z):
+        x = z.view(len(z), -1, 1, 1)
+        for conv, bn in ((self.c1, self.b1), (self.c2, self.b2), (self.c3, self.b3)):
+            x = self.act(bn(conv(x)))
+        return torch.tanh(self.c4(x))

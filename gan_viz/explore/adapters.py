@@ -1,16 +1,15 @@
 """The analyses the explorer calls, each through one thin function here.
 
-The explorer computes nothing of its own where an analysis already does it: layers and
-the default edit layer come from forget's probe module, the concept's units from
-forget's causal selection, top images and guided-backprop maps from the guided-backprop
-analysis, dissection labels from the filter audit, walks and arithmetic from their
-modules. Those modules are edited by others; if one of their signatures changes, only
-this file changes.
+The explorer computes nothing of its own where core or an analysis already does it:
+layers, their addresses and the default edit layer come from core (:mod:`gan_viz.layers`),
+the concept's units from forget's causal selection, top images and guided-backprop maps
+from the guided-backprop analysis, dissection labels from the filter audit, walks and
+arithmetic from their packages, each through its public API. If one of those signatures
+changes, only this file changes.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,32 +17,32 @@ import torch
 from torch import nn
 
 
-# --- generator layers (forget) ----------------------------------------------------------
+# --- layers (core: gan_viz.layers) ---------------------------------------------------------
 
 def default_edit_layer(subject) -> str | None:
-    """forget's default layer (the second-highest conv block's output, e.g. ``relu3``), or None
-    where the generator has no such layer (an MLP generator)."""
-    from gan_viz.analyses.forget_probe import default_layer
+    """The default G layer to edit (the second-highest conv block's output, e.g. ``relu3``, as
+    forget reads it), or None where the generator has no such layer (an MLP generator)."""
     from gan_viz.errors import UserError
+    from gan_viz.layers import default_layer
 
     try:
-        return default_layer(subject)
+        return default_layer(subject, "G")
     except UserError:
         return None
 
 
 def check_edit_layer(subject, name: str) -> tuple[str, tuple]:
-    """(dotted name without ``G.``, output shape (C, h, w)) of an editable G layer, or UserError."""
-    from gan_viz.analyses.forget_probe import check_layer
+    """(address without ``G.``, output shape (C, h, w)) of an editable G layer, or UserError."""
+    from gan_viz.layers import check_layer
 
-    return check_layer(subject, name)
+    return check_layer(subject, name, "G")
 
 
 def tail_after(G: nn.Module, layer: str) -> nn.Module | None:
     """G's layers after ``layer`` as one module (None: G is not a flat chain; edit by a hook)."""
-    from gan_viz.analyses.forget_probe import after_layer
+    from gan_viz.layers import tail_after as tail
 
-    return after_layer(G, layer)
+    return tail(G, layer)
 
 
 def features(subject, layer: str, z: torch.Tensor) -> torch.Tensor:
@@ -93,21 +92,22 @@ def layer_measures(acts: torch.Tensor, k: int) -> dict:
 # --- D units: top images and guided backprop -------------------------------------------
 
 def check_d_layer(subject, name: str) -> str:
-    """A convolutional D layer's dotted name without ``D.``, or UserError."""
-    from gan_viz.analyses.unit_scan import check_layer
+    """A convolutional D layer's address without ``D.``, or UserError."""
+    from gan_viz.layers import check_layer
 
-    return check_layer(subject.require("D"), name, "D", tuple(subject.image_shape))
+    return check_layer(subject, name, "D")[0]
 
 
 def d_channels(subject, layer: str) -> int:
-    from gan_viz.analyses.unit_scan import layer_channels
+    from gan_viz.layers import check_layer
 
-    return layer_channels(subject.require("D"), layer, tuple(subject.image_shape))
+    return int(check_layer(subject, layer, "D")[1][0])
 
 
 def d_activations(D: nn.Module, layer: str, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """D's ``layer`` output for images (N, C, H, W): (N, C', h, w) on the CPU."""
-    from gan_viz.analyses.unit_scan import evaluating, forward_to
+    from gan_viz.hooks import forward_to
+    from gan_viz.sources import evaluating
 
     out = []
     with evaluating(D), torch.no_grad():
@@ -132,20 +132,6 @@ def guided_panel(subject, layer: str, z: torch.Tensor, images: torch.Tensor, uni
 
 # --- walks and arithmetic ---------------------------------------------------------------
 
-def _params(fn) -> set:
-    return set(inspect.signature(fn).parameters)
-
-
-class _Fractions:
-    """An instrument as the walk and arithmetic analyses take a parser (``classes``, ``class_fractions``)."""
-
-    def __init__(self, inst):
-        self.inst, self.classes = inst, tuple(inst.class_names)
-
-    def class_fractions(self, images: torch.Tensor) -> torch.Tensor:
-        return self.inst.class_fractions(images)
-
-
 def interpolate(a: torch.Tensor, b: torch.Tensor, t: Sequence[float], interp: str) -> torch.Tensor:
     """z between a and b (nz,) at positions t: (T, nz) float32, by latent_walk's lerp / slerp."""
     from gan_viz.analyses.latent_walk import lerp, slerp
@@ -159,10 +145,7 @@ def walk(subject, a: torch.Tensor, b: torch.Tensor, steps: int, interp: str, ins
     ``step_rms`` (F-1,), ``sharp`` (F-1,) bool, ``events`` (list of dicts)."""
     from gan_viz.analyses.latent_walk import compute_latent_walk
 
-    kw = {}
-    if inst is not None:  # the walk takes an instrument (newer) or a parser-like object (older)
-        kw = {"instrument": inst} if "instrument" in _params(compute_latent_walk) else {"parser": _Fractions(inst)}
-    r = compute_latent_walk(subject.generator_fn(), torch.stack([a, b]).float(), steps, interp, **kw)
+    r = compute_latent_walk(subject.generator_fn(), torch.stack([a, b]).float(), steps, interp, instrument=inst)
     return {"frames": r.frames, "fractions": r.fractions, "step_rms": r.step_rms, "sharp": r.sharp,
             "events": list(r.events) + list(r.presence)}
 
@@ -174,10 +157,7 @@ def arithmetic(subject, groups: Sequence[torch.Tensor], coefs: Sequence[float], 
     from gan_viz.analyses.arithmetic import compute_arithmetic
 
     terms = tuple((chr(ord("A") + i), float(c)) for i, c in enumerate(coefs))
-    kw = {}
-    if inst is not None:
-        kw = {"instrument": inst} if "instrument" in _params(compute_arithmetic) else {"parser": _Fractions(inst)}
     r = compute_arithmetic(subject.generator_fn(), terms, [g.float() for g in groups], n_noisy=n_noisy, seed=seed,
-                           **kw)
+                           instrument=inst)
     return {"mean_images": r.mean_images, "result_images": r.result_images, "pixel_result": r.pixel_result,
             "y": r.y, "noisy_z": r.noisy_z, "fractions": r.fractions}

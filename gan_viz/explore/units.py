@@ -76,7 +76,7 @@ class UnitBrowser:
         valid = ", ".join(r["name"] for r in self.layers())
         if name[:2] in ("G.", "D.") and (self.S.G if name[0] == "G" else self.S.D) is not None:
             try:
-                from gan_viz.hooks import resolve_layer
+                from gan_viz.layers import resolve_layer
 
                 resolve_layer(self.S.G if name[0] == "G" else self.S.D, name, name[0])
             except UserError as e:

@@ -61,6 +61,8 @@ class DCGANGenerator(nn.Sequential):
 class DCGANDiscriminator(nn.Sequential):
     """images (N, nc, S, S) -> probability of real (N,). ``logits`` skips the sigmoid."""
 
+    chain_before_output = True  # forward runs the chain, then flattens the score (gan_viz.layers.is_plain_chain)
+
     def __init__(self, cfg: ModelConfig):
         nb = cfg.n_blocks
         width = [cfg.ndf * 2 ** i for i in range(nb)]  # e.g. 64, 128, 256, 512
