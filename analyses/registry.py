@@ -14,6 +14,8 @@ the report calls the same with its fast settings. Nothing here reads argv.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -58,16 +60,26 @@ class Analysis:
     caption: Callable[[dict], str] | None = None
     needs: tuple[str, ...] = ()
     title: str = ""
+    options: type | None = None  # the runner's typed options (a frozen dataclass): run(ctx, options)
+
+    def option_names(self) -> list[str]:
+        """The runner's option names: its options dataclass's fields, else its keyword-only parameters."""
+        if self.options is not None:
+            return [f.name for f in dataclasses.fields(self.options)]
+        params = inspect.signature(self.run).parameters.values()
+        return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 REGISTRY: dict[str, Analysis] = {}
 
 
 def register(name: str, *, caption: Callable[[dict], str] | None = None, needs: tuple[str, ...] = (),
-             title: str = "") -> Callable:
-    """Decorator: register ``run(ctx, **options) -> summary`` under ``name``."""
+             title: str = "", options: type | None = None) -> Callable:
+    """Decorator: register ``run(ctx, **options) -> summary`` under ``name``; with ``options`` (a frozen
+    dataclass of the runner's options) the runner is ``run(ctx, opts) -> summary`` and :func:`run`
+    builds ``opts`` from the keyword options (an unknown or mistyped name fails there)."""
     def deco(fn: Callable[..., dict]) -> Callable[..., dict]:
-        REGISTRY[name] = Analysis(name, fn, caption, needs, title)
+        REGISTRY[name] = Analysis(name, fn, caption, needs, title, options)
         return fn
     return deco
 
@@ -92,21 +104,23 @@ def run(name: str, ctx: Context, **options: Any) -> dict:
         if ctx.subject is None:
             raise UserError(f"{name} needs a model")
         ctx.subject.require(net) if net == "D" or not ctx.subject.has_G else None
+    if a.options is not None:
+        return a.run(ctx, a.options(**options))
     return a.run(ctx, **options)
 
 
 # analysis name -> module under analyses/ that registers it (imported lazily: the heavy
 # dependencies of one analysis are not paid by another)
 MODULES: dict[str, str] = {
-    "classify": "classify",
-    "neighbors": "neighbors",
-    "modes": "modes",
-    "checkerboard": "checkerboard",
-    "upsampling": "upsampling",
-    "guided-backprop": "guided_backprop",
-    "forget": "forget",
-    "arithmetic": "arithmetic",
-    "latent-walk": "latent_walk",
-    "filter-audit": "filter_audit",
+    "classify": "classify.run",
+    "neighbors": "neighbors.run",
+    "modes": "modes.run",
+    "checkerboard": "checkerboard.run",
+    "upsampling": "upsampling.run",
+    "guided-backprop": "guided_backprop.run",
+    "forget": "forget.run",
+    "arithmetic": "arithmetic.run",
+    "latent-walk": "latent_walk.run",
+    "filter-audit": "filter_audit.run",
     "evaluate": "evaluate.run",
 }

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from gan_viz.analyses import modes as M
-from gan_viz.analyses.classify import load_split
+from gan_viz.data.labelled import load_split
 from gan_viz.config import ModelConfig
 from gan_viz.hooks import capture
 from gan_viz.models import sample_z

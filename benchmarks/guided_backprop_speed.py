@@ -49,7 +49,7 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
 
-    from gan_viz.analyses import guided_backprop as gb
+    from gan_viz.analyses.guided_backprop import guided_maps, guided_maps_per_filter
     from gan_viz.data import build_dataset
     from gan_viz.layers import check_layer
     from gan_viz.sources import dataset_source
@@ -69,12 +69,12 @@ def main() -> None:
     images = source.fetch(top.index.reshape(-1).numpy())  # (F*K, C, H, W)
     rows_f = torch.arange(len(filters)).repeat_interleave(a.top)
     pos = top.positions.reshape(-1, 2)
-    gb.guided_maps(D, layer, images[:8], rows_f[:8], pos[:8], device=a.device, progress=False)  # warm-up
+    guided_maps(D, layer, images[:8], rows_f[:8], pos[:8], device=a.device, progress=False)  # warm-up
     t0 = time.perf_counter()
-    batched = gb.guided_maps(D, layer, images, rows_f, pos, batch_size=a.batch_size, device=a.device)
+    batched = guided_maps(D, layer, images, rows_f, pos, batch_size=a.batch_size, device=a.device)
     batched_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    loop = gb.guided_maps_per_filter(D, layer, images, rows_f, pos, device=a.device)
+    loop = guided_maps_per_filter(D, layer, images, rows_f, pos, device=a.device)
     loop_s = time.perf_counter() - t0
 
     result = {

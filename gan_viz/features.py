@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import UserError
-from .layers import resolve_layer
-from .layers import RECTIFIERS
+from .layers import RECTIFIERS, resolve_layer
 from .sources import evaluating
 
 POOL = 4

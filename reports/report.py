@@ -14,7 +14,7 @@ A section is skipped (cached) when its folder holds a ``summary.json`` and a
 ``report_key.json`` whose recorded inputs (analysis name and options, the subject's
 provenance and a digest of its weights, dataset / data root / segmenter, seed and
 device, the shipped scene parser's stamp, a digest of gan-viz's own source: every ``.py``
-of gan_viz, analyses and reports, :func:`source_digest`) equal this run's; the data's stamp
+of gan_viz, analyses and reports, :func:`~gan_viz.reports.keys.source_digest`) equal this run's; the data's stamp
 holds the content key of its files (:func:`gan_viz.data.cache.content_key`), so an edited
 analysis or a changed folder reruns the sections it reaches.
 """
@@ -22,8 +22,6 @@ analysis or a changed folder reruns the sections it reaches.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import io
 import json
 import shlex
@@ -31,81 +29,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from tqdm import tqdm
 
-from gan_viz import __version__
 from gan_viz.errors import UserError
 
-KEY_FILE = "report_key.json"
-
-
-@dataclass(frozen=True)
-class Section:
-    """One analysis of the report.
-
-    Args:
-        key: the section's folder name and id for --only.
-        name: the registered analysis it runs.
-        title: the heading in the report (the paper's figure it reproduces).
-        options: the runner's fast settings (keyword options, the command's dest names).
-        caption: summary -> caption (None: the analysis's registered caption).
-        rooms: options added where the real data is rooms (e.g. a label a small CNN learns quickly).
-        no_data: options added where there is no real dataset (e.g. generated images only).
-        model: whether the analysis reads the model (else seed, device and model are not its inputs).
-    """
-
-    key: str
-    name: str
-    title: str
-    options: Mapping = field(default_factory=dict)
-    caption: Callable[[dict], str] | None = None
-    rooms: Mapping = field(default_factory=dict)
-    no_data: Mapping = field(default_factory=dict)
-    model: bool = True
-
-
-def _sections() -> tuple[Section, ...]:
-    from . import captions as c
-
-    # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; sample quality; then mechanics and the audit.
-    return (
-        Section("fig4_latent_walk", "latent-walk", "Fig. 4: walking in the latent space",
-                {"points": 9, "steps": 8, "no_video": True}),  # the analysis's caption (names its instrument)
-        Section("fig5_guided_backprop", "guided-backprop", "Fig. 5: guided backpropagation of D's features",
-                {"images": 256, "top": 4}, c.fig5),
-        Section("fig6_forget", "forget", "Fig. 6: forgetting to draw windows",
-                {"concept": "window", "fits": 3, "random_draws": 2, "samples": 80, "causal_samples": 200,
-                 "opt_steps": 75, "eval_samples": 160, "curve_points": 3}),
-        Section("fig7_arithmetic", "arithmetic", "Fig. 7: vector arithmetic on z",
-                {"expr": "A - B + C", "concepts": "A=door+picture,B=no-door+picture,C=no-door+no-picture",
-                 "samples_n": 1000, "draws": 50, "direction": "A - B", "eval_samples": 100, "alphas": "-1,0,1,2",
-                 "controls": 6}),
-        Section("classification", "classify", "Table 1: D as a feature extractor",
-                {"n_train": 800, "n_test": 400, "labels": 100, "draws": 3, "C_grid": "0.0001,0.001,0.01"}),
-        Section("memorisation", "neighbors", "Figs. 2-3: memorisation (nearest training images)",
-                {"n": 128, "n_train": 0, "n_heldout": 300, "cells": 5},
-                rooms={"spaces": "pixel"}),  # D features of 50,000 rooms would take ~20 s more on 2 cores
-        Section("modes", "modes", "Mode coverage", {"n": 300, "n_train": 800, "n_test": 300, "epochs": 4},
-                rooms={"attribute": "time_of_day"}),
-        Section("quality", "evaluate", "Sample quality: standard metrics beside real vs real",
-                {"n": 500, "bootstraps": 50, "kid_subsets": 50, "kid_subset_size": 250}),
-        Section("upsampling", "upsampling", "Mechanics: upsampling by transposed convolution", model=False),
-        Section("checkerboard", "checkerboard", "Mechanics: checkerboard artefacts", {"n": 128},
-                no_data={"no_real": True}),
-        Section("filter_audit", "filter-audit", "Filter audit of D (Network Dissection)",
-                {"nets": "D", "images": 160}),
-    )
-
-
-SECTIONS = _sections()
-KEYS = tuple(s.key for s in SECTIONS)
-# the shared inputs each analysis's command takes ("data": --dataset / --data-root, "segmenter":
-# --segmenter): a section's context and its printed command carry those and no others
-TAKES = {"latent-walk": ("segmenter",), "guided-backprop": ("data",), "forget": ("segmenter",),
-         "arithmetic": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
-         "checkerboard": ("data",), "filter-audit": ("data", "segmenter"), "evaluate": ("data",)}
+from .keys import KEY_FILE, cache_key, cached, file_stamp, weights_digest
+from .sections import KEYS, SECTIONS, TAKES, Section
+from .timing import cpu_seconds, forget_seconds
 
 
 @dataclass
@@ -168,21 +100,6 @@ class Inputs:
         return out + ["--device", self.device, "--seed", str(self.seed)]
 
 
-def weights_digest(subject) -> str:
-    """sha256 over the names, shapes, dtypes and values of every tensor of G and D."""
-    import torch
-
-    h = hashlib.sha256()
-    for tag, net in (("G", subject.G), ("D", subject.D)):
-        if net is None:
-            continue
-        for name, t in net.state_dict().items():
-            t = t.detach().cpu().contiguous()
-            h.update(f"{tag}.{name}:{tuple(t.shape)}:{t.dtype}".encode())
-            h.update((t.view(torch.uint8) if t.dim() else t.reshape(1).view(torch.uint8)).numpy().tobytes())
-    return h.hexdigest()
-
-
 @dataclass
 class Outcome:
     """What became of one section: ran, cached, or absent (with the reason)."""
@@ -230,14 +147,6 @@ def parse_only(text: str | None) -> list[Section]:
     return [s for s in SECTIONS if s.key in chosen]
 
 
-def file_stamp(path: Path | None) -> dict:
-    """What identifies a file's content cheaply: path, size and mtime."""
-    if path is None or not Path(path).exists():
-        return {}
-    st = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def section_options(s: Section, inputs: Inputs, settings: Mapping | None = None) -> dict:
     """The section's fast options, plus its rooms / no-data additions, plus ``settings[s.key]``."""
     opts = dict(s.options)
@@ -266,50 +175,6 @@ def command_of(s: Section, options: Mapping, inputs: Inputs, folder: Path | None
     return " ".join(shlex.quote(w) for w in words)
 
 
-def cache_key(s: Section, options: Mapping, inputs: Inputs) -> dict:
-    key = {"analysis": s.name, "options": dict(options), "gan_viz_version": __version__, "source": source_digest()}
-    if s.model:
-        key.update(subject=inputs.stamp(), data=inputs.data_stamp(), seed=inputs.seed, device=inputs.device,
-                   parser=_parser_stamp())
-    if options.get("heldout_root"):  # a folder of held-out images: what it holds, not only its name
-        from gan_viz.data.cache import content_key
-
-        key["heldout_content"] = content_key("folder", options["heldout_root"])
-    return key
-
-
-def package_digest(roots: Mapping[str, Path]) -> str:
-    """sha256 over every ``.py`` file under each root (name -> folder): its name as
-    ``name/relative/path`` and its bytes, in sorted order."""
-    h = hashlib.sha256()
-    for name, root in sorted(roots.items()):
-        for p in sorted(Path(root).rglob("*.py")):
-            if "__pycache__" not in p.parts:
-                h.update(f"{name}/{p.relative_to(root).as_posix()}\0".encode() + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-@functools.lru_cache(maxsize=None)
-def source_digest() -> str:
-    """The installed gan-viz's code (:func:`package_digest` of gan_viz, gan_viz.analyses and
-    gan_viz.reports), computed once per process: any edited ``.py`` gives another digest."""
-    import gan_viz
-    import gan_viz.analyses
-    import gan_viz.reports
-
-    return package_digest({m.__name__: Path(m.__file__).parent for m in (gan_viz, gan_viz.analyses, gan_viz.reports)})
-
-
-def _cached(folder: Path, key: dict) -> bool:
-    f = folder / KEY_FILE
-    if not (folder / "summary.json").exists() or not f.exists():
-        return False
-    try:
-        return json.loads(f.read_text()) == key
-    except json.JSONDecodeError:
-        return False
-
-
 def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
                 settings: Mapping | None = None) -> Outcome:
     """Run one section's analysis in-process (its printout goes to ``log.txt`` in its folder)."""
@@ -320,19 +185,19 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
     options = section_options(s, inputs, settings)
     command = command_of(s, options, inputs, folder)
     key = cache_key(s, options, inputs)
-    if not force and _cached(folder, key):
+    if not force and cached(folder, key):
         return Outcome(s, folder, "cached", options=options, command=command)
     for old in [*folder.glob("*.png"), *folder.glob("*.pdf"), folder / KEY_FILE, folder / "summary.json"]:
         old.unlink(missing_ok=True)  # this section's own outputs of other inputs: never shown as current
     folder.mkdir(parents=True, exist_ok=True)
     log = io.StringIO()
-    t0, c0 = time.perf_counter(), _cpu()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     try:
         with contextlib.redirect_stdout(log):
             registry.run(s.name, inputs.context(folder, s.model, TAKES.get(s.name, ())), **options)
     except UserError as e:
         return Outcome(s, folder, "absent", time.perf_counter() - t0, str(e), options, command)
-    dt, cpu = time.perf_counter() - t0, _cpu() - c0
+    dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     write_text(folder / "log.txt", log.getvalue())
     record = {"analysis": s.name, "options": options, "seed": inputs.seed, "device": inputs.device}
     if s.model:
@@ -342,59 +207,13 @@ def run_section(s: Section, root: Path, inputs: Inputs, force: bool = False,
     return Outcome(s, folder, "ran", dt, "", options, command, cpu)
 
 
-def _parser_stamp() -> dict:
-    """The shipped scene parsers (the measuring instrument and its held-out second) measure several
-    sections: a new one invalidates their cache."""
-    from gan_viz.parser import DEFAULT_PATH
-
-    stamps = {p.name: file_stamp(p) for p in sorted(Path(DEFAULT_PATH).parent.glob("parser*.pt"))}
-    return stamps if len(stamps) > 1 else file_stamp(Path(DEFAULT_PATH))
-
-
-def _cpu() -> float:
-    import resource
-
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
-
-
-def forget_seconds(S, options: Mapping, device: str = "cpu", segmenter: str | None = None) -> float | None:
-    """An estimate of Fig. 6's seconds on ``S`` at ``options``, from one timed probe of its two costs:
-    an optimisation step (``batch_size`` 32 images through G and the rooms parser, forward and backward)
-    and a measurement (G and both parsers, forward, per image). None where the rooms parser does not
-    measure this model (the section is then absent and costs nothing)."""
-    import torch
-
-    from gan_viz.instruments import absent_reason, resolve_instrument
-
-    if not S.has_G or (segmenter is None and absent_reason(S) is not None):
-        return None
-    inst = resolve_instrument(S, segmenter, device=device)  # "rooms": forced, as the section will be
-    if inst is None or not inst.differentiable:
-        return None
-    prob = inst.concept_prob(inst.class_names.index("window"))
-    z = S.sample_z(32, torch.Generator().manual_seed(0))
-    for _ in range(2):  # the second of two: the first pays one-off warm-up costs
-        t = time.perf_counter()
-        x = S.images(z).detach().requires_grad_(True)  # the optimisation backpropagates through the parser only
-        torch.autograd.grad(prob(x).mean(), [x])  # as the optimisation: no weight gradients
-        t_step = time.perf_counter() - t
-    t = time.perf_counter()
-    with torch.no_grad():
-        inst.segment(S.images(z))
-    t_eval = 2 * (time.perf_counter() - t) / 32  # the selecting parser and the held-out judge
-    fits, curve, draws = int(options["fits"]), int(options["curve_points"]), int(options["random_draws"])
-    evals = fits * (curve * (1 + draws) + 1) * int(options["eval_samples"])  # removals + controls, the paper rule
-    return fits * int(options["opt_steps"]) * t_step + evals * t_eval
-
-
 def announce_time(sections: list[Section], root: Path, inputs: Inputs, force: bool, settings) -> float | None:
     """Say before starting when the report will take more than a few minutes (Fig. 6 is its cost)."""
     s = next((s for s in sections if s.key == "fig6_forget"), None)
     if s is None or inputs.segmenter not in (None, "rooms"):
         return None
     options = section_options(s, inputs, settings)
-    if not force and _cached(root / s.key, cache_key(s, options, inputs)):
+    if not force and cached(root / s.key, cache_key(s, options, inputs)):
         return None
     try:
         est = forget_seconds(inputs.subject, options, inputs.device, inputs.segmenter)
@@ -430,7 +249,7 @@ def kept_outcome(s: Section, root: Path, inputs: Inputs, settings: Mapping | Non
     folder = root / s.key
     options = section_options(s, inputs, settings)
     command = command_of(s, options, inputs, folder)
-    if _cached(folder, cache_key(s, options, inputs)):
+    if cached(folder, cache_key(s, options, inputs)):
         return Outcome(s, folder, "cached", options=options, command=command)
     prev = previous or {}
     sec = (prev.get("sections") or {}).get(s.key) or {}
@@ -490,6 +309,21 @@ def _instrument_phrase(S, spec: str | None) -> str:
     return "none (--segmenter none)" if spec == "none" else f"the user's segmenter {spec}"
 
 
+def _record(S, inputs: Inputs, outcomes: list[Outcome], at_a_glance, expected_forget, t_sections: float,
+            t_total: float) -> dict:
+    """report.json: the subject, the inputs, and each section's status, time, options and command."""
+    return {"checkpoint": S.where, "subject": S.describe(), "subject_stamp": inputs.stamp(),
+            "data": inputs.data_stamp(), "seed": inputs.seed, "device": inputs.device,
+            "sections": {o.section.key: {"analysis": o.section.name, "status": o.status,
+                                         "seconds": round(o.seconds, 2), "cpu_seconds": round(o.cpu_seconds, 2),
+                                         "reason": o.reason, "options": o.options, "command": o.command}
+                         for o in outcomes},
+            "seconds_sections": round(t_sections, 2), "seconds_total": round(t_total, 2),
+            "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1),
+            "at_a_glance": [{"section": t, "measured": m, "instrument": i, "verdict": v}
+                            for t, m, i, v in at_a_glance]}
+
+
 def build_report(subject, out: Path, only: str | None = None, device: str = "cpu", seed: int = 0,
                  force: bool = False, dataset: str | None = None, data_root: str | None = None,
                  segmenter: str | None = None, settings: Mapping | None = None) -> dict:
@@ -540,15 +374,6 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     quality = glance.quality_line((extras.card_facts(S).get("card") or {}).get("quality"))
     write_html(out / "report.html", title, intro, blocks, linked, quality)
     write_pdf(out / "report.pdf", title, intro, blocks, at_a_glance, quality)
-    record = {"checkpoint": S.where, "subject": S.describe(), "subject_stamp": inputs.stamp(),
-              "data": inputs.data_stamp(), "seed": seed, "device": str(device),
-              "sections": {o.section.key: {"analysis": o.section.name, "status": o.status,
-                                           "seconds": round(o.seconds, 2), "cpu_seconds": round(o.cpu_seconds, 2),
-                                           "reason": o.reason, "options": o.options, "command": o.command}
-                           for o in outcomes},
-              "seconds_sections": round(t_sections, 2), "seconds_total": round(time.perf_counter() - t0, 2),
-              "expected_forget_seconds": None if expected_forget is None else round(expected_forget, 1),
-              "at_a_glance": [{"section": t, "measured": m, "instrument": i, "verdict": v}
-                              for t, m, i, v in at_a_glance]}
+    record = _record(S, inputs, outcomes, at_a_glance, expected_forget, t_sections, time.perf_counter() - t0)
     write_json(out / "report.json", record)
     return record

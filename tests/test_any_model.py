@@ -28,7 +28,7 @@ from gan_viz.model_def import load_model_def
 from gan_viz.models import build_discriminator
 from gan_viz.sources import ImageSource
 from gan_viz.subject import Subject
-from gan_viz.units import scan_top
+from gan_viz.units import receptive_chain, scan_top
 
 TESTS = Path(__file__).resolve().parent
 
@@ -239,7 +239,7 @@ def test_forward_to_on_a_non_chain_equals_a_hooked_forward():
                 net(x)
             torch.testing.assert_close(forward_to(net, layer, x), acts[layer], rtol=1e-6, atol=1e-6)
     assert count_hooks(net) == 0
-    assert gb.receptive_chain(net, "main.7") is None  # no cone: the general path
+    assert receptive_chain(net, "main.7") is None  # no cone: the general path
 
 
 def test_forward_to_a_module_the_forward_never_calls():

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from gan_viz.analyses import arithmetic as A
-from gan_viz.analyses import arithmetic_analogy as AN
+from gan_viz.analyses.arithmetic import run as AR  # the runner module (its _instrument is patched below)
+from gan_viz.analyses.arithmetic.summary import _share
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.subject import generate_images
 from gan_viz.data.rooms import CLASSES
@@ -118,12 +119,12 @@ def test_pick_matching_combines_classes():
 def test_analogy_targets_follow_the_expression():
     terms = A.parse_expr("A - B + C")
     c = A.parse_concepts("A=window+bed,B=no-window+bed,C=no-window+no-bed", CLASSES)
-    assert AN.analogy_targets(terms, c) == {"window": True, "bed": False}
+    assert A.analogy_targets(terms, c) == {"window": True, "bed": False}
     c1 = A.parse_concepts("A=window,B=no-window,C=no-window", CLASSES)
-    assert AN.analogy_targets(terms, c1) == {"window": True}
+    assert A.analogy_targets(terms, c1) == {"window": True}
     c2 = A.parse_concepts("A=window+bed,B=no-window,C=no-window", CLASSES)  # bed unspecified in B, C: no target
-    assert AN.analogy_targets(terms, c2) == {"window": True}
-    assert AN.base_term(terms) == 2 and AN.base_term(A.parse_expr("A - B")) == 0
+    assert A.analogy_targets(terms, c2) == {"window": True}
+    assert A.base_term(terms) == 2 and A.base_term(A.parse_expr("A - B")) == 0
 
 
 def test_exemplar_averaging_pixel_space_and_noise(tiny_cfg):
@@ -219,7 +220,7 @@ def test_cli_z_file_sheet(cli, ckpt, tmp_path):
 
 def test_cli_parser_concepts(cli, ckpt, tmp_path, monkeypatch):
     """--concepts picks exemplars with the parser (a fake, deterministic one here)."""
-    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
+    monkeypatch.setattr(AR, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
     from gan_viz.checkpoint import load_checkpoint
 
     c = load_checkpoint(ckpt)
@@ -259,7 +260,7 @@ def test_cli_bad_input(cli, ckpt, tmp_path, args, msg):
 
 
 def test_cli_empty_concept(cli, ckpt, tmp_path, monkeypatch):
-    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
+    monkeypatch.setattr(AR, "_instrument", lambda ctx, o: (BrightParser(), None, "fake parser"))
     out = tmp_path / "never"
     code, _, err = cli("arithmetic", "--ckpt", ckpt, "--expr", "A - B", "--concepts", "A=window,B=no-window",
                        "--min-fraction", 0.999, "--samples-n", 10, "--out", out)
@@ -302,7 +303,7 @@ def test_cli_default_is_the_two_attribute_analogy(cli, ckpt, tmp_path, monkeypat
     import gan_viz.instruments
 
     monkeypatch.setattr(gan_viz.instruments, "resolve_instrument", lambda *a, **k: DoorPicture())
-    monkeypatch.setattr(A, "_instrument", lambda ctx, o: (DoorPicture(), None, "fake"))
+    monkeypatch.setattr(AR, "_instrument", lambda ctx, o: (DoorPicture(), None, "fake"))
     out = tmp_path / "d"
     code, stdout, err = cli("arithmetic", "--ckpt", ckpt, "--samples-n", 200, "--draws", 20, "--eval-samples", 8,
                             "--controls", 2, "--alphas", "0,1", "--out", out)
@@ -328,7 +329,7 @@ def test_wilson_interval_against_hand_values_and_its_quadratic(k, n, hand):
     """The 95% Wilson interval: hand values (z = 1.96), and the two roots in p of
     (p_hat - p)^2 = z^2 p (1 - p) / n, solved apart by numpy."""
     ok = np.array([True] * k + [False] * (n - k))
-    got = AN._share(ok)
+    got = _share(ok)
     z, p = 1.96, k / n
     roots = np.sort(np.roots([1 + z * z / n, -(2 * p + z * z / n), p * p]).real)
     assert got["share"] == pytest.approx(p) and got["draws"] == n

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gan_viz.analyses.boxes import (cell_labels, load_manifest, manifest_dict, match_boxes, parser_boxes,
+from gan_viz.boxes import (cell_labels, load_manifest, manifest_dict, match_boxes, parser_boxes,
                                     read_annotations)
 from gan_viz.errors import UserError
 

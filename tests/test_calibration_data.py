@@ -78,7 +78,7 @@ def _digit_subject(images: torch.Tensor, noise: float) -> Subject:
 def test_memorisation_runner_searches_the_whole_split(tmp_path, calibration):
     """Through the runner at the report's settings: every training digit searched; a replay of
     training digits is flagged, a replay of test digits (novel to the training set) is not."""
-    from gan_viz.analyses.labelled import load_split
+    from gan_viz.data.labelled import load_split
 
     train = load_split("digits", 16, 1, "train", seed=0)
     test = load_split("digits", 16, 1, "test", seed=0)
@@ -204,7 +204,7 @@ def test_modes_with_a_real_classifier_of_about_80_percent_on_digits(calibration)
     """A SmallCNN trained 2 epochs on the digits (~79% held-out accuracy): a G returning real
     digits of 3 classes is called 3-covered after the correction; a 10-class one fully covered."""
     from gan_viz.analyses import modes as M
-    from gan_viz.analyses.labelled import load_split
+    from gan_viz.data.labelled import load_split
 
     train = load_split("digits", 16, 1, "train", seed=0)
     test = load_split("digits", 16, 1, "test", seed=0)

@@ -363,7 +363,7 @@ def _energy(D: nn.Module, baseline: nn.Module, opts: dict) -> tuple[dict, dict]:
     S = subject_of(D=D)
     layer = check_layer(D, None, "D", S.image_shape)[0]
     r = gb.compute_guided_backprop(D, baseline, layer, object_source(images, maps), range(6), opts["top"])
-    s = gb.summarize(r, "squares", S)
+    s = gb.summary_of(r, "squares", S)
     return s["trained"], s["random"]
 
 

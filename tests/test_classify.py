@@ -10,9 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from gan_viz.analyses import classify as K
+from gan_viz.analyses.classify import compute as classify_compute
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
+from gan_viz.data.labelled import labelled_pair, load_split, real_pair
 from gan_viz.errors import UserError
+from gan_viz.features import d_features, feature_layers
 from gan_viz.hooks import count_hooks
 from gan_viz.models import build_discriminator, build_generator
 
@@ -50,9 +53,9 @@ def test_labels_beyond_what_exists_or_below_one_per_class():
 def test_d_features_are_max_pooled_and_leave_no_hooks(tiny_cfg):
     D = build_discriminator(tiny_cfg)
     x = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    layers = K.feature_layers(D)
+    layers = feature_layers(D)
     assert layers == ["lrelu1", "lrelu2"]
-    f = K.d_features(D, x, layers, batch_size=2)
+    f = d_features(D, x, layers, batch_size=2)
     assert f.shape == (5, 8 * 16 + 16 * 16)  # lrelu1 (8, 8, 8) pooled to 4x4; lrelu2 (16, 4, 4) kept
     D.eval()
     with torch.no_grad():
@@ -60,7 +63,7 @@ def test_d_features_are_max_pooled_and_leave_no_hooks(tiny_cfg):
     np.testing.assert_allclose(f[:, :128], F.max_pool2d(h1, 2).flatten(1).numpy(), rtol=1e-5, atol=1e-6)
     assert count_hooks(D) == 0 and D.training is False
     with pytest.raises(UserError, match="unknown layer"):
-        K.d_features(D, x, ["nope"])
+        d_features(D, x, ["nope"])
     assert count_hooks(D) == 0
 
 
@@ -123,14 +126,14 @@ def test_balanced_accuracy_of_a_constant_answer_is_one_over_classes():
 def test_rooms_attribute_labels_match_the_scene():
     from gan_viz.data.rooms import RoomsDataset
 
-    d = K.load_split("rooms", 32, 3, "train", n=12, seed=3, attribute="time_of_day")
+    d = load_split("rooms", 32, 3, "train", n=12, seed=3, attribute="time_of_day")
     ds = RoomsDataset(32, "train", seed=0)
     names = [ds.sample(int(i)).attrs["time_of_day"] for i in d.indices]
     assert [d.classes[k] for k in d.labels] == names
     assert d.images.shape == (12, 3, 32, 32)
     torch.testing.assert_close(d.images, ds.get_batch(d.indices))
     with pytest.raises(UserError, match="rooms only"):
-        K.load_split("digits", 16, 1, "train", n=5, attribute="lamp_on")
+        load_split("digits", 16, 1, "train", n=5, attribute="lamp_on")
 
 
 def test_cli_end_to_end_and_reproducible(cli, digits_ckpt, tmp_path):
@@ -174,7 +177,7 @@ def test_fit_svm_in_worker_processes_equals_in_process(monkeypatch):
     Cs = (1e-3, 1e-1, 10.0)
     calls = []
     here = K.fit_svm(X, y, Xv, yv, Cs, done=lambda: calls.append(1))
-    monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 0)  # force the worker processes
+    monkeypatch.setattr(classify_compute, "PARALLEL_MIN_SIZE", 0)  # force the worker processes
     there = K.fit_svm(X, y, Xv, yv, Cs, done=lambda: calls.append(1))
     assert len(calls) == 2 * len(Cs)
     assert here[1:] == there[1:] and here[2] > 0.7
@@ -193,9 +196,9 @@ def _user_models():
 
 def test_feature_layers_of_any_discriminator():
     um = _user_models()
-    assert K.feature_layers(um.PTDiscriminator()) == ["main.1", "main.4", "main.7"]
-    assert K.feature_layers(um.Critic()) == ["features.1", "features.4", "features.7"]
-    assert K.feature_layers(um.FunctionalCritic()) == ["c1", "c2", "c3"]  # no rectifier modules: the convs
+    assert feature_layers(um.PTDiscriminator()) == ["main.1", "main.4", "main.7"]
+    assert feature_layers(um.Critic()) == ["features.1", "features.4", "features.7"]
+    assert feature_layers(um.FunctionalCritic()) == ["c1", "c2", "c3"]  # no rectifier modules: the convs
 
 
 class _ReusedAct(torch.nn.Module):
@@ -214,7 +217,7 @@ class _ReusedAct(torch.nn.Module):
 def test_d_features_keep_every_call_of_a_reused_module():
     D = _ReusedAct().eval()
     x = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
-    f = K.d_features(D, x, ["act"], batch_size=2)
+    f = d_features(D, x, ["act"], batch_size=2)
     with torch.no_grad():
         h1 = D.act(D.c1(x))
         h2 = D.act(D.c2(h1))
@@ -249,9 +252,9 @@ def test_a_folder_holds_out_images_disjoint_from_training(tmp_path):
         for i in range(10):
             save_png(tmp_path / c / f"{i}.png", np.full((16, 16, 3), 10 * i + (100 if c == "b" else 0), np.uint8))
     S = Subject.from_modules(None, _user_models().Critic(nc=3), image_shape=(3, 16, 16))
-    train, held = K.real_pair(S, "folder", str(tmp_path), 1000, 6, seed=0)
+    train, held = real_pair(S, "folder", str(tmp_path), 1000, 6, seed=0)
     assert len(held.indices) == 4 and len(train.indices) == 16  # a fifth held out where both do not fit
     assert not set(train.indices) & set(held.indices)
-    name, tr, te, k = K.labelled_pair(S, "folder", str(tmp_path), 12, 5, seed=1)
+    name, tr, te, k = labelled_pair(S, "folder", str(tmp_path), 12, 5, seed=1)
     assert k == 2 and tr.classes == ("a", "b") and not set(tr.indices) & set(te.indices)
     assert len(tr.indices) == 12 and len(te.indices) == 5

@@ -51,7 +51,7 @@ def test_hooks_removed_after_exception(tiny_cfg):
     with pytest.raises(RuntimeError):
         with capture(G, ["conv2", "relu1"]):
             with edit_layer(G, "bn2", ablation=1.0):
-                assert count_hooks(G) == 3
+                assert count_hooks(G) == 6  # per addressed layer: its hook, and G's pre-hook counting calls
                 raise RuntimeError("boom")
     assert count_hooks(G) == 0
 

@@ -70,7 +70,8 @@ def test_a_root_alone_is_a_request_too(cli, model_def, tmp_path):
 def test_fallback_when_no_data_was_named_is_said_in_title_and_caption(cli, model_def, tmp_path):
     """No data named and none recorded: generated images, and the summary, caption and figure title say so."""
     from gan_viz.analyses import filter_audit, guided_backprop
-    from gan_viz.analyses.filter_audit_plots import plot_top_strips
+    from gan_viz.analyses.filter_audit import plot_top_strips
+    from gan_viz.analyses.filter_audit.run import Options, prepare
     from gan_viz.model_def import load_model_def
     from gan_viz.sources import image_source
 
@@ -98,8 +99,8 @@ def test_fallback_when_no_data_was_named_is_said_in_title_and_caption(cli, model
     assert "does not record its dataset" in s["fallback"] and filter_audit.caption(s).startswith("D on generated")
     from gan_viz.analyses.registry import Context
 
-    plan = filter_audit.prepare(Context(S, tmp_path / "fa2"), nets="D", images=8)
-    a = filter_audit.compute_filter_audit(S, plan["D"], None, plan["source"], None, None, None, (), 2)
+    plan = prepare(Context(S, tmp_path / "fa2"), Options(nets="D", images=8))
+    a = filter_audit.compute_filter_audit(S, plan.D, None, plan.source, None, None, None, (), 2)
     texts = [t.get_text() for t in plot_top_strips(a, a.audits[-1].layer).texts]
     assert any(t.startswith("D on GENERATED images, not real ones") for t in texts), texts
 

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from gan_viz.analyses import forget as fg
-from gan_viz.analyses.boxes import parser_boxes
-from gan_viz.analyses.forget_probe import Selection, fit_probe, parse_select, select_filters
+from gan_viz.boxes import parser_boxes
+from gan_viz.analyses.forget import Selection, fit_probe, parse_select, select_filters
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.config import ModelConfig
 from gan_viz.errors import UserError
@@ -183,7 +183,7 @@ def test_removal_hook_is_scoped_and_removes_the_planted_object(planted, tiny_cfg
 
 
 def test_tail_on_cached_layer_output_equals_the_hooked_generator(planted, tiny_cfg):
-    from gan_viz.analyses.forget_probe import layer_features
+    from gan_viz.analyses.forget import layer_features
 
     z = sample_z(tiny_cfg, 20, torch.Generator().manual_seed(4))
     r = torch.randn(8, 1, 1)
@@ -355,7 +355,7 @@ def test_cli_forget_bad_files(cli, tiny_cfg, ckpt32, tmp_path):
 
 
 def test_optimized_ablation_finds_planted_filters_and_leaves_g_alone(planted, tiny_cfg):
-    from gan_viz.analyses.forget_causal import optimize_ablation
+    from gan_viz.analyses.forget import optimize_ablation
 
     z = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(4))
     ref = planted(z).detach()
@@ -367,7 +367,7 @@ def test_optimized_ablation_finds_planted_filters_and_leaves_g_alone(planted, ti
 
 
 def test_mean_replacement_sets_removed_filters_to_their_mean(planted, tiny_cfg):
-    from gan_viz.analyses.forget_probe import layer_features
+    from gan_viz.analyses.forget import layer_features
     from gan_viz.hooks import capture, edit_layer
 
     z = sample_z(tiny_cfg, 32, torch.Generator().manual_seed(2))

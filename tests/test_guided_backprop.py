@@ -18,6 +18,7 @@ from gan_viz import layers as L
 from gan_viz.hooks import count_hooks, forward_to
 from gan_viz.models import build_discriminator, build_generator
 from gan_viz.sources import ImageSource
+from gan_viz.units import UnitCone, cone_windows, receptive_chain, scan_top
 
 
 def _busy(net: nn.Module, seed: int = 0) -> nn.Module:
@@ -127,7 +128,7 @@ def test_batched_equals_one_captum_call_per_filter(D, rows):
 
 def test_receptive_field_cones_give_the_full_image_maps(D, rows):
     x, f, pos = rows
-    trunk, n_conv = gb.receptive_chain(D, "lrelu2")
+    trunk, n_conv = receptive_chain(D, "lrelu2")
     assert n_conv == 2 and list(dict(trunk.named_children()))[-1] == "lrelu2"
     for rule in gb.RULES:
         full = gb.guided_maps(D, "lrelu2", x, f, pos, rule, cone=False, progress=False)
@@ -136,19 +137,19 @@ def test_receptive_field_cones_give_the_full_image_maps(D, rows):
     # unit (0, 0) of a 4x4 map on 16x16 images (stride 4) sees rows/cols 0..6 only
     assert full[0, :, 7:, :].abs().max() == 0 and full[0, :, :, 7:].abs().max() == 0
     other = nn.Sequential(OrderedDict(conv1=nn.Conv2d(3, 4, 3, 1, 1), lrelu1=nn.LeakyReLU(0.2)))
-    assert gb.receptive_chain(other, "lrelu1") is None and gb.receptive_chain(D, "nope") is None
+    assert receptive_chain(other, "lrelu1") is None and receptive_chain(D, "nope") is None
 
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_unit_cone_gives_the_full_image_value_and_map_at_every_position(size):
     D = _busy(build_discriminator(ModelConfig(image_size=size, ndf=4)), seed=size)
     layer = L.default_layer(D, "D")  # lrelu3 (4x4 map, 22 px cone) / lrelu4 (4x4 map, 46 px cone)
-    cone = gb.UnitCone(*gb.receptive_chain(D, layer), (size, size))
+    cone = UnitCone(*receptive_chain(D, layer), (size, size))
     assert cone.window == (22 if size == 32 else 46)
     pos = torch.cartesian_prod(torch.arange(4), torch.arange(4))  # corners, edges and the inside
     x = torch.rand(len(pos), 3, size, size, generator=torch.Generator().manual_seed(2)) * 2 - 1
     f = torch.arange(len(pos)) % 4
-    windows, _ = gb.cone_windows(x, cone.input_start(pos), cone.window)
+    windows, _ = cone_windows(x, cone.input_start(pos), cone.window)
     with torch.no_grad():
         full = forward_to(D, layer, x)[torch.arange(len(pos)), :, pos[:, 0], pos[:, 1]]
         # values reach ~40 here: float32 summation order (cone vs whole image) moves them by
@@ -203,7 +204,7 @@ def _tensor_source(x):
 def test_scan_top_matches_brute_force(D):
     x = torch.randn(37, 3, 16, 16, generator=torch.Generator().manual_seed(3))
     filters, k = [1, 4, 9], 5
-    top = gb.scan_top(D, "lrelu2", _tensor_source(x), filters, k, batch_size=8)
+    top = scan_top(D, "lrelu2", _tensor_source(x), filters, k, batch_size=8)
     with torch.no_grad():
         a = forward_to(D, "lrelu2", x)[:, filters].flatten(2)  # (N, F, 16)
     v = a.max(2).values  # (N, F)

@@ -318,7 +318,7 @@ def test_forget_with_a_user_segmenter_on_nested_blocks(cli, files, tmp_path):
 
 
 def test_forget_with_user_boxes(cli, files, tmp_path):
-    from gan_viz.analyses.boxes import parser_boxes
+    from gan_viz.boxes import parser_boxes
 
     code, _, err = cli("samples", "--model-def", files["model"], "--n", 16, "--scale", 2, "--out", tmp_path / "s")
     assert code == 0, err

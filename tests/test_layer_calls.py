@@ -114,7 +114,7 @@ def test_edit_layer_changes_only_the_addressed_call(G):
 
 def test_forget_probe_and_removal_touch_the_same_call(G):
     from gan_viz.analyses import forget as fg
-    from gan_viz.analyses.forget_probe import layer_features
+    from gan_viz.analyses.forget import layer_features
 
     z = z_of(6, 1)
     feats = layer_features(G, "act#1", z, batch_size=4)

@@ -54,7 +54,7 @@ def test_balanced_samples_cover_everything():
 
 
 def test_small_cnn_learns_digits():
-    from gan_viz.analyses.classify import load_split
+    from gan_viz.data.labelled import load_split
 
     train = load_split("digits", 16, 1, "train", n=800, seed=0)
     test = load_split("digits", 16, 1, "test", n=200, seed=0)

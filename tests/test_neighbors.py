@@ -147,7 +147,7 @@ def test_a_rooms_subset_is_rendered_not_cached_and_equals_get_batch(tmp_path, mo
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     ds = RoomsDataset(32, "train", n=40)
     pos = np.array([1, 7, 8, 30])
-    got = torch.cat([x for _, x in N._chunks_of(ds, pos, chunk=3)])
+    got = torch.cat([x for _, x in N.chunks_of(ds, pos, chunk=3)])
     torch.testing.assert_close(got, ds.get_batch(pos.tolist()), rtol=0, atol=0)
     assert not (tmp_path / "gan-viz").exists()
 

@@ -233,13 +233,14 @@ def test_report_cache_notices_edited_source(tiny_rooms, tmp_path, monkeypatch):
     """The key holds a digest of gan-viz's own .py files: edited code reruns the section; the digest
     changes with any .py file's bytes (a temp copy of analyses/ here) and with nothing else."""
     from gan_viz.checkpoint import load_subject
+    from gan_viz.reports import keys as K
     from gan_viz.reports import report as R
 
     out, S = tmp_path / "r", load_subject(tiny_rooms)
     cb, small = _section("checkerboard"), {"checkerboard": {"n": 8}}
     assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "ran"
     assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "cached"
-    monkeypatch.setattr(R, "source_digest", lambda: "0" * 64)  # as after an edit of any .py file
+    monkeypatch.setattr(K, "source_digest", lambda: "0" * 64)  # as after an edit of any .py file
     assert R.run_section(cb, out, R.Inputs(S), settings=small).status == "ran"
     assert json.loads((out / "checkerboard" / "report_key.json").read_text())["source"] == "0" * 64
     monkeypatch.undo()
@@ -247,13 +248,13 @@ def test_report_cache_notices_edited_source(tiny_rooms, tmp_path, monkeypatch):
 
     copy = tmp_path / "analyses"
     shutil.copytree(Path(gan_viz.analyses.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    before = R.package_digest({"gan_viz.analyses": copy})
+    before = K.package_digest({"gan_viz.analyses": copy})
     (copy / "notes.txt").write_text("not code")
-    assert R.package_digest({"gan_viz.analyses": copy}) == before
-    with open(copy / "checkerboard.py", "a") as f:
+    assert K.package_digest({"gan_viz.analyses": copy}) == before
+    with open(copy / "checkerboard" / "compute.py", "a") as f:
         f.write("\n# edited\n")
-    assert R.package_digest({"gan_viz.analyses": copy}) != before
-    assert R.source_digest() == R.source_digest() and len(R.source_digest()) == 64
+    assert K.package_digest({"gan_viz.analyses": copy}) != before
+    assert K.source_digest() == K.source_digest() and len(K.source_digest()) == 64
 
 
 def test_report_cache_notices_a_changed_folder(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_viz.analyses.boxes import load_manifest
+from gan_viz.boxes import load_manifest
 from gan_viz.checkpoint import save_checkpoint
 from gan_viz.images import to_uint8
 from gan_viz.models import build_generator

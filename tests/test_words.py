@@ -33,8 +33,7 @@ def test_first_layer_figure_names_the_users_last_conv():
     """A G that ends in a plain Conv2d (Upsample + Conv) is not called a transposed conv."""
     from user_models import NestedGenerator, PTDiscriminator, PTGenerator, seeded
 
-    from gan_viz.analyses.filter_audit import compute_filter_audit, pixel_conv_words
-    from gan_viz.analyses.filter_audit_plots import plot_first_layer
+    from gan_viz.analyses.filter_audit import compute_filter_audit, pixel_conv_words, plot_first_layer
     from gan_viz.subject import Subject
 
     G = seeded(NestedGenerator(8, 8, 3), 1)

@@ -1,7 +1,7 @@
 """gan-viz arithmetic: vector arithmetic on z (Fig. 7) and directions (Fig. 8), measured with an instrument.
 
-The work is the registered runner :func:`gan_viz.analyses.arithmetic.run`; this module
-parses the options and prints a digest.
+The work is the registered runner :func:`gan_viz.analyses.arithmetic.run.run`; this module
+parses the options and prints a digest (:func:`gan_viz.analyses.arithmetic.lines`).
 """
 
 from __future__ import annotations
@@ -74,21 +74,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     ctx, s = run_analysis(args, NAME)
-    if "arithmetic" in s:
-        a = s["arithmetic"]
-        print(f"{a['expr']}: exemplars {a['exemplars']}; |Y| {a['y_norm']:.2f} (sheet mean |z| {a['sheet_mean_norm']:.2f})")
-        for m, f in a.get("fractions", {}).items():
-            print(f"  {m}: Y {f['y']:.3f}, noisy mean {f['noisy_mean']}, pixel space {f['pixel_space']:.3f}, "
-                  f"concept means {({k: round(v, 3) for k, v in f['mean_images'].items()})}")
-    if s.get("analogy", {}).get("measured"):
-        an = s["analogy"]
-        print(f"analogy over {an['draws']} draws (targets {an['targets']}): success with 1 exemplar "
-              f"{s['analogy_success_1']:.2f}, 3 exemplars {s['analogy_success_3']:.2f}, pixel space "
-              f"{s['analogy_success_pixel']:.2f}, random direction {s['analogy_success_random']:.2f}; {an['finding']}")
-    if "direction" in s and s["direction"].get("measured"):
-        d = s["direction"]
-        print(f"direction {d['expr']} on {d['n_samples']} samples: {d['class']} {d['fraction_before']:.4f} -> "
-              f"{d['fraction_after']:.4f}; random directions of the same norm -> {d['control_after']}")
+    for line in A.lines(s):
+        print(line)
     print(record_line(s["instrument"]))
     print(f"wrote {ctx.out}")
     return 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..analyses.checkerboard import line
+from ..analyses.checkerboard.run import NAME
 from .common import add_common, add_data
 from .runner import run_analysis
 
-NAME = "checkerboard"
 HELP = ("mean power spectrum of generated vs real images and a checkerboard score per G upsampling layer "
         "(Odena et al. 2016)")
 EXAMPLES = ["gan-viz checkerboard --out out/checkerboard",
@@ -22,9 +23,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    ctx, s = run_analysis(args, "checkerboard")
-    c = s["checkerboard"]
-    gen = ", ".join(f"{k} {v:.2f}" for k, v in c["generated"].items())
-    layers = ", ".join(f"G.{k} {v['score']:.2f}" for k, v in c["per_layer"].items()) or "none"
-    print(f"checkerboard ({s['g_upsample'] or 'G'}): generated {gen}; per layer {layers}; wrote {ctx.out}")
+    ctx, s = run_analysis(args, NAME)
+    print(f"{line(s)}; wrote {ctx.out}")
     return 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..analyses import classify as K
+from ..analyses.classify import C_GRID, line
+from ..analyses.classify.run import NAME
+from ..data.labelled import ROOMS_ATTRIBUTES
 from .common import add_common, add_data
 from .runner import run_analysis
 
-NAME = "classify"
 HELP = ("the discriminator as a feature extractor (Table 1): D features max-pooled to 4x4 + linear L2-SVM, "
         "vs the same D freshly initialised and raw pixels")
 EXAMPLES = ["gan-viz classify --dataset rooms --attribute time_of_day --labels 200 --out out/classify_tod",
@@ -20,7 +21,7 @@ def add_arguments(p):
     add_common(p)
     add_data(p, "labelled dataset: digits, rooms, mnist, fashion-mnist, cifar10, folder (one sub-folder per "
                 "class) (default: the model's)")
-    p.add_argument("--attribute", default=None, choices=list(K.ROOMS_ATTRIBUTES),
+    p.add_argument("--attribute", default=None, choices=list(ROOMS_ATTRIBUTES),
                    help="rooms only: the scene attribute used as label (default: n_windows)")
     p.add_argument("--labels", type=int, default=None, metavar="N",
                    help="labelled training images per draw, class-balanced (default: all but validation)")
@@ -32,7 +33,7 @@ def add_arguments(p):
     p.add_argument("--n-test", type=int, default=2000, help="test images (default: 2000)")
     p.add_argument("--val", type=int, default=None, metavar="N",
                    help="validation images for choosing C (default: 20%% of --n-train, at most 10000)")
-    p.add_argument("--C-grid", default=",".join(str(c) for c in K.C_GRID), metavar="C1,C2,...",
+    p.add_argument("--C-grid", default=",".join(str(c) for c in C_GRID), metavar="C1,C2,...",
                    help="SVM C values tried on the validation split (default: %(default)s)")
     p.add_argument("--layers", default=None, metavar="L1,L2",
                    help="D layers to read, dotted names as `gan-viz layers` prints them (default: every "
@@ -41,9 +42,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    ctx, s = run_analysis(args, "classify")
-    row = ", ".join(f"{n} {100 * v['accuracy_mean']:.1f} +- {100 * v['accuracy_ci95']:.1f}% (balanced "
-                    f"{100 * v['balanced_accuracy_mean']:.1f})" for n, v in s["feature_sets"].items())
-    print(f"classify {s['dataset']} ({s['labels_per_draw']} labels x {s['draws']} draws): {row}; "
-          f"chance {100 * s['chance_accuracy']:.1f}%; wrote {ctx.out}")
+    ctx, s = run_analysis(args, NAME)
+    print(f"{line(s)}; wrote {ctx.out}")
     return 0

@@ -1,17 +1,16 @@
 """gan-viz filter-audit: what did the filters learn? Random vs trained, every conv layer of D and G.
 
-The work is the registered runner :func:`gan_viz.analyses.filter_audit.run`; this module
+The work is the registered runner :func:`gan_viz.analyses.filter_audit.run.run`; this module
 parses the options and prints a digest.
 """
 
 from __future__ import annotations
 
-from ..analyses import filter_audit as fa
-from ..instruments import record_line
+from ..analyses.filter_audit import IOU_THRESHOLD, TOP_FRACTION, lines
+from ..analyses.filter_audit.run import NAME
 from .common import add_common, add_data, add_segmenter
 from .runner import run_analysis
 
-NAME = fa.NAME
 HELP = "what did the filters learn: Network Dissection IoU with object masks, selectivity, weights (random vs trained)"
 EXAMPLES = ["gan-viz filter-audit --out out/audit",
             "gan-viz filter-audit --nets D --images 2000 --out out/audit_d",
@@ -34,23 +33,17 @@ def add_arguments(p):
     p.add_argument("--parser", default=None, metavar="PATH",
                    help="rooms scene parser weights, where the rooms parser is the instrument (default: the "
                         "shipped parser); 'none' for no instrument")
-    p.add_argument("--iou-threshold", type=float, default=fa.IOU_THRESHOLD,
-                   help=f"IoU a filter needs to be labelled with a class (default {fa.IOU_THRESHOLD})")
-    p.add_argument("--top-fraction", type=float, default=fa.TOP_FRACTION,
-                   help=f"share of each filter's activations above its threshold (default {fa.TOP_FRACTION})")
+    p.add_argument("--iou-threshold", type=float, default=IOU_THRESHOLD,
+                   help=f"IoU a filter needs to be labelled with a class (default {IOU_THRESHOLD})")
+    p.add_argument("--top-fraction", type=float, default=TOP_FRACTION,
+                   help=f"share of each filter's activations above its threshold (default {TOP_FRACTION})")
     p.add_argument("--random-seed", type=int, default=0, help="seed of the random-filter baselines' init")
     p.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
 
 
 def run(args) -> int:
     ctx, summary = run_analysis(args, NAME)
-    for name, per in summary["layers"].items():
-        line = "  ".join(f"{net}: sel {v['selectivity_median']:.3f}" + (
-            f", labelled IoU {v['labelled']}/{v['filters']}, precision {v['precision_labelled']}/{v['filters']}"
-            if "labelled" in v else "") for net, v in per.items())
-        print(f"{name:<10} {line}")
-    for net, note in summary["sources"].items():
-        print(f"{net}: {note}")
-    print(record_line(summary["instrument"]))
+    for line in lines(summary):
+        print(line)
     print(f"wrote {ctx.out}")
     return 0

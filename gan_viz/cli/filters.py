@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
-from ..analyses import filters as F
-from ..checkpoint import load_subject
-from ..errors import UserError
-from ..io import save_figure, write_json, write_npz
+from ..analyses.filters import Thresholds, line
+from ..analyses.filters.run import Options, resolve_inputs, run_filters
 from .common import add_out, add_seed, prepare_out
 
 NAME = "filters"
@@ -34,46 +29,10 @@ def add_arguments(p):
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
 
 
-def _real(path, n: int, seed: int) -> tuple[torch.Tensor | None, str]:
-    """Up to n held-out real images of the run's dataset, or None and why not."""
-    from ..data import build_dataset
-
-    if n == 0:
-        return None, "--real 0"
-    S = load_subject(path)
-    if S.domain is None:
-        return None, "the checkpoint records no dataset"
-    try:
-        ds = build_dataset(S.domain, S.image_size, S.nc, "test", (S.train_config or {}).get("data_root"))
-    except UserError as e:
-        return None, f"real images unavailable ({e})"
-    idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
-    x = ds.get_batch(idx) if hasattr(ds, "get_batch") else torch.stack([ds[int(i)][0] for i in idx])
-    return x.float(), f"{len(idx)} real test images of {S.domain}"
-
-
 def run(args) -> int:
-    th = F.Thresholds(args.dead_rel, args.dup_threshold, args.osc_threshold)
-    if args.n < 2 or args.real < 0:
-        raise UserError("--n must be at least 2 and --real at least 0")
-    ckpts = F.find_checkpoints(args.run)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    real, real_note = _real(ckpts[0][1], args.real, args.seed)
-    out = prepare_out(args, run=str(args.run), checkpoints=[str(p) for _, p in ckpts])
-    result = F.compute_filters(ckpts, args.n, args.seed, real, th, progress=True)
-    figures = []
-    for name, plot in F.FIGURES.items():
-        figures += [p.name for p in save_figure(plot(result), out, name)]
-    summary = F.summary_of(result)
-    summary.update(run=str(args.run), real_images=real_note, figures=figures)
-    write_json(out / "summary.json", summary)
-    arrays = dict(result.arrays)
-    for kind in F.KINDS:
-        arrays[f"count_{kind}"] = F.counts(result, kind)  # (T, L)
-    write_npz(out / "arrays.npz", **arrays)
-    tot = summary["flagged_at_last_checkpoint"]
-    print(f"{len(ckpts)} checkpoints (steps {result.steps[0]}..{result.steps[-1]}): at the last one "
-          f"{tot['dead']} dead, {tot['duplicate']} near-duplicate filters; {tot['oscillating']} oscillating "
-          f"over the run; wrote {out}")
+    o = Options(run=args.run, n=args.n, real=args.real, seed=args.seed,
+                thresholds=Thresholds(args.dead_rel, args.dup_threshold, args.osc_threshold), threads=args.threads)
+    inputs = resolve_inputs(o)
+    out = prepare_out(args, run=str(args.run), checkpoints=[str(p) for _, p in inputs.checkpoints])
+    print(line(run_filters(out, inputs, o), out))
     return 0

@@ -1,16 +1,16 @@
 """gan-viz guided-backprop: Fig. 5, guided backprop of D's filters, random vs trained.
 
-The work is the registered runner :func:`gan_viz.analyses.guided_backprop.run`; this
+The work is the registered runner :func:`gan_viz.analyses.guided_backprop.run.run`; this
 module parses its options (argparse dest names = the runner's option names) and prints a digest.
 """
 
 from __future__ import annotations
 
-from ..analyses import guided_backprop as gb
+from ..analyses.guided_backprop import RULES, lines
+from ..analyses.guided_backprop.run import NAME
 from .common import add_common, add_data
 from .runner import run_analysis
 
-NAME = gb.NAME
 HELP = "guided backprop of D's filters on their top images, random vs trained (paper Fig. 5)"
 EXAMPLES = ["gan-viz guided-backprop --out out/fig5",
             "gan-viz guided-backprop --filters all --top 9 --images 5000 --out out/fig5_all",
@@ -33,7 +33,7 @@ def add_arguments(p):
                    help="real test images of --dataset (default: the model's own), generated ones, or auto "
                         "(real where available)")
     add_data(p, "real dataset to scan (default: the one the checkpoint records), e.g. folder with --data-root")
-    p.add_argument("--rule", default="leaky", choices=list(gb.RULES),
+    p.add_argument("--rule", default="leaky", choices=list(RULES),
                    help="backward rule through the rectifier modules: leaky = positive gradients times the "
                         "LeakyReLU slope (default), relu = as if ReLUs, plain = the unguided gradient")
     p.add_argument("--random-seed", type=int, default=0,
@@ -43,13 +43,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     ctx, s = run_analysis(args, NAME)  # bad input: one line, and no output folder left behind
-    print(f"{s['layer']} ({s['rule']} rule), filters {s['filters']}, top {s['top_k']} of {s['n_images']} "
-          f"{s['images']}")
-    for tag in ("random", "trained"):
-        t = s[tag]
-        extra = f", object energy {t['object_energy_fraction']:.3f} (pixels {t['object_pixel_fraction']:.3f})" \
-            if "object_energy_fraction" in t else ""
-        print(f"  {tag:>7}: mean top activation {t['mean_top_activation']:.4f}, "
-              f"median map L2 {t['median_map_l2']:.4g}{extra}")
+    for line in lines(s):
+        print(line)
     print(f"wrote {ctx.out}")
     return 0

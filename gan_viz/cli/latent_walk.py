@@ -1,17 +1,16 @@
 """gan-viz latent-walk: Fig. 4, a walk through random points of z, as a grid, a GIF and an MP4, measured.
 
-The work is the registered runner :func:`gan_viz.analyses.latent_walk.run`; this module
-parses the options and prints a digest.
+The work is the registered runner :func:`gan_viz.analyses.latent_walk.run.run`; this module
+parses the options and prints a digest (:func:`gan_viz.analyses.latent_walk.lines`).
 """
 
 from __future__ import annotations
 
-from ..analyses import latent_walk as W
-from ..instruments import record_line
+from ..analyses.latent_walk import EVENT, INTERPS, lines
+from ..analyses.latent_walk.run import NAME
 from .common import add_common, add_segmenter
 from .runner import run_analysis
 
-NAME = W.NAME
 HELP = "walk through random points of z (paper Fig. 4): grid, GIF, MP4, image change per step, sharp transitions"
 EXAMPLES = ["gan-viz latent-walk --out out/fig4",
             "gan-viz latent-walk --points 9 --steps 16 --interp slerp --seed 3 --out out/fig4_slerp",
@@ -26,14 +25,14 @@ def add_arguments(p):
     src.add_argument("--points", type=int, default=None, help="random anchor points of z (default 9, as the paper)")
     src.add_argument("--z", default=None, metavar="FILE.npy", help="anchor points from a file, shape (P, nz)")
     p.add_argument("--steps", type=int, default=8, help="frames per segment between two anchors (default 8)")
-    p.add_argument("--interp", default="auto", choices=("auto",) + W.INTERPS,
+    p.add_argument("--interp", default="auto", choices=("auto",) + INTERPS,
                    help="linear, or slerp (great circle, norm interpolated); auto = slerp for normal z, "
                         "linear for uniform z (the paper's cube) (default auto)")
     p.add_argument("--sharp-factor", type=float, default=3.0,
                    help="a step is sharp when its image change exceeds this many median steps (default 3)")
-    p.add_argument("--event-threshold", type=float, default=W.EVENT,
+    p.add_argument("--event-threshold", type=float, default=EVENT,
                    help=f"with an instrument: a class moving by this fraction of the image in one step is an "
-                        f"abrupt change (default {W.EVENT})")
+                        f"abrupt change (default {EVENT})")
     p.add_argument("--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)")
     p.add_argument("--scale", type=int, default=None,
                    help="enlarge video frames this many times (default: to about 256 pixels)")
@@ -50,12 +49,7 @@ def add_parser_option(p) -> None:
 
 def run(args) -> int:
     ctx, s = run_analysis(args, NAME)
-    print(f"{s['frames']} frames through {s['anchors']} points ({s['interp']}): step RMS median "
-          f"{s['step_rms']['median']:.4f}, max {s['step_rms']['max']:.4f} ({s['max_over_median']:.1f} x median), "
-          f"{s['n_sharp']} sharp steps; largest-step share {s['largest_step_share']['mean']:.3f} "
-          f"(even: {1 / s['steps_per_segment']:.3f})")
-    print("  " + record_line(s["instrument"]))
-    if "class_events" in s:
-        print(f"  {len(s['class_events'])} abrupt class changes, {len(s['presence_changes'])} appear/disappear events")
+    for line in lines(s):
+        print(line)
     print(f"wrote {ctx.out}")
     return 0

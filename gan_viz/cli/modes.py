@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..analyses import classify as K
-from ..analyses import modes as M
+from ..analyses.modes import MIN_SHARE, line
+from ..analyses.modes.run import NAME
+from ..data.labelled import ROOMS_ATTRIBUTES
 from .common import add_common, add_data
 from .runner import run_analysis
 
-NAME = "modes"
 HELP = ("mode coverage: a small CNN trained here on the labelled real data labels generated samples; "
         "class histogram, modes covered, KL to the real distribution, collapse flagged")
 EXAMPLES = ["gan-viz modes --ckpt runs/digits/checkpoints/last.pt --out out/modes_digits",
@@ -18,13 +18,13 @@ EXAMPLES = ["gan-viz modes --ckpt runs/digits/checkpoints/last.pt --out out/mode
 def add_arguments(p):
     add_common(p)
     add_data(p, "labelled dataset (default: the model's); a folder needs one sub-folder per class")
-    p.add_argument("--attribute", default=None, choices=list(K.ROOMS_ATTRIBUTES),
+    p.add_argument("--attribute", default=None, choices=list(ROOMS_ATTRIBUTES),
                    help="rooms only: the scene attribute used as class (default: n_windows)")
     p.add_argument("--n", type=int, default=1000, help="generated samples (default: 1000)")
     p.add_argument("--n-train", type=int, default=5000, help="real training images for the classifier (default: 5000)")
     p.add_argument("--n-test", type=int, default=2000, help="held-out real images (reference histogram)")
     p.add_argument("--epochs", type=int, default=8, help="classifier training epochs (default: 8)")
-    p.add_argument("--min-share", type=float, default=M.MIN_SHARE,
+    p.add_argument("--min-share", type=float, default=MIN_SHARE,
                    help="a class is covered when its sample share is at least this fraction of its real "
                         "share (default: %(default)s)")
     p.add_argument("--per-class", type=int, default=8, help="samples shown per class in the figure")
@@ -32,12 +32,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    ctx, s = run_analysis(args, "modes")
-    flag = f"COLLAPSED (missing {', '.join(s['missing_modes'])})" if s["collapsed"] else "no collapse"
-    print(f"modes {s['dataset']}: {s['modes_covered']}/{s['n_classes']} covered (corrected for the classifier's "
-          f"confusion; uncorrected {s['modes_covered_uncorrected']}), {flag}; KL(real||gen) "
-          f"{s['kl_real_to_generated_corrected']:.3f}; classifier acc {100 * s['classifier_test_accuracy']:.1f}%; "
-          f"wrote {ctx.out}")
+    ctx, s = run_analysis(args, NAME)
+    print(f"{line(s)}; wrote {ctx.out}")
     for w in s["coverage_warning"]:
         print(f"warning: {w}")
     return 0

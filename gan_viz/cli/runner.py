@@ -1,7 +1,7 @@
 """A command that is one registered analysis: parsed options -> ``registry.run(name, ctx, **options)``.
 
-The options passed are the runner's keyword parameters, read from the parsed arguments
-by name (argparse dest names are the runner's option names). The output folder is
+The options passed are the runner's option names (its options dataclass's fields, or its
+keyword parameters), read from the parsed arguments by name (argparse dest names are the runner's option names). The output folder is
 created by :func:`~gan_viz.cli.common.context_of`; when the analysis then refuses (bad
 input, :class:`~gan_viz.errors.UserError`) or fails, a folder this call created is
 removed again, so bad input leaves nothing half-written. ``run.json`` (how the outputs
@@ -13,7 +13,6 @@ run leaves it as it was.
 from __future__ import annotations
 
 import argparse
-import inspect
 import shutil
 from pathlib import Path
 
@@ -23,9 +22,7 @@ from .common import context_of, write_pending_record
 
 def options_of(args: argparse.Namespace, name: str) -> dict:
     """The keyword options of analysis ``name``'s runner, taken from ``args`` where present."""
-    params = inspect.signature(registry.get(name).run).parameters.values()
-    return {p.name: getattr(args, p.name) for p in params
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and hasattr(args, p.name)}
+    return {n: getattr(args, n) for n in registry.get(name).option_names() if hasattr(args, n)}
 
 
 def run_analysis(args: argparse.Namespace, name: str, subject=None, **record) -> tuple:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..analyses.boxes import manifest_dict
+from ..boxes import manifest_dict
 from ..errors import UserError
 from ..images import to_uint8
 from ..io import atomic_path, save_png, write_json

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..analyses.upsampling import line
+from ..analyses.upsampling.run import NAME
 from .common import add_out
 from .runner import run_analysis
 
-NAME = "upsampling"
 HELP = ("nearest-neighbour and transposed-convolution upsampling worked on the notes' grids, "
         "and the kernel taps per output pixel of DCGAN's k4 s2 p1 layer")
 EXAMPLES = ["gan-viz upsampling --out out/upsampling"]
@@ -16,6 +17,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    ctx, s = run_analysis(args, "upsampling")
-    print(f"wrote {len(s['figures']) // 2} figures (PNG + PDF), summary.json and arrays.npz to {ctx.out}")
+    ctx, s = run_analysis(args, NAME)
+    print(line(s, ctx.out))
     return 0

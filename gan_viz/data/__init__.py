@@ -15,6 +15,18 @@ GRAYSCALE = ("digits", "mnist", "fashion-mnist")  # natively one channel
 SPLITS = ("train", "test")
 
 
+def _check_request(name: str, image_size, nc, split: str) -> None:
+    """A one-line UserError for a dataset request that cannot be built."""
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; choose train or test")
+    if nc not in (1, 3):
+        raise UserError(f"nc={nc!r}: images must have 1 or 3 channels")
+    if not isinstance(image_size, int) or image_size < 8:
+        raise UserError(f"image size {image_size!r} is too small; use at least 8 pixels")
+
+
 def build_dataset(name: str, image_size: int, nc: int = 3, split: str = "train", root=None,
                   download: bool = False, seed: int = 0, n: int | None = None, bad_images: str = "stop",
                   lsun_category: str = "bedroom", cached: bool = True):
@@ -39,14 +51,7 @@ def build_dataset(name: str, image_size: int, nc: int = 3, split: str = "train",
         >>> ds[0][0].shape, ds[0][1] in range(10)
         (torch.Size([1, 32, 32]), True)
     """
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; choose train or test")
-    if nc not in (1, 3):
-        raise UserError(f"nc={nc!r}: images must have 1 or 3 channels")
-    if not isinstance(image_size, int) or image_size < 8:
-        raise UserError(f"image size {image_size!r} is too small; use at least 8 pixels")
+    _check_request(name, image_size, nc, split)
     if cached and not download:
         from . import cache
 

@@ -13,7 +13,8 @@ Example:
     >>> app = create_app(session)                            # serve with uvicorn, or TestClient(app)
 """
 
+from .errors import BadRequest
 from .server import create_app
-from .session import BadRequest, Session
+from .session import Session
 
 __all__ = ["BadRequest", "Session", "create_app"]

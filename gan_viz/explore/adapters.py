@@ -47,7 +47,7 @@ def tail_after(G: nn.Module, layer: str) -> nn.Module | None:
 
 def features(subject, layer: str, z: torch.Tensor) -> torch.Tensor:
     """Feature maps of G layer ``layer`` for z (N, nz): (N, C, h, w) on the CPU."""
-    from gan_viz.analyses.forget_probe import layer_features
+    from gan_viz.analyses.forget import layer_features
 
     return layer_features(subject, layer, z)
 
@@ -57,14 +57,14 @@ def features(subject, layer: str, z: torch.Tensor) -> torch.Tensor:
 def causal_units(subject, layer: str, z: torch.Tensor, segment: Callable, concept_id: int,
                  channels: int) -> np.ndarray:
     """forget's ``causal`` scores: the concept's pixel share each unit removes alone, (C,)."""
-    from gan_viz.analyses.forget_causal import causal_effects
+    from gan_viz.analyses.forget import causal_effects
 
     return causal_effects(subject, layer, z, segment, concept_id, torch.zeros(channels, 1, 1))
 
 
 def select_units(scores: np.ndarray, k: int) -> np.ndarray:
     """forget's top-K selection from per-unit scores (descending, stable): (k,) int."""
-    from gan_viz.analyses.forget_probe import Selection, select_filters
+    from gan_viz.analyses.forget import Selection, select_filters
 
     return select_filters(np.asarray(scores, np.float64), Selection("causal", int(k)))
 

@@ -14,6 +14,7 @@ import torch
 
 from . import adapters
 from .encode import image_urls
+from .errors import BadRequest
 
 INTERPS = ("linear", "slerp")
 WALK_STEPS = 8
@@ -30,8 +31,6 @@ def _fractions(session, images: torch.Tensor) -> list | None:
 
 def walk(session, a: int, b: int, t: float, interp: str = "slerp") -> dict:
     """The frame at ``t`` of the walk from pinned sample ``a`` to ``b``, and the whole walk's strip."""
-    from .session import BadRequest
-
     session._need_G()
     if interp not in INTERPS:
         raise BadRequest(f"interp {interp!r}: choose one of {', '.join(INTERPS)}")
@@ -59,8 +58,6 @@ def walk(session, a: int, b: int, t: float, interp: str = "slerp") -> dict:
 
 def arithmetic(session, terms: dict) -> dict:
     """``terms``: {"a": [pin ids], "b": [...], "c": [...]} -> Y = mean(A) - mean(B) + mean(C), generated."""
-    from .session import BadRequest
-
     session._need_G()
     coefs = {"a": 1.0, "b": -1.0, "c": 1.0}
     groups, names = [], []

@@ -36,7 +36,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gan_viz.errors import UserError
 
 from . import latent
-from .session import MAX_GRID, MAX_PINS, BadRequest, Session, Superseded
+from .errors import BadRequest, Superseded
+from .session import MAX_GRID, MAX_PINS, Session
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -134,7 +135,8 @@ def create_app(session: Session) -> FastAPI:
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         return _error(500, f"internal error: {type(exc).__name__}: {msg}")
 
-    _routes(app, session)
+    for register in (_page_routes, _sample_routes, _unit_routes, _edit_routes):
+        register(app, session)
     return app
 
 
@@ -143,7 +145,9 @@ def _npy(data: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _routes(app: FastAPI, s: Session) -> None:
+def _page_routes(app: FastAPI, s: Session) -> None:
+    """The page, the session's description (``/api/info``) and its state."""
+
     @app.get("/")
     def index():
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -162,6 +166,10 @@ def _routes(app: FastAPI, s: Session) -> None:
     @app.get("/api/state")
     def state():
         return s.state()
+
+
+def _sample_routes(app: FastAPI, s: Session) -> None:
+    """The sample grid, the pinned samples, and their z as .npy downloads."""
 
     @app.post("/api/samples")
     def samples(body: SamplesBody):
@@ -191,6 +199,10 @@ def _routes(app: FastAPI, s: Session) -> None:
     def pin_z(pin_id: int):
         return _npy(s.npy(s.pin(pin_id).z[None]), f"z_pin{pin_id}.npy")
 
+
+def _unit_routes(app: FastAPI, s: Session) -> None:
+    """Browsing units: a layer's table, one unit's images and maps, a concept's units."""
+
     @app.get("/api/units")
     def units(layer: str):
         return s.units.public_table(layer)
@@ -202,6 +214,10 @@ def _routes(app: FastAPI, s: Session) -> None:
     @app.get("/api/concept")
     def concept(layer: str, concept: str, rank: str = "iou", k: int | None = None):
         return s.units.concept_units(layer, concept, rank, k)
+
+
+def _edit_routes(app: FastAPI, s: Session) -> None:
+    """The edit and its render, the walk and the arithmetic (a newer edit or walk drops one that waits)."""
 
     @app.post("/api/edit")
     def post_edit(body: EditBody):

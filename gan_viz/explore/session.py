@@ -13,7 +13,8 @@ Where G is a flat chain, G's layers up to the edited one run once per pinned set
 the rest runs per edit; elsewhere the edit is a scoped hook on G's own forward. Every
 request that changes the state is validated first (:class:`BadRequest`, nothing changed)
 and then applied; requests of one channel that a newer one supersedes are dropped
-(:meth:`Session.ticket`).
+(:meth:`Session.ticket`). The :class:`~gan_viz.explore.edits.Edit` and the validation of an
+edit request into one live in :mod:`.edits`; the request errors in :mod:`.errors`.
 
 Example:
     >>> s = Session(subject, instrument)
@@ -27,7 +28,7 @@ import io
 import itertools
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,24 +38,14 @@ from gan_viz.errors import UserError
 from gan_viz.hooks import edit as edit_rule
 from gan_viz.hooks import edit_layer
 
-from . import adapters
+from . import adapters, edits
+from .edits import Edit
 from .encode import image_urls
+from .errors import BadRequest, Superseded
 
 MAX_GRID = 64  # samples in one grid
 MAX_PINS = 16  # pinned samples (the ones edits regenerate)
 DEFAULT_CONCEPT = "window"
-
-
-class BadRequest(Exception):
-    """A request the page (or a client) got wrong: HTTP ``status`` with a one-line message."""
-
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(" ".join(str(message).split()))
-        self.status = status
-
-
-class Superseded(Exception):
-    """A newer request of the same channel arrived while this one waited: it is dropped."""
 
 
 @dataclass(frozen=True)
@@ -62,36 +53,6 @@ class Pin:
     id: int
     z: torch.Tensor  # (nz,) float32
     origin: str  # e.g. "seed 0 #3", "arithmetic", "z"
-
-
-@dataclass(frozen=True)
-class Edit:
-    """The current edit (layer without ``G.``; unit indices; masks (H, W) float32 in [0, 1] by pin id)."""
-
-    layer: str | None = None
-    ablate: tuple = ()
-    units: tuple = ()
-    remove: dict = field(default_factory=dict)
-    insert: dict = field(default_factory=dict)
-    concept: str | None = None
-
-    @property
-    def active(self) -> bool:
-        painted = any(m.any() for m in (*self.remove.values(), *self.insert.values()))
-        return self.layer is not None and (bool(self.ablate) or (bool(self.units) and painted))
-
-    def summary(self) -> dict:
-        """The edit without its masks: layer, ablated units, brush units, concept, painted pins."""
-        return {"layer": None if self.layer is None else f"G.{self.layer}", "ablate": list(self.ablate),
-                "units": list(self.units), "concept": self.concept,
-                "painted": sorted(k for k, v in (*self.remove.items(), *self.insert.items()) if v.any())}
-
-    def to_json(self) -> dict:
-        mask = lambda d: {str(k): np.round(v, 3).ravel().tolist() for k, v in d.items() if v.any()}  # noqa: E731
-        return {"layer": None if self.layer is None else f"G.{self.layer}", "ablate": list(self.ablate),
-                "units": list(self.units), "concept": self.concept,
-                "strokes": {k: {"remove": mask(self.remove).get(k), "insert": mask(self.insert).get(k)}
-                            for k in sorted({*mask(self.remove), *mask(self.insert)}, key=int)}}
 
 
 class Session:
@@ -236,51 +197,14 @@ class Session:
             self._cache[key] = self._cache[("shape", short)] = (short, shape)
         return self._cache[key]
 
-    def _units(self, values, channels: int, what: str, layer: str) -> tuple:
-        if len(values) > channels:
-            raise BadRequest(f"{what}: {len(values)} units given, G.{layer} has only {channels}")
-        bad = [u for u in values if not 0 <= u < channels]
-        if bad:
-            raise BadRequest(f"{what}: unit {bad[0]} is out of range: G.{layer} has {channels} units (0-{channels - 1})")
-        return tuple(sorted(set(int(u) for u in values)))
-
-    def _mask(self, values, pin_id: int, kind: str) -> np.ndarray:
-        _, h, w = self.S.image_shape
-        try:
-            m = np.asarray(values, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise BadRequest(f"the {kind} mask of pinned sample {pin_id} must be numbers in [0, 1]") from None
-        if m.size != h * w or m.ndim not in (1, 2) or (m.ndim == 2 and m.shape != (h, w)):
-            raise BadRequest(f"the {kind} mask of pinned sample {pin_id} has shape {list(m.shape)}; the images are "
-                             f"{h}x{w}: give {h * w} values (row by row) or {h} rows of {w}")
-        if not np.isfinite(m).all() or m.min(initial=0) < 0 or m.max(initial=0) > 1:
-            raise BadRequest(f"the {kind} mask of pinned sample {pin_id} must hold values in [0, 1]")
-        return m.reshape(h, w)
-
     def parse_edit(self, body: dict) -> Edit:
         """The :class:`Edit` of a request body (layer, ablate, units, strokes {pin id: {remove, insert}},
-        concept), validated against the state; raises :class:`BadRequest` and changes nothing."""
+        concept), validated against the state (:func:`.edits.parse_edit`); raises :class:`BadRequest`
+        and changes nothing."""
         self._need_G()
         layer, (c, _, _) = self.resolve_edit_layer(body.get("layer") or f"G.{self.layer}")
-        ablate = self._units(body.get("ablate") or [], c, "ablate", layer)
-        units = self._units(body.get("units") or [], c, "units", layer)
-        remove, insert = {}, {}
-        ids = {p.id for p in self.pins}
-        for key, stroke in (body.get("strokes") or {}).items():
-            try:
-                pid = int(key)
-            except ValueError:
-                raise BadRequest(f"strokes: {key!r} is not a pinned sample id") from None
-            if pid not in ids:
-                raise BadRequest(f"strokes: no pinned sample has id {pid}; pinned: {sorted(ids) or 'none'}")
-            for kind, target in (("remove", remove), ("insert", insert)):
-                if stroke.get(kind) is not None:
-                    target[pid] = self._mask(stroke[kind], pid, kind)
-        concept = body.get("concept") or self.edit.concept
-        if concept is not None and self.inst is not None and concept not in self.inst.class_names:
-            raise BadRequest(f"concept {concept!r} is not a class of {self.inst.name}; choose one of "
-                             f"{', '.join(self.inst.class_names)}")
-        return Edit(layer, ablate, units, remove, insert, concept)
+        return edits.parse_edit(body, layer, c, {p.id for p in self.pins}, self.S.image_shape[1:],
+                                self.edit.concept, self.inst)
 
     def set_edit(self, e: Edit) -> None:
         with self.compute_lock, self.state_lock:

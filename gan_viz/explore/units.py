@@ -21,6 +21,7 @@ from gan_viz.hooks import layer_table
 
 from . import adapters
 from .encode import heat_urls, image_urls, rgb_urls
+from .errors import BadRequest
 
 SCAN_SEED = 20160107  # the scan samples' seed (the DCGAN paper's arXiv date)
 TOP_K = 8  # top images per unit
@@ -33,12 +34,9 @@ class UnitBrowser:
     """The unit views of one session (see the module docstring)."""
 
     def __init__(self, session, scan: int = 256):
-        from .session import BadRequest
-
         if not 8 <= scan <= 4096:
             raise UserError(f"--scan {scan}: scan between 8 and 4096 samples")
         self.session, self.S, self.n = session, session.S, int(scan)
-        self.BadRequest = BadRequest
         self.lock = threading.RLock()
         self._acts: OrderedDict = OrderedDict()
         self._tables: dict = {}
@@ -69,7 +67,7 @@ class UnitBrowser:
     def resolve(self, name) -> tuple[str, str, tuple]:
         """(net, short name, (C, h, w)) of a browsable layer, or BadRequest naming the valid ones."""
         if not isinstance(name, str) or not name:
-            raise self.BadRequest("give a layer, e.g. G.relu3 or D.lrelu2")
+            raise BadRequest("give a layer, e.g. G.relu3 or D.lrelu2")
         for row in self.layers():
             if row["name"] == name or (name.split(".", 1)[0] not in ("G", "D") and row["name"] == f"G.{name}"):
                 return row["net"], row["name"][2:], tuple(row["shape"])
@@ -80,15 +78,15 @@ class UnitBrowser:
 
                 resolve_layer(self.S.G if name[0] == "G" else self.S.D, name, name[0])
             except UserError as e:
-                raise self.BadRequest(f"{e}; the explorer's layers are: {valid}") from None
-        raise self.BadRequest(f"unknown layer {name!r} (or not a feature map the explorer shows); "
-                              f"choose one of {valid}")
+                raise BadRequest(f"{e}; the explorer's layers are: {valid}") from None
+        raise BadRequest(f"unknown layer {name!r} (or not a feature map the explorer shows); "
+                         f"choose one of {valid}")
 
     def check_unit(self, name: str, unit) -> tuple[str, str, tuple, int]:
         net, short, shape = self.resolve(name)
         if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit < shape[0]:
-            raise self.BadRequest(f"unit {unit} is out of range: {net}.{short} has {shape[0]} units "
-                                  f"(0-{shape[0] - 1})")
+            raise BadRequest(f"unit {unit} is out of range: {net}.{short} has {shape[0]} units "
+                             f"(0-{shape[0] - 1})")
         return net, short, shape, unit
 
     # --- the scan ---------------------------------------------------------------------------
@@ -113,7 +111,7 @@ class UnitBrowser:
         try:
             src = real_source(self.S, self.n)
         except UserError as e:
-            raise self.BadRequest(f"{self.S.where} has no generator, and no real images to scan: {e}") from None
+            raise BadRequest(f"{self.S.where} has no generator, and no real images to scan: {e}") from None
         return None, src.fetch(np.arange(self.n))
 
     def acts(self, net: str, short: str) -> torch.Tensor:
@@ -219,19 +217,19 @@ class UnitBrowser:
         pixels of it each removes alone (forget's ``causal`` rule)."""
         inst = self.session.inst
         if inst is None:
-            raise self.BadRequest(f"choosing a concept's units needs a concept instrument, and "
-                                  f"{self.session.reason or 'there is none'}")
+            raise BadRequest(f"choosing a concept's units needs a concept instrument, and "
+                             f"{self.session.reason or 'there is none'}")
         net, short, shape = self.resolve(name)
         if net != "G":
-            raise self.BadRequest(f"layer {name}: a concept's units are chosen in a G layer (the one edits change)")
+            raise BadRequest(f"layer {name}: a concept's units are chosen in a G layer (the one edits change)")
         if concept not in inst.class_names:
-            raise self.BadRequest(f"concept {concept!r} is not a class of {inst.name}; choose one of "
-                                  f"{', '.join(inst.class_names)}")
+            raise BadRequest(f"concept {concept!r} is not a class of {inst.name}; choose one of "
+                             f"{', '.join(inst.class_names)}")
         if rank not in RANKS:
-            raise self.BadRequest(f"rank {rank!r}: choose one of {', '.join(RANKS)}")
+            raise BadRequest(f"rank {rank!r}: choose one of {', '.join(RANKS)}")
         k = max(1, shape[0] // 4) if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= shape[0]:
-            raise self.BadRequest(f"k={k}: choose 1 to {shape[0]} units (the layer's {shape[0]})")
+            raise BadRequest(f"k={k}: choose 1 to {shape[0]} units (the layer's {shape[0]})")
         cid = inst.class_names.index(concept)
         key = ("scores", short, concept, rank)
         with self.lock:

@@ -1,0 +1,79 @@
+"""The report's sections: which registered analysis each runs, with which fast settings, in paper order.
+
+The settings are chosen so the whole report takes about a minute on a 2-core CPU, each at or
+past its measured convergence point (see the analyses' option docs). ``TAKES`` lists the shared
+inputs each analysis's command takes, so a section's context and its printed command carry those
+and no others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Section:
+    """One analysis of the report.
+
+    Args:
+        key: the section's folder name and id for --only.
+        name: the registered analysis it runs.
+        title: the heading in the report (the paper's figure it reproduces).
+        options: the runner's fast settings (keyword options, the command's dest names).
+        caption: summary -> caption (None: the analysis's registered caption).
+        rooms: options added where the real data is rooms (e.g. a label a small CNN learns quickly).
+        no_data: options added where there is no real dataset (e.g. generated images only).
+        model: whether the analysis reads the model (else seed, device and model are not its inputs).
+    """
+
+    key: str
+    name: str
+    title: str
+    options: Mapping = field(default_factory=dict)
+    caption: Callable[[dict], str] | None = None
+    rooms: Mapping = field(default_factory=dict)
+    no_data: Mapping = field(default_factory=dict)
+    model: bool = True
+
+
+def _sections() -> tuple[Section, ...]:
+    from . import captions as c
+
+    # Paper order: Figs. 4, 5, 6, 7, classification, memorisation, modes; sample quality; then mechanics and the audit.
+    return (
+        Section("fig4_latent_walk", "latent-walk", "Fig. 4: walking in the latent space",
+                {"points": 9, "steps": 8, "no_video": True}),  # the analysis's caption (names its instrument)
+        Section("fig5_guided_backprop", "guided-backprop", "Fig. 5: guided backpropagation of D's features",
+                {"images": 256, "top": 4}, c.fig5),
+        Section("fig6_forget", "forget", "Fig. 6: forgetting to draw windows",
+                {"concept": "window", "fits": 3, "random_draws": 2, "samples": 80, "causal_samples": 200,
+                 "opt_steps": 75, "eval_samples": 160, "curve_points": 3}),
+        Section("fig7_arithmetic", "arithmetic", "Fig. 7: vector arithmetic on z",
+                {"expr": "A - B + C", "concepts": "A=door+picture,B=no-door+picture,C=no-door+no-picture",
+                 "samples_n": 1000, "draws": 50, "direction": "A - B", "eval_samples": 100, "alphas": "-1,0,1,2",
+                 "controls": 6}),
+        Section("classification", "classify", "Table 1: D as a feature extractor",
+                {"n_train": 800, "n_test": 400, "labels": 100, "draws": 3, "C_grid": "0.0001,0.001,0.01"}),
+        Section("memorisation", "neighbors", "Figs. 2-3: memorisation (nearest training images)",
+                {"n": 128, "n_train": 0, "n_heldout": 300, "cells": 5},
+                rooms={"spaces": "pixel"}),  # D features of 50,000 rooms would take ~20 s more on 2 cores
+        Section("modes", "modes", "Mode coverage", {"n": 300, "n_train": 800, "n_test": 300, "epochs": 4},
+                rooms={"attribute": "time_of_day"}),
+        Section("quality", "evaluate", "Sample quality: standard metrics beside real vs real",
+                {"n": 500, "bootstraps": 50, "kid_subsets": 50, "kid_subset_size": 250}),
+        Section("upsampling", "upsampling", "Mechanics: upsampling by transposed convolution", model=False),
+        Section("checkerboard", "checkerboard", "Mechanics: checkerboard artefacts", {"n": 128},
+                no_data={"no_real": True}),
+        Section("filter_audit", "filter-audit", "Filter audit of D (Network Dissection)",
+                {"nets": "D", "images": 160}),
+    )
+
+
+SECTIONS = _sections()
+KEYS = tuple(s.key for s in SECTIONS)
+# the shared inputs each analysis's command takes ("data": --dataset / --data-root, "segmenter":
+# --segmenter): a section's context and its printed command carry those and no others
+TAKES = {"latent-walk": ("segmenter",), "guided-backprop": ("data",), "forget": ("segmenter",),
+         "arithmetic": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
+         "checkerboard": ("data",), "filter-audit": ("data", "segmenter"), "evaluate": ("data",)}
