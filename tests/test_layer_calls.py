@@ -146,3 +146,28 @@ def test_explorer_edit_touches_the_same_call(G):
     assert torch.allclose(got, want, atol=1e-5) and count_hooks(G) == 0
     with pytest.raises(Exception, match="called 3 times"):
         s.parse_edit({"layer": "G.act", "ablate": [0]})
+
+
+class SharedLeakyCritic(torch.nn.Module):
+    """A D (3, 32, 32) -> (N,) whose two blocks share one LeakyReLU module."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = torch.nn.Conv2d(3, 8, 4, 2, 1), torch.nn.Conv2d(8, 16, 4, 2, 1)
+        self.head = torch.nn.Conv2d(16, 1, 8)
+        self.act = torch.nn.LeakyReLU(0.2)
+
+    def forward(self, x):
+        return self.head(self.act(self.c2(self.act(self.c1(x))))).flatten()
+
+
+def test_d_calls_are_addressed_and_guided_backprop_says_why_not(tmp_path):
+    from gan_viz.analyses import registry
+    from gan_viz.subject import Subject
+
+    D = seeded(SharedLeakyCritic(), 4)
+    assert default_layer(D, "D", (3, 32, 32)) == "act#1"  # the block that feeds the head
+    assert check_layer(D, "D.act#0", "D", (3, 32, 32)) == ("act#0", (8, 16, 16))
+    S = Subject.from_modules(seeded(SharedReLUGenerator(NZ), 3), D, nz=NZ)
+    with pytest.raises(UserError, match="captum.*cannot single out one call"):
+        registry.run("guided-backprop", registry.Context(S, tmp_path / "gb"), images=4, top=1, source="generated")

@@ -1,15 +1,10 @@
 """Fig. 7's arithmetic on concept means and Fig. 8's directions: z in, frozen results out.
 
-Fig. 7: each concept of an expression such as ``A - B + C`` is the mean z of a few
-exemplars (three in the paper: single samples were unstable); the arithmetic on the
-means gives Y, generated together with 8 samples of Y plus uniform noise in
-[-0.25, 0.25]. The same arithmetic on the exemplar *images* (pixel space) is shown
-beside it: the paper's contrast (pixel arithmetic gives noisy overlaps).
-
-Fig. 8: a direction is the mean z of one group minus the mean z of another (rooms with
-vs without a window); walking along it changes that attribute. With an instrument
-(``class_fractions``, ``class_names``) the concept's pixel fraction is measured on fresh
-samples at every alpha, beside control directions of the same norm in random orientations.
+:func:`compute_arithmetic`: the arithmetic on per-concept mean z (Y and its noisy neighbours)
+and on the exemplar images (pixel space). :func:`compute_direction`: a direction (one group's
+mean z minus another's) walked over alphas, measured by an instrument (``class_fractions``,
+``class_names``) beside control directions of the same norm (the package docstring has the
+paper's procedures).
 
 Example:
     >>> terms = parse_expr("A - B + C")            # (("A", 1.0), ("B", -1.0), ("C", 1.0))

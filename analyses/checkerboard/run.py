@@ -80,8 +80,14 @@ def _notes(o: Options, name: str | None, idx: np.ndarray) -> list[str]:
     return [f"{len(idx)} real images used of the {o.n} asked (the {split} holds {len(idx)})"]
 
 
-def run_checkerboard(ctx: "Context", o: Options) -> dict:
-    """The checkerboard analysis on ``ctx.subject`` with options ``o`` (see :func:`run`)."""
+@register(NAME, needs=("G",), title="Mechanics: checkerboard artefacts", caption=caption, options=Options)
+def run(ctx: "Context", o: Options) -> dict:
+    """Mean power spectra of ``o.n`` samples of ``ctx``'s subject and of ``o.n`` real test images of
+    ``ctx.data`` (unless ``o.no_real``), and the checkerboard score of every 2x upsampling layer of G.
+
+    Writes checkerboard_spectra.png, checkerboard_layers.png (+ PDFs), summary.json and
+    arrays.npz into ``ctx.out``; returns the summary.
+    """
     from gan_viz.io import save_figure, write_json, write_npz
 
     S = ctx.subject
@@ -105,16 +111,4 @@ def run_checkerboard(ctx: "Context", o: Options) -> dict:
     return summary
 
 
-@register(NAME, needs=("G",), title="Mechanics: checkerboard artefacts", caption=caption)
-def run(ctx: "Context", *, n: int = Options.n, no_real: bool = Options.no_real,
-        batch_size: int = Options.batch_size) -> dict:
-    """Mean power spectra of ``n`` samples of ``ctx``'s subject and of ``n`` real test images of
-    ``ctx.data`` (unless ``no_real``), and the checkerboard score of every 2x upsampling layer of G.
-
-    Writes checkerboard_spectra.png, checkerboard_layers.png (+ PDFs), summary.json and
-    arrays.npz into ``ctx.out``; returns the summary.
-    """
-    return run_checkerboard(ctx, Options(n=n, no_real=no_real, batch_size=batch_size))
-
-
-__all__ = ["NAME", "Options", "arrays_of", "real_images", "run", "run_checkerboard"]
+__all__ = ["NAME", "Options", "arrays_of", "real_images", "run"]

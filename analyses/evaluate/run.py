@@ -188,22 +188,38 @@ def real_sets(ctx: "Context", n: int) -> tuple[torch.Tensor, torch.Tensor, np.nd
     return a, b, ia, ib, name, notes
 
 
-@register("evaluate", needs=("G",), title="Quality: standard metrics with their controls", caption=caption)
-def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: int = 100, kid_subsets: int = 100,
-        kid_subset_size: int = 1000, d_pool: int = 1, batch_size: int = 256,
-        inception_weights: str | None = None) -> dict:
-    """Frechet distance, KID, precision/recall and density/coverage of ``n`` samples against ``n`` real
-    test images, beside two disjoint real sets of ``n`` (the control), in each feature space.
+@dataclass(frozen=True)
+class Options:
+    """``gan-viz evaluate``'s options (the command's option names), checked when made."""
+
+    n: int = 1000
+    features: str = "auto"
+    bootstraps: int = 100
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    d_pool: int = 1
+    batch_size: int = 256
+    inception_weights: str | None = None
+
+    def __post_init__(self):
+        for opt, v, lo in (("--n", self.n, 2), ("--bootstraps", self.bootstraps, 0),
+                           ("--kid-subsets", self.kid_subsets, 1), ("--kid-subset-size", self.kid_subset_size, 2),
+                           ("--d-pool", self.d_pool, 1), ("--batch-size", self.batch_size, 1)):
+            if v < lo:
+                raise UserError(f"{opt} must be at least {lo}; got {v}")
+
+
+@register("evaluate", needs=("G",), title="Quality: standard metrics with their controls", caption=caption,
+          options=Options)
+def run(ctx: "Context", o: Options) -> dict:
+    """Frechet distance, KID, precision/recall and density/coverage of ``o.n`` samples against ``o.n`` real
+    test images, beside two disjoint real sets of ``o.n`` (the control), in each feature space.
 
     Writes evaluate_metrics.png/.pdf, summary.json and arrays.npz into ``ctx.out``; returns the summary.
     """
     from gan_viz.io import save_figure, write_json, write_npz
 
-    for opt, v, lo in (("--n", n, 2), ("--bootstraps", bootstraps, 0), ("--kid-subsets", kid_subsets, 1),
-                       ("--kid-subset-size", kid_subset_size, 2), ("--d-pool", d_pool, 1),
-                       ("--batch-size", batch_size, 1)):
-        if v < lo:
-            raise UserError(f"{opt} must be at least {lo}; got {v}")
+    n, features, d_pool, inception_weights = o.n, o.features, o.d_pool, o.inception_weights
     S = ctx.subject
     S.require("G") if not S.has_G else None
     from gan_viz.memory import image_bytes, require
@@ -219,10 +235,10 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
     for sp in spaces:
         require_samples(m, sp.record["dim"], sp.name)
     z = S.sample_z(m, torch.Generator().manual_seed(ctx.seed))
-    fake = S.images(z, batch_size, ctx.device)
+    fake = S.images(z, o.batch_size, ctx.device)
     feats = {sp.name: tuple(sp.extract(x) for x in (fake, real_a, real_b)) for sp in spaces}
-    result = compute_evaluate(feats, bootstraps=bootstraps, kid_subsets=kid_subsets,
-                              kid_subset_size=kid_subset_size, seed=ctx.seed)
+    result = compute_evaluate(feats, bootstraps=o.bootstraps, kid_subsets=o.kid_subsets,
+                              kid_subset_size=o.kid_subset_size, seed=ctx.seed)
     figures = []
     for fname, plot in FIGURES.items():
         figures += [p.name for p in save_figure(plot(result), ctx.out, fname)]
@@ -239,4 +255,4 @@ def run(ctx: "Context", *, n: int = 1000, features: str = "auto", bootstraps: in
     return summary
 
 
-__all__ = ["run", "resolve_spaces", "real_sets", "lines", "INCEPTION_REFUSAL"]
+__all__ = ["Options", "run", "resolve_spaces", "real_sets", "lines", "INCEPTION_REFUSAL"]

@@ -130,8 +130,14 @@ def _write_media(ctx: "Context", r: WalkResult, record: dict, o: Options) -> lis
     return files
 
 
-def run_walk(ctx: "Context", o: Options) -> dict:
-    """Fig. 4 on ``ctx.subject`` with options ``o`` (see :func:`run`)."""
+@register(NAME, needs=("G",), title="Fig. 4: walking in the latent space", caption=caption, options=Options)
+def run(ctx: "Context", o: Options) -> dict:
+    """Fig. 4 on ``ctx.subject``: a walk through ``o.points`` random points of z (or the rows of the
+    ``o.z`` file), measured, and with the instrument of ``ctx`` its class events; writes
+    ``latent_walk`` and ``walk_measures`` (PNG + PDF), the GIF and MP4 (unless ``o.no_video``),
+    ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary. Without an
+    instrument the walk runs and the summary's ``instrument.absent`` says why the events are missing.
+    """
     from gan_viz.instruments import instrument_record
     from gan_viz.io import write_json, write_npz
 
@@ -154,23 +160,4 @@ def run_walk(ctx: "Context", o: Options) -> dict:
     return summary
 
 
-@register(NAME, needs=("G",), title="Fig. 4: walking in the latent space", caption=caption)
-def run(ctx: "Context", *, points: int | None = Options.points, z: str | None = Options.z,
-        steps: int = Options.steps, interp: str = Options.interp, sharp_factor: float = Options.sharp_factor,
-        event_threshold: float = Options.event_threshold, fps: float = Options.fps,
-        scale: int | None = Options.scale, no_video: bool = Options.no_video, parser: str | None = Options.parser,
-        batch_size: int = Options.batch_size) -> dict:
-    """Fig. 4 on ``ctx.subject``: a walk through ``points`` random points of z (or the rows of the
-    ``z`` file), measured, and with the instrument of ``ctx`` its class events; writes
-    ``latent_walk`` and ``walk_measures`` (PNG + PDF), the GIF and MP4 (unless ``no_video``),
-    ``summary.json`` and ``arrays.npz`` into ``ctx.out``; returns the summary.
-
-    Without an instrument the walk runs and the summary's ``instrument.absent`` says why the
-    events are missing. The options are those of :class:`Options`.
-    """
-    return run_walk(ctx, Options(points=points, z=z, steps=steps, interp=interp, sharp_factor=sharp_factor,
-                                 event_threshold=event_threshold, fps=fps, scale=scale, no_video=no_video,
-                                 parser=parser, batch_size=batch_size))
-
-
-__all__ = ["NAME", "Options", "resolve_interp", "run", "run_walk"]
+__all__ = ["NAME", "Options", "resolve_interp", "run"]
