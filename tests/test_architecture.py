@@ -77,23 +77,37 @@ def test_the_checker_sees_real_imports():
     assert "gan_viz.layers" in got
 
 
+def violations(me: str, deps) -> list[str]:
+    """The imports of module ``me`` that point the wrong way."""
+    bad, mine = [], layer_of(me)
+    for dep in sorted(deps):
+        theirs = layer_of(dep)
+        if mine == "core" and theirs != "core":
+            bad.append(f"core {me} imports {dep}")
+        elif mine == "analyses" and theirs == "front":
+            bad.append(f"analysis {me} imports front end {dep}")
+        elif mine == "analyses" and theirs == "analyses":
+            a, b = analysis_package(me), analysis_package(dep)
+            if a is not None and b is not None and a != b:
+                bad.append(f"analysis {a} imports analysis {b} ({me} -> {dep})")
+        elif me.startswith("gan_viz.reports") and dep.startswith(("gan_viz.cli", "gan_viz.explore")):
+            bad.append(f"report {me} imports {dep}")
+    return bad
+
+
+def test_the_rules_catch_planted_violations():
+    assert violations("gan_viz.layers", {"gan_viz.analyses.forget"})
+    assert violations("gan_viz.data.rooms", {"gan_viz.cli.common"})
+    assert violations("gan_viz.analyses.forget.run", {"gan_viz.analyses.arithmetic.compute"})
+    assert violations("gan_viz.analyses.neighbors.run", {"gan_viz.reports.glance"})
+    assert violations("gan_viz.reports.html", {"gan_viz.explore.server"})
+    assert not violations("gan_viz.analyses.forget.run", {"gan_viz.analyses.registry", "gan_viz.analyses.forget.probe",
+                                                          "gan_viz.layers"})
+    assert not violations("gan_viz.reports.report", {"gan_viz.analyses.registry", "gan_viz.io"})
+
+
 def test_dependencies_point_down():
-    bad = []
-    for path in sources():
-        me = module_name(path)
-        mine = layer_of(me)
-        for dep in imports_of(path):
-            theirs = layer_of(dep)
-            if mine == "core" and theirs != "core":
-                bad.append(f"core {me} imports {dep}")
-            elif mine == "analyses" and theirs == "front":
-                bad.append(f"analysis {me} imports front end {dep}")
-            elif mine == "analyses" and theirs == "analyses":
-                a, b = analysis_package(me), analysis_package(dep)
-                if a is not None and b is not None and a != b:
-                    bad.append(f"analysis {a} imports analysis {b} ({me} -> {dep})")
-            elif me.startswith("gan_viz.reports") and dep.startswith(("gan_viz.cli", "gan_viz.explore")):
-                bad.append(f"report {me} imports {dep}")
+    bad = [v for path in sources() for v in violations(module_name(path), imports_of(path))]
     assert not bad, "\n".join(bad)
 
 
