@@ -1,3 +1,5 @@
+"""`python -m gan_viz`: the same command line as `gan-viz`."""
+
 from .cli import main
 
 if __name__ == "__main__":

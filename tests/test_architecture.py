@@ -136,3 +136,8 @@ def test_files_and_functions_stay_small(path):
     long = [f"{n.name} ({n.end_lineno - n.lineno + 1} lines)" for n in ast.walk(ast.parse(text))
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 >= MAX_FUNCTION_LINES]
     assert not long, f"{path.name}: {', '.join(long)}"
+
+
+@pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_says_what_it_owns(path):
+    assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} has no module docstring"
