@@ -357,14 +357,14 @@ def check_layer(net, name: str | None, role: str, shape: Sequence[int] | int | N
         forward never calls, an ambiguous bare name (with its calls), or a layer of the wrong kind.
     """
     module, x = probe_input(net, role, shape)
+    calls = trace(module, x, graph=role == "D" and name is None)  # one forward serves the default and the check
     if name is None:
-        name = default_layer(net, role, shape)
+        name = _default_g(calls) if role == "G" else _default_d(calls)
     other = "D" if role == "G" else "G"
     if name.startswith(other + "."):
         what = "edits the generator" if role == "G" else "reads the discriminator"
         raise UserError(f"layer {name}: this analysis {what}; give a {role} layer ({role}.NAME, see gan-viz layers)")
     resolve_layer(module, name, role)
-    calls = trace(module, x)
     call = calls_of(calls, module, name, role)
     (_check_g if role == "G" else _check_d)(module, calls, call)
     return call.address, call.shape
