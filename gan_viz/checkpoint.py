@@ -178,7 +178,9 @@ def _from_gan_viz(path: Path, obj: Mapping) -> Checkpoint:
     if obj["format"] != FORMAT:
         raise UserError(f"{path} has checkpoint format {obj['format']!r}; this gan-viz reads {FORMAT!r}")
     cfg = ModelConfig.from_dict(obj.get("config"))
-    G = _load_net(build_generator(cfg), obj.get("G"), path, "generator")
+    # a run trained with --g-ema samples from G's moving average: that is its generator
+    g_state = obj.get("G_ema") if obj.get("G_ema") is not None else obj.get("G")
+    G = _load_net(build_generator(cfg), g_state, path, "generator")
     D = _load_net(build_discriminator(cfg), obj.get("D"), path, "discriminator")
     return Checkpoint(cfg, G, D, path, "gan-viz", int(obj.get("step", 0)), int(obj.get("epoch", 0)),
                       obj.get("train_config"), dict(obj))

@@ -91,6 +91,8 @@ def run(args) -> int:
     card = {"checkpoint": out.name, "format": fmt, "exported_from": str(ck.path), "source": ck.source,
             "step": ck.step, "epoch": ck.epoch,
             "model": ck.config.to_dict(), "train": ck.train_config, "size_bytes": out.stat().st_size,
+            "generator": (f"the moving average of the trained G's weights (decay {ck.raw['g_ema_decay']}), "
+                          "BatchNorm statistics recomputed for it" if "G_ema" in ck.raw else "the trained G"),
             "hardware": {"machine": platform.machine(), "processor": platform.processor(),
                          "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                          "torch": torch.__version__, "threads": torch.get_num_threads()},

@@ -46,6 +46,9 @@ def add_arguments(p):
     p.add_argument("--beta1", type=float, default=0.5)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="bf16 = autocast; use it only where the hardware has bf16")
+    p.add_argument("--g-ema", type=float, default=0.0, metavar="DECAY",
+                   help="also keep a moving average of G's weights (e.g. 0.999); samples, quality figures and "
+                        "the checkpoints' G use it, training is unchanged (default 0: off)")
     p.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
     p.add_argument("--sample-every", type=int, default=250, metavar="STEPS")
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS")
@@ -98,7 +101,7 @@ def _configs(args):
                        precision=args.precision, dataset_size=args.dataset_size,
                        data_cache_mb=args.data_cache_mb, data_cache_dir=args.data_cache_dir,
                        data_cache=not args.no_data_cache, bad_images=args.bad_images,
-                       heldout_share=args.heldout_share)
+                       heldout_share=args.heldout_share, g_ema=args.g_ema)
     return mcfg, tcfg
 
 

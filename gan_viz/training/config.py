@@ -40,6 +40,7 @@ class TrainConfig:
     data_cache: bool = True  # decode image files once into the cache (False: at every epoch)
     bad_images: str = "stop"  # image files: "stop" at an unreadable one, or "skip" it
     heldout_share: float = 0.05  # a folder: this share of its images is held out, never trained on (0: none)
+    g_ema: float = 0.0  # > 0: also keep a moving average of G's weights with this decay (the G samples use)
 
     def __post_init__(self):
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every"):
@@ -58,6 +59,8 @@ class TrainConfig:
             raise UserError(f"--bad-images {self.bad_images!r}: choose stop or skip")
         if not isinstance(self.heldout_share, (int, float)) or not 0 <= self.heldout_share < 1:
             raise UserError(f"--heldout-share {self.heldout_share!r} must be in [0, 1); 0 trains on every image")
+        if not isinstance(self.g_ema, (int, float)) or not 0 <= self.g_ema < 1:
+            raise UserError(f"--g-ema {self.g_ema!r} must be in [0, 1) (0: no average; 0.999 is usual)")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.epochs is None and self.max_steps is None:

@@ -113,14 +113,15 @@ def epoch_quality(run, epoch: int) -> dict:
     if not hasattr(run, "_quality_ref"):
         run._quality_ref = _Reference(run)
     ref = run._quality_ref
-    G = run.nets.G
+    G = run.sampling_G()
     z = sample_z(run.mcfg, N_SAMPLES, torch.Generator().manual_seed(derived_seed(run.tcfg.seed, "quality")))
     G.eval()
     try:
         with torch.no_grad():
             fake = G(z.to(run.device)).float().cpu()
     finally:
-        G.train()
+        if G is run.nets.G:
+            G.train()
     row = {"epoch": epoch, "step": run.step,
            "nn_dist_fake_to_heldout": float(nn_distance(fake, ref.images).mean()),
            "nn_dist_heldout_to_heldout": float("nan") if ref.control is None else

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
@@ -30,6 +31,7 @@ from ..io import atomic_path, run_record, save_png, write_json
 from ..models import sample_z
 from .config import TrainConfig
 from .distributed import DistInfo, any_across, mean_across
+from .ema import GeneratorEMA
 from .loop import (Diverged, Prefetcher, autocast_for, build_nets, derived_seed, epoch_order,
                    train_step, weights_finite)
 
@@ -78,6 +80,7 @@ class TrainingRun:
             limits.append(tcfg.epochs * self.steps_per_epoch)
         self.total_steps = min(limits)
         self.nets = build_nets(mcfg, tcfg, device, info)
+        self.ema = GeneratorEMA(self.nets.G, tcfg.g_ema) if tcfg.g_ema else None
         self.step = 0
         self._orders: dict[int, torch.Tensor] = {}  # epoch -> its data order (see _epoch_order)
         torch.manual_seed(derived_seed(tcfg.seed, "global"))  # any global-RNG use is seeded too
@@ -188,6 +191,9 @@ class TrainingRun:
         payload = dict(opt_G=n.opt_G.state_dict(), opt_D=n.opt_D.state_dict(), step=self.step,
                        epoch=self.step // self.steps_per_epoch, train_config=self.train_record(),
                        rng={"torch": torch.get_rng_state()})
+        if self.ema is not None:  # the generator the run's samples and exports use; "G" is the trained one
+            self.sampling_G()
+            payload.update(G_ema=self.ema.state_dict(), g_ema_decay=self.ema.decay)
         numbered = self.ckpt_dir / f"step_{self.step:08d}.pt"
         save_checkpoint(numbered, self.mcfg, n.G, n.D, **payload)
         save_checkpoint(self.ckpt_dir / "last.pt", self.mcfg, n.G, n.D, **payload)
@@ -220,19 +226,31 @@ class TrainingRun:
         n.D.load_state_dict(ck.raw["D"])
         n.opt_G.load_state_dict(ck.raw["opt_G"])
         n.opt_D.load_state_dict(ck.raw["opt_D"])
+        if self.ema is not None:
+            if "G_ema" not in ck.raw:
+                raise UserError(f"--resume: {path} was trained without --g-ema, so it has no average to continue")
+            self.ema.load_state_dict(ck.raw["G_ema"])
         torch.set_rng_state(ck.raw["rng"]["torch"])
         self.step = ck.step
+
+    def sampling_G(self) -> nn.Module:
+        """The generator samples come from: G's moving average (its BatchNorm statistics
+        recomputed) with ``--g-ema``, else G itself (the caller switches it to eval mode)."""
+        if self.ema is None:
+            return self.nets.G
+        return self.ema.calibrated(self.mcfg, derived_seed(self.tcfg.seed, "ema-bn"))
 
     @torch.no_grad()
     def write_samples(self) -> None:
         if not self.info.is_main:
             return
-        G = self.nets.G
+        G = self.sampling_G()
         G.eval()
         try:
             pics = to_uint8(G(self.fixed_z))
         finally:
-            G.train()
+            if G is self.nets.G:
+                G.train()
         save_png(self.out / "samples" / f"step_{self.step:08d}.png", grid(pics, 8))
 
     # --- the loop -------------------------------------------------------------------
@@ -276,6 +294,8 @@ class TrainingRun:
                 if self.mcfg.arch == "dcgan":
                     x = x.contiguous(memory_format=torch.channels_last)
                 acc += train_step(self.nets, x, self.noise(self.step), amp)
+                if self.ema is not None:
+                    self.ema.update(self.nets.G)
                 self.step += 1
                 bar.update(1)
                 if self.step % t.log_every == 0 or self.step == self.total_steps:
