@@ -258,3 +258,26 @@ def test_a_folder_holds_out_images_disjoint_from_training(tmp_path):
     name, tr, te, k = labelled_pair(S, "folder", str(tmp_path), 12, 5, seed=1)
     assert k == 2 and tr.classes == ("a", "b") and not set(tr.indices) & set(te.indices)
     assert len(tr.indices) == 12 and len(te.indices) == 5
+
+
+def test_svm_in_the_rows_span_is_the_full_svm():
+    """n < F: fitting the rows' coordinates in their span gives the full-width LinearSVC's steps and decisions."""
+    import warnings
+
+    from sklearn.svm import LinearSVC
+
+    g = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 20)
+    X = 0.3 * g.normal(size=(3, 500))[y] + g.normal(size=(60, 500))
+    Xt = 0.3 * g.normal(size=(3, 500))[np.repeat(np.arange(3), 30)] + g.normal(size=(90, 500))
+    V = classify_compute.row_space(X)
+    assert V.shape == (500, 60) and np.allclose(V.T @ V, np.eye(60), atol=1e-10)
+    assert classify_compute.row_space(X[:, :40]) is None  # n >= F: nothing to gain
+    for C in (1e-3, 1e-1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = LinearSVC(C=C, dual=True, max_iter=2000, random_state=0).fit(X, y)
+            span = LinearSVC(C=C, dual=True, max_iter=2000, random_state=0).fit(X @ V, y)
+        assert np.array_equal(full.n_iter_, span.n_iter_)
+        np.testing.assert_allclose(span.decision_function(Xt @ V), full.decision_function(Xt), atol=1e-6)
+        assert np.array_equal(span.predict(Xt @ V), full.predict(Xt))

@@ -84,6 +84,22 @@ def split_protocol(labels: np.ndarray, n_val: int, n_labels: int | None, draws: 
     return Protocol(val, np.stack([balanced_draw(labels, pool, n_labels, k, rng) for _ in range(draws)]), True)
 
 
+def row_space(Xs: np.ndarray) -> np.ndarray | None:
+    """(F, n) orthonormal basis of the rows of ``Xs`` (n, F) when n < F, else None.
+
+    liblinear's dual solver sees the data only through inner products (x_i . x_j + 1, the 1 being
+    its intercept feature), and the weights it builds are a combination of the training rows; so
+    fitting the rows' coordinates in their own span, and scoring any image by its projection onto
+    that span, is the same SVM: the same coordinate steps (same seed, same iterations), the same
+    decisions up to rounding. With 100 labels and ~8,000 D features that is ~80x less arithmetic
+    per pass.
+    """
+    n, F = Xs.shape
+    if n >= F:
+        return None
+    return np.linalg.svd(Xs, full_matrices=False)[2].T
+
+
 def _fit_one(Xs: np.ndarray, y: np.ndarray, C: float):
     """One LinearSVC fit (in a worker process): the model and whether it hit max_iter."""
     from sklearn.exceptions import ConvergenceWarning
@@ -115,7 +131,15 @@ def fit_svm(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, Cs: Se
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(X)
-    Xs, Xvs = scaler.transform(X), scaler.transform(Xv)
+    Xs = scaler.transform(X)
+    basis = row_space(Xs)
+    Xs = Xs if basis is None else Xs @ basis
+
+    def prepare(Z: np.ndarray) -> np.ndarray:
+        Z = scaler.transform(Z)
+        return Z if basis is None else Z @ basis
+
+    Xvs = prepare(Xv)
     n_jobs = 1 if Xs.size < PARALLEL_MIN_SIZE else max(1, min(len(Cs), cpu_count()))
     best, unconverged = (-1.0, None, None), 0
     fits = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_fit_one)(Xs, y, C) for C in Cs)
@@ -127,7 +151,7 @@ def fit_svm(X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray, Cs: Se
         if done is not None:
             done()
     acc, C, clf = best
-    return (lambda Z: clf.predict(scaler.transform(Z))), C, acc, unconverged
+    return (lambda Z: clf.predict(prepare(Z))), C, acc, unconverged
 
 
 @dataclass(frozen=True)
