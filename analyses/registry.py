@@ -120,6 +120,7 @@ MODULES: dict[str, str] = {
     "guided-backprop": "guided_backprop.run",
     "forget": "forget.run",
     "arithmetic": "arithmetic.run",
+    "directions": "directions.run",
     "latent-walk": "latent_walk.run",
     "filter-audit": "filter_audit.run",
     "evaluate": "evaluate.run",

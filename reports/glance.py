@@ -59,6 +59,15 @@ def _fig7(s: dict) -> str | None:
                                                           f"; the paper's claim {'holds' if holds else 'does not hold'}"))
 
 
+def _directions(s: dict) -> str | None:
+    rows = [(c, r) for c, r in (s.get("concepts") or {}).items() if r.get("winner")]
+    if not rows:
+        return None if s.get("judged") is None else "found, not judged: " + str(s.get("judge_note"))
+    best = "; ".join(f"{c}: {r['winner']} {r['slope_over_band'][r['winner']]:.1f}x the random band (exemplar means "
+                     f"{r['slope_over_band'].get('exemplar', float('nan')):.1f}x)" for c, r in rows)
+    return best + ("" if not get(s, "judge.is_selecting_instrument") else "; judged by the selecting instrument")
+
+
 def _table1(s: dict) -> str | None:
     f = s.get("feature_sets") or {}
     if "trained_D" not in f:
@@ -139,7 +148,7 @@ def _upsampling(s: dict) -> str | None:
 
 HEADLINES: dict[str, Callable[[dict], str | None]] = {
     "fig4_latent_walk": _fig4, "fig5_guided_backprop": _fig5, "fig6_forget": _fig6, "fig7_arithmetic": _fig7,
-    "classification": _table1, "memorisation": _memorisation, "modes": _modes, "quality": _quality, "checkerboard": _checkerboard,
+    "directions": _directions, "classification": _table1, "memorisation": _memorisation, "modes": _modes, "quality": _quality, "checkerboard": _checkerboard,
     "filter_audit": _filter_audit, "upsampling": _upsampling,
 }
 
@@ -185,6 +194,16 @@ def _v_fig7(s: dict) -> str | None:
     if not holds:
         return f"fails ({rule})"
     return f"holds ({rule})" if clear else f"cannot tell (intervals overlap; {rule})"
+
+
+def _v_directions(s: dict) -> str | None:
+    rows = {c: r for c, r in (s.get("concepts") or {}).items() if r.get("slope_over_band")}
+    if not rows:
+        return None
+    above = [c for c, r in rows.items() if max(r["slope_over_band"].values()) > 1]
+    rule = "a direction moves its concept beyond every random direction of the same norm (3 sd and their largest)"
+    return (f"holds for {', '.join(above)} ({rule})" if len(above) == len(rows) else
+            f"holds for {', '.join(above) or 'none'} of {', '.join(rows)} ({rule})")
 
 
 def _v_table1(s: dict) -> str | None:
@@ -262,7 +281,7 @@ def _v_upsampling(s: dict) -> str | None:
 
 VERDICTS: dict[str, Callable[[dict], str | None]] = {
     "fig4_latent_walk": _v_fig4, "fig5_guided_backprop": _v_fig5, "fig6_forget": _v_fig6, "fig7_arithmetic": _v_fig7,
-    "classification": _v_table1, "memorisation": _v_memorisation, "modes": _v_modes, "quality": _v_quality,
+    "directions": _v_directions, "classification": _v_table1, "memorisation": _v_memorisation, "modes": _v_modes, "quality": _v_quality,
     "filter_audit": _v_filter_audit, "upsampling": _v_upsampling,
 }
 

@@ -19,6 +19,7 @@ MAIN_FIGURES = {
     "fig5_guided_backprop": ["guided_backprop", "class_energy"],
     "fig6_forget": ["forget_samples", "removal_curve"],
     "fig7_arithmetic": ["arithmetic", "direction_walk", "direction_measure"],
+    "directions": ["effect_window", "effect_bed", "effect_door", "entanglement", "agreement", "grid_interfacegan"],
     "filter_audit": ["label_counts", "selectivity", "first_layer_filters"],
 }
 

@@ -53,6 +53,8 @@ def _sections() -> tuple[Section, ...]:
                 {"expr": "A - B + C", "concepts": "A=door+picture,B=no-door+picture,C=no-door+no-picture",
                  "samples_n": 1000, "draws": 50, "direction": "A - B", "eval_samples": 100, "alphas": "-1,0,1,2",
                  "controls": 6}),
+        Section("directions", "directions", "Latent directions: four ways, one held-out judge",
+                {"n_find": 400, "eval_samples": 100, "components": 4, "random": 6, "grid_rows": 3}),
         Section("classification", "classify", "Table 1: D as a feature extractor",
                 {"n_train": 800, "n_test": 400, "labels": 100, "draws": 3, "C_grid": "0.0001,0.001,0.01"}),
         Section("memorisation", "neighbors", "Figs. 2-3: memorisation (nearest training images)",
@@ -75,5 +77,5 @@ KEYS = tuple(s.key for s in SECTIONS)
 # the shared inputs each analysis's command takes ("data": --dataset / --data-root, "segmenter":
 # --segmenter): a section's context and its printed command carry those and no others
 TAKES = {"latent-walk": ("segmenter",), "guided-backprop": ("data",), "forget": ("segmenter",),
-         "arithmetic": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
+         "arithmetic": ("segmenter",), "directions": ("segmenter",), "classify": ("data",), "neighbors": ("data",), "modes": ("data",),
          "checkerboard": ("data",), "filter-audit": ("data", "segmenter"), "evaluate": ("data",)}

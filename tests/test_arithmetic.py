@@ -156,7 +156,9 @@ def test_exemplar_averaging_pixel_space_and_noise(tiny_cfg):
 
 
 def test_random_directions_have_the_norm():
-    d = A.random_directions(5, 32, 2.5, seed=0)
+    from gan_viz.latent_directions import random_directions
+
+    d = random_directions(5, 32, 2.5, seed=0)
     np.testing.assert_allclose(d.norm(dim=1).numpy(), 2.5, rtol=1e-5)
     cos = (d / 2.5) @ (d / 2.5).T
     assert (cos - torch.eye(5)).abs().max() < 0.9  # different orientations

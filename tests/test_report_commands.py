@@ -88,6 +88,7 @@ EVERY = {"fig4_latent_walk": {"points": 3, "steps": 2, "no_video": True},
          "fig6_forget": {"fits": 1, "random_draws": 1, "samples": 16, "causal_samples": 16, "opt_steps": 2,
                          "eval_samples": 16, "curve_points": 2},
          "fig7_arithmetic": {"samples_n": 60, "draws": 2, "eval_samples": 8, "controls": 1},
+         "directions": {"n_find": 60, "eval_samples": 8, "components": 2, "grid_rows": 2, "steps": 3},
          "classification": {"n_train": 60, "n_test": 20, "labels": 4, "draws": 1, "C_grid": "0.01"},
          "memorisation": {"n": 8, "n_train": 64, "n_heldout": 8, "show": 2, "cells": 2},
          "modes": {"n": 20, "n_train": 40, "n_test": 20, "epochs": 1},
@@ -124,7 +125,8 @@ def test_every_printed_command_reruns_to_the_same_summary(tiny_rooms, tmp_path, 
     for key, s in sec.items():
         words = shlex.split(s["command"])
         assert words[:2] == ["gan-viz", s["analysis"]] and words[words.index("--out") + 1] == str(out / key)
-        assert ("--segmenter" in words) == (s["analysis"] in ("latent-walk", "forget", "arithmetic", "filter-audit"))
+        assert ("--segmenter" in words) == (s["analysis"] in ("latent-walk", "forget", "arithmetic", "directions",
+                                                                  "filter-audit"))
         assert ("--dataset" in words) == (s["analysis"] in ("guided-backprop", "classify", "neighbors", "modes",
                                                              "checkerboard", "filter-audit", "evaluate")), s["command"]
         before = json.loads((out / key / "summary.json").read_text()) if s["status"] == "ran" else None

@@ -37,8 +37,7 @@ Example:
 """
 
 from .analogy import AnalogyResult, analogy_targets, base_term, compute_analogy, concept_pools
-from .compute import (ArithmeticResult, DirectionResult, compute_arithmetic, compute_direction,
-                      noisy_around, random_directions)
+from .compute import ArithmeticResult, DirectionResult, compute_arithmetic, compute_direction, noisy_around
 from .inputs import (ABSENT, NAMES, PRESENT, parse_concepts, parse_expr, parse_indices,
                      pick_exemplars, pick_matching, sample_sheet, spec_label)
 from .plot import plot_arithmetic, plot_direction, plot_direction_measure
@@ -48,7 +47,7 @@ from .summary import analogy_summary, arithmetic_summary, caption, direction_sum
 
 __all__ = [
     "AnalogyResult", "analogy_targets", "base_term", "compute_analogy", "concept_pools", "ArithmeticResult",
-    "DirectionResult", "compute_arithmetic", "compute_direction", "noisy_around", "random_directions",
+    "DirectionResult", "compute_arithmetic", "compute_direction", "noisy_around",
     "ABSENT", "NAMES", "PRESENT", "parse_concepts", "parse_expr", "parse_indices", "pick_exemplars",
     "pick_matching", "sample_sheet", "spec_label", "plot_arithmetic", "plot_direction",
     "plot_direction_measure", "DEFAULT_ALPHAS", "DEFAULT_CONCEPTS", "DEFAULT_DIRECTION", "DEFAULT_EXPR",

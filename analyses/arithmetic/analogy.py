@@ -39,8 +39,9 @@ import numpy as np
 import torch
 
 from gan_viz.errors import UserError
+from gan_viz.latent_directions import random_directions
 
-from .compute import _images, random_directions
+from .compute import _images
 
 Spec = tuple  # ((class name, present: bool), ...): one concept's attributes
 KS = (1, 3)  # exemplars per concept of the z-space draws (the paper's claim: 3 is stable, 1 is not)

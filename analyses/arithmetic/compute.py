@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gan_viz.errors import UserError
+from gan_viz.latent_directions import antithetic_controls, mean_difference
 from gan_viz.subject import Subject, generate_images
 
 
@@ -122,12 +123,6 @@ class DirectionResult:
     class_names: tuple = ()
 
 
-def random_directions(n: int, nz: int, norm: float, seed: int) -> torch.Tensor:
-    """(n, nz) directions uniform on the sphere of radius ``norm`` (normalised Gaussians)."""
-    g = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return (g / g.norm(dim=1, keepdim=True) * norm).float()
-
-
 def compute_direction(G, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, bases: torch.Tensor,
                       eval_z: torch.Tensor, instrument=None, n_controls: int = 3, seed: int = 0,
                       batch_size: int = 256, device: torch.device | str = "cpu") -> DirectionResult:
@@ -143,17 +138,12 @@ def compute_direction(G, plus_z: torch.Tensor, minus_z: torch.Tensor, alphas, ba
     Returns:
         A :class:`DirectionResult`; ``fractions`` only with an instrument.
     """
-    if len(plus_z) == 0 or len(minus_z) == 0:
-        raise UserError("a direction needs at least one exemplar on each side")
-    d = (plus_z.double().mean(0) - minus_z.double().mean(0)).float()  # (nz,)
+    d = mean_difference(plus_z, minus_z)  # (nz,)
     a = torch.tensor([float(x) for x in alphas])
     walk_z = bases[:, None, :] + a[None, :, None] * d  # (B, A, nz)
     walk = _images(G, walk_z.flatten(0, 1), batch_size, device)
     walk = walk.reshape(len(bases), len(a), *walk.shape[1:])
-    # antithetic controls, r and -r: their mean effect on a smooth attribute cancels to first order, so it
-    # estimates "no direction" better than independent draws; their spread is the noise floor
-    half = random_directions((n_controls + 1) // 2, d.numel(), float(d.norm()), seed)
-    ctrl = torch.stack([s * v for v in half for s in (1, -1)])[:n_controls]
+    ctrl = antithetic_controls(n_controls, d, seed)  # (R, nz): r and -r, |r| = |d|
     fr = cfr = None
     if instrument is not None:
         dirs = torch.cat([d[None], ctrl])  # (1 + R, nz)

@@ -44,12 +44,19 @@ class Options:
     fps: float = 8.0  # of the GIF and MP4
     scale: int | None = None  # video frames enlarged this many times (None: to about 256 pixels)
     no_video: bool = False
+    direction: str | None = None  # FILE.npz:KEY or FILE.npy: walk along this direction instead of through random points
+    span: float = 2.0  # with a direction: from -span to +span standard deviations of z along it
     parser: str | None = None  # rooms scene parser weights (None: the shipped parser)
     batch_size: int = 256
 
     def __post_init__(self):
         if self.points is not None and self.z is not None:
             raise UserError("--points and --z are alternatives: give one")
+        if self.direction is not None and (self.z is not None or self.interp not in ("auto", "linear")):
+            raise UserError("--direction walks a straight line from one random point: it takes no --z and "
+                            "interpolates linearly (leave --interp auto or linear)")
+        if not self.span > 0:
+            raise UserError(f"--span {self.span}: must be > 0")
         for opt, v, low in (("--points", self.n_points, 2), ("--steps", self.steps, 1),
                             ("--batch-size", self.batch_size, 1)):
             if v < low:
@@ -83,6 +90,8 @@ def _anchors(S, o: Options, seed: int) -> tuple[torch.Tensor, str]:
     """(P, nz) anchor points and where they come from."""
     from gan_viz.subject import load_z
 
+    if o.direction is not None:
+        return _along(S, o, seed)
     if o.z is not None:
         anchors = load_z(o.z, S.nz)
         if len(anchors) < 2:
@@ -90,6 +99,19 @@ def _anchors(S, o: Options, seed: int) -> tuple[torch.Tensor, str]:
         return anchors, f"rows of {o.z}"
     n = o.n_points
     return S.sample_z(n, torch.Generator().manual_seed(seed)), f"sample_z({S.z_dist}, {n}, seed {seed})"
+
+
+def _along(S, o: Options, seed: int) -> tuple[torch.Tensor, str]:
+    """(P, nz) anchors evenly spaced on the line z0 + alpha d, alpha from -span to +span standard deviations
+    of z along the unit direction d (z0: one random point of the run's seed)."""
+    from gan_viz.latent_directions import load_direction
+
+    d = load_direction(o.direction, S.nz)
+    d = d / d.norm()
+    sd = 1 / 3 ** 0.5 if S.z_dist == "uniform" else 1.0
+    z0 = S.sample_z(1, torch.Generator().manual_seed(seed))
+    alphas = torch.linspace(-o.span * sd, o.span * sd, o.n_points)
+    return z0 + alphas[:, None] * d, f"{o.n_points} points along {o.direction} (unit), +-{o.span:g} sd of z, seed {seed}"
 
 
 def _instrument(ctx: "Context", o: Options) -> tuple[object | None, str | None, str]:
@@ -147,7 +169,7 @@ def run(ctx: "Context", o: Options) -> dict:
     if not S.has_G:
         S.require("G")
     anchors, source = _anchors(S, o, ctx.seed)
-    how = resolve_interp(o.interp, S.z_dist)
+    how = resolve_interp(o.interp, S.z_dist) if o.direction is None else "linear"
     inst, reason, note = _instrument(ctx, o)
     r = compute_latent_walk(S, anchors, o.steps, how, o.sharp_factor, inst, o.batch_size, ctx.device,
                             o.event_threshold)

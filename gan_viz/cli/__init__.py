@@ -17,7 +17,7 @@ from ..errors import UserError
 
 COMMANDS = [  # module names; a missing module is simply not offered
     "train", "generate", "samples", "layers", "data", "parser_cmd",
-    "guided_backprop", "filter_audit", "forget", "latent_walk", "arithmetic",
+    "guided_backprop", "filter_audit", "forget", "latent_walk", "arithmetic", "directions",
     "classify", "neighbors", "modes", "upsampling", "toy", "checkerboard", "filters",
     "evaluate", "report", "export", "explore",
 ]

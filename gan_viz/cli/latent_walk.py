@@ -15,6 +15,7 @@ HELP = "walk through random points of z (paper Fig. 4): grid, GIF, MP4, image ch
 EXAMPLES = ["gan-viz latent-walk --out out/fig4",
             "gan-viz latent-walk --points 9 --steps 16 --interp slerp --seed 3 --out out/fig4_slerp",
             "gan-viz latent-walk --ckpt netG_epoch_24.pth --z anchors.npy --no-video --out out/walk",
+            "gan-viz latent-walk --direction out/directions/arrays.npz:window/interfacegan --out out/walk_window",
             "gan-viz latent-walk --model-def mine.py:build --segmenter seg.py:build --out out/walk_mine"]
 
 
@@ -24,6 +25,11 @@ def add_arguments(p):
     src = p.add_mutually_exclusive_group()
     src.add_argument("--points", type=int, default=None, help="random anchor points of z (default 9, as the paper)")
     src.add_argument("--z", default=None, metavar="FILE.npy", help="anchor points from a file, shape (P, nz)")
+    p.add_argument("--direction", default=None, metavar="FILE.npz:KEY",
+                   help="walk along a direction (e.g. gan-viz directions' arrays.npz:window/interfacegan, or a "
+                        "FILE.npy vector) through --points points from one random z, linearly")
+    p.add_argument("--span", type=float, default=2.0,
+                   help="with --direction: from -SPAN to +SPAN standard deviations of z along it (default 2)")
     p.add_argument("--steps", type=int, default=8, help="frames per segment between two anchors (default 8)")
     p.add_argument("--interp", default="auto", choices=("auto",) + INTERPS,
                    help="linear, or slerp (great circle, norm interpolated); auto = slerp for normal z, "
