@@ -54,7 +54,7 @@ def _sections() -> tuple[Section, ...]:
                  "samples_n": 1000, "draws": 50, "direction": "A - B", "eval_samples": 100, "alphas": "-1,0,1,2",
                  "controls": 6}),
         Section("directions", "directions", "Latent directions: four ways, one held-out judge",
-                {"n_find": 400, "eval_samples": 100, "components": 4, "random": 6, "grid_rows": 3}),
+                {"n_find": 1000, "eval_samples": 100, "components": 4, "random": 6, "grid_rows": 3, "steps": 3}),
         Section("classification", "classify", "Table 1: D as a feature extractor",
                 {"n_train": 800, "n_test": 400, "labels": 100, "draws": 3, "C_grid": "0.0001,0.001,0.01"}),
         Section("memorisation", "neighbors", "Figs. 2-3: memorisation (nearest training images)",
