@@ -76,6 +76,7 @@ def test_epoch_quality_floor_compares_a_disjoint_set_of_equal_size_with_the_same
     run = SimpleNamespace(info=SimpleNamespace(is_main=True), mcfg=cfg, out=tmp_path, step=3, device="cpu",
                           tcfg=SimpleNamespace(dataset="rooms", data_root=None, seed=0),
                           nets=SimpleNamespace(G=build_generator(cfg)))
+    run.sampling_G = lambda: run.nets.G  # a run without --g-ema samples from G itself
     row = Q.epoch_quality(run, 1)
     ref = run._quality_ref
     assert len(ref.control) == Q.N_SAMPLES and len(ref.images) == Q.N_REAL
@@ -112,6 +113,7 @@ def test_epoch_quality_on_a_folder_of_one_or_two_images(tmp_path, images):
     run = SimpleNamespace(info=SimpleNamespace(is_main=True), mcfg=cfg, out=tmp_path / "run", step=1, device="cpu",
                           tcfg=SimpleNamespace(dataset="folder", data_root=str(root), seed=0),
                           nets=SimpleNamespace(G=build_generator(cfg)))
+    run.sampling_G = lambda: run.nets.G  # a run without --g-ema samples from G itself
     row = Q.epoch_quality(run, 1)
     assert math.isnan(row["nn_dist_heldout_to_heldout"]) == (images == 1)
     assert np.isfinite(row["nn_dist_fake_to_heldout"])
