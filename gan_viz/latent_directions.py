@@ -4,6 +4,7 @@
 - :func:`antithetic_controls`: random controls in opposite pairs (r, -r) of the norm of a direction.
 - :func:`mean_difference`: the paper's exemplar-mean direction, mean z of one group minus another's.
 - :func:`load_direction`: one direction from a file (``FILE.npz:KEY``, ``FILE.npy``), to walk along it.
+- :func:`default_walk_t`: the default end of a walk along a unit direction (2 standard deviations of z along it).
 
 >>> d = mean_difference(torch.ones(3, 4), torch.zeros(2, 4))
 >>> d.tolist()
@@ -36,6 +37,14 @@ def mean_difference(plus_z: torch.Tensor, minus_z: torch.Tensor) -> torch.Tensor
     if len(plus_z) == 0 or len(minus_z) == 0:
         raise UserError("a direction needs at least one exemplar on each side")
     return (plus_z.double().mean(0) - minus_z.double().mean(0)).float()
+
+
+def default_walk_t(z_dist: str) -> float:
+    """2 standard deviations of z along a unit direction: 2 for Gaussian z, 2/sqrt(3) for uniform z on
+    [-1, 1]^nz (whose coordinates have standard deviation 1/sqrt(3)); walks go from -t to +t."""
+    import numpy as np
+
+    return float(2 / np.sqrt(3) if z_dist == "uniform" else 2.0)
 
 
 def load_direction(spec: str, nz: int) -> torch.Tensor:

@@ -424,9 +424,23 @@ def test_bad_options_are_one_line_exit_2(cli, tiny_ckpt, args, needle):
 
 # --- the page in a real browser, on the bundled model ----------------------------------------
 
+def _directions_run(folder: Path, nz: int) -> Path:
+    """A small ``gan-viz directions`` run for the page: three unit directions, one not above random."""
+    folder.mkdir(parents=True, exist_ok=True)
+    v = np.random.default_rng(0).standard_normal((3, nz)).astype(np.float32)
+    keys = ["window/interfacegan", "bed/exemplar", "sefa/0"]
+    np.savez(folder / "arrays.npz", keys=np.array(keys), **{k: x / np.linalg.norm(x) for k, x in zip(keys, v)})
+    rows = {"window/interfacegan": {"method": "interfacegan", "concept": "window", "slope": 0.05, "above_random": True},
+            "bed/exemplar": {"method": "exemplar", "concept": "bed", "slope": 0.001, "above_random": False},
+            "sefa/0": {"method": "sefa", "concept": "ceiling", "slope": 0.02, "above_random": True}}
+    (folder / "summary.json").write_text(json.dumps({"t": 1.5, "directions": rows}))
+    return folder
+
+
 @pytest.fixture(scope="module")
-def bundled_server():
-    proc, url = _start(["--port", "0"])
+def bundled_server(tmp_path_factory):
+    run = _directions_run(tmp_path_factory.mktemp("directions"), load_subject(None).nz)
+    proc, url = _start(["--port", "0", "--directions", str(run)])
     yield url
     code, _ = _stop(proc)
     assert code == 0
@@ -454,8 +468,8 @@ def _measure(page) -> dict:
                                               ".ci/run installs Debian's chromium where apt-get works)")
 def test_the_page_in_chromium(bundled_server, tmp_path):
     """Open, click a unit, toggle an ablation, ablate the window units, paint a mask that removes
-    windows and one that inserts them, move the walk slider, compute A - B + C: the images change
-    and the parser's window share moves the right way."""
+    windows and one that inserts them, move the walk slider, compute A - B + C, move a direction's
+    slider: the images change and the parser's window share moves the right way."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     shots = Path(SHOTS) if SHOTS else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
@@ -545,6 +559,18 @@ def test_the_page_in_chromium(bundled_server, tmp_path):
             page.wait_for_selector("#arith-result", timeout=30000)
             assert page.locator("#arith-out img").count() == 9
             _shot(page, shots, "07_arithmetic")
+
+            dir_srcs = lambda: page.eval_on_selector_all("#dir-images img", "els => els.map(e => e.src)")  # noqa: E731
+            befores = page.eval_on_selector_all("#pins img.before", "els => els.map(e => e.src)")
+            assert page.locator("#dir-sliders .dir-row").count() == 3 and dir_srcs() == befores  # alpha 0: the pins
+            assert page.locator("#dir-sliders .dir-row.weak").count() == 1 and "window \u00b7 interfacegan" in \
+                page.inner_text("#dir-sliders")
+            page.locator('#dir-sliders input[data-key="window/interfacegan"]').fill("1.2")
+            page.wait_for_function("() => +document.querySelector('#dir-images').dataset.alpha > 1", timeout=30000)
+            assert dir_srcs() != befores and len(dir_srcs()) == 8
+            assert "window" in page.inner_text("#dir-fractions .bar-row.strong")
+            assert 0 <= float(page.get_attribute("#dir-fractions", "data-concept")) <= 1
+            _shot(page, shots, "08_directions")
             assert errors == [] and "error" not in (page.get_attribute("#status", "class") or "")
         finally:
             browser.close()

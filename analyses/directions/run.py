@@ -17,6 +17,7 @@ import torch
 
 from gan_viz.analyses.registry import register
 from gan_viz.errors import UserError
+from gan_viz.latent_directions import default_walk_t
 
 from .compute import METHODS, SUPERVISED, Settings, compute_directions
 from .find import first_weighted_call
@@ -132,7 +133,7 @@ def _layer(S, o: Options, methods) -> str | None:
 
 
 def _settings(ctx, o: Options, methods, S) -> Settings:
-    t = o.t if o.t is not None else (2 / np.sqrt(3) if S.z_dist == "uniform" else 2.0)
+    t = o.t if o.t is not None else default_walk_t(S.z_dist)
     return Settings(methods=methods, share=o.share, val_share=o.val_share, exemplars=o.exemplars, C=o.svm_c,
                     components=o.components, t=float(t), steps=o.steps, n_random=o.random, grid_rows=o.grid_rows,
                     seed=ctx.seed, batch_size=o.batch_size, device=str(ctx.device))

@@ -11,6 +11,7 @@ NAME = "explore"
 HELP = "open the audit in a browser: browse units, ablate and paint concepts, walk the latent space (local server)"
 EXAMPLES = ["gan-viz explore", "gan-viz explore --port 9000",
             "gan-viz explore --ckpt netG_epoch_24.pth --segmenter rooms",
+            "gan-viz explore --directions out/directions",
             "gan-viz explore --model-def mymodel.py:build --segmenter seg.py:build --host 0.0.0.0"]
 
 
@@ -25,6 +26,9 @@ def add_arguments(p):
     p.add_argument("--pins", type=int, default=8, help="samples of the first grid pinned at the start (default: 8)")
     p.add_argument("--scan", type=int, default=256,
                    help="generated samples the unit tables and top images are computed on (default: 256)")
+    p.add_argument("--directions", metavar="DIR_OR_FILE.npz", default=None,
+                   help="a gan-viz directions run (its folder or arrays.npz): a slider per direction on the "
+                        "pinned samples, with the judge's class fractions")
 
 
 def run(args) -> int:
@@ -44,7 +48,9 @@ def run(args) -> int:
         S = subject_of(args)
         inst = resolve_instrument(S, args.segmenter)
         reason = absent_reason(S, args.segmenter) if inst is None else None
-        session = Session(S, inst, reason, seed=args.seed, n=args.samples, pins=args.pins, scan=args.scan)
+        dirs = _directions(S, args, inst, reason)
+        session = Session(S, inst, reason, seed=args.seed, n=args.samples, pins=args.pins, scan=args.scan,
+                          directions=dirs)
         url = url_of(sock)
         measure = inst.line if inst is not None else f"instrument: none ({reason})"
         print(f"gan-viz explore: {S.where}; {measure}", flush=True)
@@ -56,3 +62,17 @@ def run(args) -> int:
         sock.close()
     sys.stdout.write("gan-viz explore: stopped\n")
     return 0
+
+
+def _directions(S, args, inst, reason):
+    """The ``--directions`` run loaded for S (None without the option), judged by the held-out instrument
+    (the second rooms parser for a rooms model), else by the explorer's instrument."""
+    if args.directions is None:
+        return None
+    from ..explore.directions import load_directions
+    from ..instruments import held_out_instrument
+
+    if not S.has_G:
+        raise UserError(f"--directions {args.directions}: {S.where} has no generator to move samples with")
+    judge = held_out_instrument(S, args.segmenter) if inst is not None else None
+    return load_directions(args.directions, S.nz, S.z_dist, judge or inst, reason)

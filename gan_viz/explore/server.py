@@ -15,8 +15,11 @@ problem, and the state is unchanged after it):
   measure, seq}``: the new edit; answers the pinned samples before/after and the measure.
 - ``GET /api/render``: the same for the current edit.
 - ``POST /api/walk`` ``{a, b, t, interp, seq}``; ``POST /api/arithmetic`` ``{a, b, c, seq}``.
+- ``GET /api/directions``: the loaded latent directions (key, concept, method, slope, above_random),
+  the walk's end t and the judge; ``POST /api/direction`` ``{key, alpha, seq}``: the pinned samples
+  moved by alpha along it, with the judge's class fractions.
 
-Requests of the ``edit`` and ``walk`` channels that a newer one of the same channel
+Requests of the ``edit``, ``walk`` and ``direction`` channels that a newer one of the same channel
 supersedes while they wait are dropped: 409 ``{"superseded": true}``.
 """
 
@@ -35,7 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gan_viz.errors import UserError
 
-from . import latent
+from . import directions, latent
 from .errors import BadRequest, Superseded
 from .session import MAX_GRID, MAX_PINS, Session
 
@@ -76,6 +79,12 @@ class WalkBody(_Body):
     b: int
     t: float = 0.5
     interp: str = "slerp"
+    seq: int | None = None
+
+
+class DirectionBody(_Body):
+    key: str
+    alpha: float = 0.0
     seq: int | None = None
 
 
@@ -243,6 +252,21 @@ def _edit_routes(app: FastAPI, s: Session) -> None:
     @app.post("/api/arithmetic")
     def post_arithmetic(body: ArithmeticBody):
         return {**latent.arithmetic(s, {"a": body.a, "b": body.b, "c": body.c}), "seq": body.seq}
+
+    @app.get("/api/directions")
+    def get_directions():
+        if s.directions is None:
+            return {"directions": [], "t": None, "judge": None,
+                    "absent": "no directions loaded (gan-viz explore --directions DIR, a gan-viz directions run)"}
+        return s.directions.public()
+
+    @app.post("/api/direction")
+    def post_direction(body: DirectionBody):
+        ticket = s.ticket("direction")
+        with s.compute_lock:
+            s.check_current("direction", ticket)
+            out = directions.move(s, body.key, body.alpha)
+        return {**out, "seq": body.seq}
 
 
 # --- running it ------------------------------------------------------------------------------

@@ -63,13 +63,14 @@ class Session:
         instrument: the concept instrument (None: no measures, ``reason`` says why).
         seed: the first grid's seed. n: its size. pins: how many of it start pinned.
         scan: samples the unit tables and top images are computed on.
+        directions: latent directions for the sliders (:class:`~gan_viz.explore.directions.Directions`).
     """
 
     def __init__(self, subject, instrument=None, reason: str | None = None, seed: int = 0, n: int = 16,
-                 pins: int = 8, scan: int = 256):
+                 pins: int = 8, scan: int = 256, directions=None):
         from .units import UnitBrowser
 
-        self.S, self.inst = subject, instrument
+        self.S, self.inst, self.directions = subject, instrument, directions
         self.reason = reason if instrument is None else None
         self.state_lock = threading.Lock()  # short: validation reads, state writes
         self.compute_lock = threading.RLock()  # torch work, one request at a time

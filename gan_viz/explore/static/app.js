@@ -75,6 +75,7 @@ function channel(path) {
 }
 const editChannel = channel("/api/edit");
 const walkChannel = channel("/api/walk");
+const dirChannel = channel("/api/direction");
 
 // --- samples and pins ----------------------------------------------------------------------
 
@@ -124,6 +125,7 @@ function setPins(pins) {
   buildPinCards();
   fillPinSelects();
   markGrid();
+  refreshDirections();
 }
 
 function buildPinCards() {
@@ -438,6 +440,63 @@ async function arithmetic() {
       ...d.noisy.map((s) => el("img", { src: s, class: "thumb small" }))));
 }
 
+// --- directions: one slider each, the pinned samples at z + alpha v, judged ----------------------
+
+const dirs = { list: [], t: null, key: null };
+
+async function loadDirections() {
+  const d = await api("/api/directions", { quiet: true }).catch(() => null);
+  if (!d || !d.directions.length) return;
+  Object.assign(dirs, { list: d.directions, t: d.t });
+  $("#directions-panel").classList.remove("hidden");
+  $("#dir-note").textContent = `\u03b1 from \u2212${d.t.toFixed(2)} to +${d.t.toFixed(2)} \u00b7 ` +
+    (d.judge ? `judged by ${d.judge.name}` : `no class fractions: ${d.absent}`);
+  const step = (2 * d.t / 100).toFixed(4);
+  $("#dir-sliders").replaceChildren(...d.directions.map((r) => {
+    const weak = r.above_random === false;
+    const slope = r.slope == null ? "" : `, judged slope ${r.slope.toFixed(4)}`;
+    const input = el("input", { type: "range", min: -d.t, max: d.t, step, value: 0, "data-key": r.key,
+      "aria-label": `alpha along ${r.key}` });
+    input.addEventListener("input", () => moveDirection(r.key, +input.value));
+    return el("div", { class: "dir-row" + (weak ? " weak" : ""), "data-key": r.key,
+      title: `${r.key}${slope}${r.above_random == null ? "" : weak ? " (not above random)" : " (above random)"}` },
+      el("span", { class: "dir-name", text: `${r.concept ?? "unnamed"} \u00b7 ${r.method}` }), input,
+      el("span", { class: "dir-alpha", text: "0.00" }));
+  }));
+  dirs.key = d.directions[0].key;
+  await refreshDirections();
+}
+
+async function refreshDirections() {  // the pins changed: alpha 0 is the new baseline
+  if (!dirs.list.length) return;
+  const input = document.querySelector(`#dir-sliders input[data-key="${CSS.escape(dirs.key)}"]`);
+  await moveDirection(dirs.key, input ? +input.value : 0);
+}
+
+async function moveDirection(key, alpha) {
+  for (const row of document.querySelectorAll("#dir-sliders .dir-row")) {
+    const mine = row.dataset.key === key, input = row.querySelector("input");
+    if (!mine) input.value = 0;  // one direction at a time
+    row.classList.toggle("active", mine);
+    row.querySelector(".dir-alpha").textContent = (mine ? alpha : 0).toFixed(2);
+  }
+  dirs.key = key;
+  const d = await dirChannel({ key, alpha }, true).catch(() => null);
+  if (!d) return;
+  const imgs = $("#dir-images");
+  imgs.replaceChildren(...d.images.map((src, i) => el("img", { src, class: "thumb", title: `pin #${d.pins[i]}, \u03b1 = ${d.alpha}` })));
+  imgs.dataset.alpha = d.alpha; imgs.dataset.key = d.key;
+  const bars = $("#dir-fractions");
+  if (!d.fractions) { bars.replaceChildren(el("p", { class: "muted", text: `no class fractions: ${d.absent}` })); return; }
+  const f = d.fractions, base = d.fractions_base;
+  const order = d.classes.map((c, i) => i).sort((i, j) => f[j] - f[i]).slice(0, 8);
+  if (d.concept_index != null && !order.includes(d.concept_index)) order.push(d.concept_index);
+  bars.replaceChildren(el("p", { class: "muted", text: `mean class shares of the pinned samples, \u03b1 = 0 \u2192 ${d.alpha.toFixed(2)} (${d.judge})` }),
+    ...order.map((i) => barRow(d.classes[i], base[i], f[i], i === d.concept_index)));
+  bars.dataset.concept = d.concept_index == null ? "" : f[d.concept_index];
+  bars.dataset.alpha = d.alpha;
+}
+
 // --- start ---------------------------------------------------------------------------------
 
 async function start() {
@@ -465,6 +524,7 @@ async function start() {
   }
   const first = info.default_layer || (info.layers[0] && info.layers[0].name);
   if (first) { layers.value = first; await loadUnits(first); }
+  if (info.has_G) await loadDirections();
   document.body.dataset.ready = "1";
 }
 
