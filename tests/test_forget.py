@@ -335,6 +335,8 @@ def test_cli_forget_with_hand_boxes(cli, ckpt32, fake_parser, tmp_path):
     (["--concept", "sofa"], "is not a class of rooms-parser"),
     (["--fits", "0"], "at least 1"),
     (["--show", "60", "--eval-samples", "50"], "--show"),
+    (["--opt-size", "4"], "at least 8 pixels"),
+    (["--opt-size", "16"], "reads images of 32 to 128"),
 ])
 def test_cli_forget_bad_input(cli, ckpt32, fake_parser, tmp_path, args, msg):
     out = tmp_path / "never"
@@ -364,6 +366,28 @@ def test_optimized_ablation_finds_planted_filters_and_leaves_g_alone(planted, ti
     assert set(np.argsort(-a)[:2].tolist()) == set(PLANTED)
     assert count_hooks(planted) == 0 and all(p.grad is None for p in planted.parameters())
     assert torch.equal(planted(z).detach(), ref) and not planted.training
+
+
+def test_optimized_ablation_at_a_smaller_size_reads_averaged_images(planted, tiny_cfg):
+    """``size``: the instrument reads the samples area-averaged down; G's own size is the same run."""
+    from gan_viz.analyses.forget import optimize_ablation
+
+    z = sample_z(tiny_cfg, 64, torch.Generator().manual_seed(4))
+    h = planted(z[:1]).shape[-1]
+    seen = []
+
+    def prob(x):
+        seen.append(x.shape[-1])
+        return fake_prob(x)
+
+    same = optimize_ablation(planted, "relu2", z, prob, torch.zeros(8, 1, 1), steps=20, seed=1, size=h)
+    assert set(seen) == {h}
+    np.testing.assert_array_equal(same, optimize_ablation(planted, "relu2", z, fake_prob, torch.zeros(8, 1, 1),
+                                                          steps=20, seed=1))
+    seen.clear()
+    small = optimize_ablation(planted, "relu2", z, prob, torch.zeros(8, 1, 1), steps=60, seed=1, size=h // 2)
+    assert set(seen) == {h // 2}
+    assert set(np.argsort(-small)[:2].tolist()) == set(PLANTED)  # the planted red survives averaging
 
 
 def test_mean_replacement_sets_removed_filters_to_their_mean(planted, tiny_cfg):

@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from gan_viz.hooks import edit, edit_layer
@@ -65,7 +66,7 @@ def causal_effects(G, layer: str, z: torch.Tensor, segment_fn: Segment, concept_
 
 def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
                       replacement: torch.Tensor, steps: int = 150, batch_size: int = 32, lr: float = 0.1,
-                      sparsity: float = 1.0, seed: int = 0, device="cpu") -> np.ndarray:
+                      sparsity: float = 1.0, seed: int = 0, device="cpu", size: int | None = None) -> np.ndarray:
     """GAN Dissection's optimised intervention: one score per filter, (C,).
 
     The ablation is ``a = sigmoid(s)`` per filter (``s`` starts at -2, a = 0.12), applied by
@@ -79,6 +80,9 @@ def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
         G: a generator module or a Subject.
         z: (M, nz) pool of latent codes; each step draws ``batch_size`` of them.
         concept_prob: images -> (N,) differentiable object share (see :func:`parser_concept_prob`).
+        size: optimise on G's samples area-averaged down to ``size`` x ``size`` (None: their own
+            size); an instrument that reads several sizes (the rooms parser reads 32-128) then costs
+            about (size / H)^2 as much per step. The removals are measured at G's own size.
     Returns:
         (C,) float: the logits ``s``; large means the filter is needed for the object.
     """
@@ -90,9 +94,10 @@ def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
     opt = torch.optim.Adam([logit], lr=lr)
     G.to(device)
     tail = tail_after(G, layer)  # G's layers up to the edit do not depend on it: run them once
+    prob = concept_prob if size is None else _resized(concept_prob, size)
     with evaluating(G):
         with torch.no_grad():
-            base = float(concept_prob(call(z[:256])).mean().clamp(min=1e-6))
+            base = float(prob(call(z[:256])).mean().clamp(min=1e-6))
         head = layer_features(G, layer, z, device=device).to(device) if tail is not None else None
         for _ in tqdm(range(steps), desc="optimising the ablation", leave=False):
             idx = torch.randint(len(z), (min(batch_size, len(z)),), generator=gen).to(device)
@@ -102,10 +107,21 @@ def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
                     images = call(z[idx])
             else:
                 images = tail(edit(head[idx], alpha, r))
-            loss = concept_prob(images).mean() / base + sparsity * alpha.mean()
+            loss = prob(images).mean() / base + sparsity * alpha.mean()
             (logit.grad,) = torch.autograd.grad(loss, [logit])
             opt.step()
     return logit.detach().flatten().cpu().numpy().astype(np.float64)
+
+
+def _resized(concept_prob: ConceptProb, size: int) -> ConceptProb:
+    """``concept_prob`` read on the images area-averaged to ``size`` x ``size`` (differentiable)."""
+
+    def prob(images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-2:] != (size, size):
+            images = F.interpolate(images, size=(size, size), mode="area")
+        return concept_prob(images)
+
+    return prob
 
 
 def parser_concept_prob(parser, class_id: int) -> ConceptProb:

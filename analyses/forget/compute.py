@@ -146,7 +146,7 @@ def _fit(G, layer, shape, ps: ProbeSet, cfg: ForgetConfig, fit_no: int, ctx: Ben
             raise UserError("--select optimized-K needs a differentiable instrument (the scene parser)")
         else:
             scores = optimize_ablation(G, layer, ps.causal_z, ctx.prob, ctx.r, steps=cfg.opt_steps,
-                                       seed=cfg.seed * 1000 + fit_no, device=ctx.device)
+                                       seed=cfg.seed * 1000 + fit_no, device=ctx.device, size=cfg.opt_size)
     filters, after, rand, random = _removal_with_controls(G, layer, shape, select_filters(scores, cfg.select),
                                                           cfg, [cfg.seed, fit_no, 7], ctx)
     paper = None

@@ -44,6 +44,7 @@ class ForgetConfig:
     # report's setting. Elsewhere (4 fits, 400 samples): 0.30 / 0.32 / 0.34 at 75 / 100 / 200 steps.
     opt_steps: int = 600
     paper_rule: bool = True  # also remove and measure the paper's weight > 0 filters of every probe fit
+    opt_size: int | None = None  # optimise the ablation on samples area-averaged to this size (None: G's own)
 
     def __post_init__(self):
         if self.replacement not in REPLACEMENTS:

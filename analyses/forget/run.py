@@ -48,6 +48,7 @@ class Options:
     show: int = 10
     paper_rule: bool = True
     batch_size: int = 256
+    opt_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,22 @@ def _check_counts(o: Options) -> None:
         raise UserError("--boxes and --manifest go together: the boxes are drawn on the samples the manifest lists")
 
 
+def _opt_size(size: int | None, image_shape: tuple, inst) -> int | None:
+    """``--opt-size`` checked against the samples and the instrument; None where it changes nothing."""
+    if size is None:
+        return None
+    h, w = image_shape[-2:]
+    if not isinstance(size, int) or size < 8:
+        raise UserError(f"--opt-size {size}: must be an image size of at least 8 pixels")
+    if size >= min(h, w):
+        return None  # the samples' own size (or a larger one, which would only interpolate): no resize
+    from gan_viz.instruments import RoomsParser
+
+    if isinstance(inst, RoomsParser) and size < 32:
+        raise UserError(f"--opt-size {size}: the rooms parser reads images of 32 to 128 pixels; use 32 or more")
+    return size
+
+
 def prepare(ctx, o: Options) -> Plan:
     """Validate the options ``o`` of :func:`run` on ``ctx.subject`` and resolve the instrument
     (nothing is computed or written). Raises :class:`UserError` on the first problem."""
@@ -98,7 +115,8 @@ def prepare(ctx, o: Options) -> Plan:
         kind = "optimized" if inst is not None and inst.differentiable else ("causal" if inst else "top")
         select = f"{kind}-{max(1, shape[0] // 4)}"
     cfg = ForgetConfig(o.concept, parse_select(select, shape[0]), o.fits, o.random_draws, o.replace,
-                       ctx.seed, o.batch_size, o.curve_points, o.show, o.opt_steps, o.paper_rule)
+                       ctx.seed, o.batch_size, o.curve_points, o.show, o.opt_steps, o.paper_rule,
+                       _opt_size(o.opt_size, S.image_shape, inst))
     if cfg.select.kind in ("causal", "optimized") and inst is None:
         raise UserError(f"--select {cfg.select} measures the filters' effects with an instrument, and there is "
                         f"none ({absent_reason(S, ctx.segmenter)}); use --select top-K or positive, or {HINT}")

@@ -138,6 +138,7 @@ def summarize(r: ForgetResult) -> dict:
     return {"concept": cfg.concept, "layer": f"G.{r.layer}", "layer_shape": list(r.layer_shape),
             "select": str(cfg.select), "replacement": cfg.replacement, "fits": cfg.fits, "measured": True,
             "opt_steps": cfg.opt_steps if cfg.select.kind == "optimized" else None,
+            "opt_size": cfg.opt_size if cfg.select.kind == "optimized" else None,
             "paper_rule_measured": cfg.paper_rule and cfg.select.kind != "positive",
             "replacement_mean_over": "probe samples" if cfg.replacement == "mean" else None,
             "representative_fit": r.rep, "filters_removed": rep["filters"], "n_filters_removed": rep["n_filters"],
@@ -161,7 +162,9 @@ def caption(s: dict) -> str:
     head = (f"Forgetting to draw {s.get('concept')}s: {s.get('n_filters_removed')} filters of {s.get('layer')} "
             f"chosen by the {s.get('select')} rule (probe AUC {s.get('classifier', {}).get('auc', float('nan')):.3f}) "
             f"are removed ({s.get('replacement')}"
-            + (f"; the ablation optimised {s['opt_steps']} Adam steps per fit" if s.get("opt_steps") else "") + ")")
+            + (f"; the ablation optimised {s['opt_steps']} Adam steps per fit" if s.get("opt_steps") else "")
+            + (f" on the samples averaged down to {s['opt_size']}x{s['opt_size']}" if s.get("opt_size") else "")
+            + ")")
     if not s.get("measured"):
         return head + f"; {s.get('fits')} probe fit(s) on hand boxes. Nothing is measured. " + caption_note(
             s.get("instrument") or {})

@@ -39,6 +39,7 @@ class Options:
     min_share: float = MIN_SHARE  # covered: sample share >= min_share x real share
     per_class: int = 8  # samples shown per class
     batch_size: int = 256  # samples per G forward pass
+    classifier_size: int | None = None  # train and apply the classifier on images averaged to this size
 
     def __post_init__(self):
         for name, v in (("n", self.n), ("n-train", self.n_train), ("n-test", self.n_test), ("epochs", self.epochs),
@@ -47,6 +48,16 @@ class Options:
                 raise UserError(f"--{name} must be at least 1")
         if not 0 < self.min_share <= 1:
             raise UserError(f"--min-share {self.min_share} must lie in (0, 1]")
+        if self.classifier_size is not None and self.classifier_size < 8:
+            raise UserError(f"--classifier-size {self.classifier_size}: the classifier needs images of at least "
+                            "8 pixels")
+
+
+def shrink(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """``images`` area-averaged to ``size`` x ``size`` where they are larger (else unchanged)."""
+    if size is None or min(images.shape[-2:]) <= size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
 
 
 NAME = "modes"
@@ -70,18 +81,20 @@ def run(ctx: "Context", o: Options) -> dict:
     if not S.has_G:
         S.require("G")  # says what is missing
     name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, o.n_train, o.n_test, ctx.seed, o.attribute)
-    clf = train_classifier(train.images, train.labels, k, o.epochs, ctx.seed)
+    size = o.classifier_size if o.classifier_size and o.classifier_size < min(S.image_shape[-2:]) else None
+    clf = train_classifier(shrink(train.images, size), train.labels, k, o.epochs, ctx.seed)
     z = S.sample_z(o.n, torch.Generator().manual_seed(ctx.seed))
     fake = S.images(z, o.batch_size, ctx.device)
     classes = train.classes if len(train.classes) == k else tuple(str(i) for i in range(k))
-    result = compute_modes(clf, fake, test.images, test.labels, classes, o.min_share)
+    result = compute_modes(clf, shrink(fake, size), shrink(test.images, size), test.labels, classes, o.min_share)
     ctx.out.mkdir(parents=True, exist_ok=True)
     figures = [p.name for p in save_figure(plot_histogram(result), ctx.out, "modes")]
     figures += [p.name for p in save_figure(plot_by_class(result, to_uint8(fake), o.per_class), ctx.out,
                                             "samples_by_class")]
     summary = summary_of(result)
     summary.update(checkpoint=S.where, dataset=name, attribute=o.attribute if name == "rooms" else None,
-                   classifier=f"SmallCNN, {o.epochs} epochs on {len(train.labels)} real training images",
+                   classifier=f"SmallCNN, {o.epochs} epochs on {len(train.labels)} real training images"
+                   + (f", every image averaged down to {size}x{size}" if size else ""), classifier_size=size,
                    seed=ctx.seed, figures=figures, notes=used_notes(name, train, test, o.n_train, o.n_test))
     write_json(ctx.out / "summary.json", summary)
     write_npz(ctx.out / "arrays.npz", z=z.numpy(), images=fake.numpy(), train_indices=train.indices,

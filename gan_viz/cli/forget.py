@@ -63,6 +63,10 @@ def add_arguments(p):
                         "report's settings, the held-out parser's median removal over 3 fits was 33 / 35 / 35 / 36 / "
                         "35 / 38%% at 50 / 75 / 100 / 150 / 200 / 300 steps, one fit still at 16%% after 50: "
                         "converged from 75, which the report uses; fewer are faster)")
+    p.add_argument("--opt-size", type=int, default=None, metavar="N",
+                   help="optimise the ablation on the samples area-averaged to N x N (default: their own size); "
+                        "the rooms parser reads 32-128, so a 64x64 model's optimisation at 32 costs about a "
+                        "quarter; the removals are always measured at the samples' own size")
     p.add_argument("--replace", default="zero", choices=list(fg.REPLACEMENTS),
                    help="what a removed filter becomes: zero (the paper) or its mean activation over the probe "
                         "samples (never the evaluation samples)")
