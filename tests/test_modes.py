@@ -86,11 +86,45 @@ def test_cli_end_to_end(cli, digits_ckpt, tmp_path):
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["generated_share"] == s["generated_share"]
 
 
+def test_cli_classifier_size_trains_on_averaged_images(cli, digits_ckpt, tmp_path, monkeypatch):
+    """--classifier-size 8 on a 16x16 model: the classifier sees 8x8 images (train, samples, held-out)."""
+    from gan_viz.analyses.modes import classifier, run as modes_run
+
+    seen = []
+    train = classifier.train_classifier
+
+    def spy(images, *a, **k):
+        seen.append(tuple(images.shape[-2:]))
+        return train(images, *a, **k)
+
+    monkeypatch.setattr(modes_run, "train_classifier", spy)
+    shapes = []
+    predict = modes_run.compute_modes
+
+    def spy_compute(clf, generated, real, *a, **k):
+        shapes.extend([tuple(generated.shape[-2:]), tuple(real.shape[-2:])])
+        return predict(clf, generated, real, *a, **k)
+
+    monkeypatch.setattr(modes_run, "compute_modes", spy_compute)
+    args = ["modes", "--ckpt", digits_ckpt, "--n", "32", "--n-train", "200", "--n-test", "50", "--epochs", "1"]
+    code, _, err = cli(*args, "--classifier-size", "8", "--out", tmp_path / "a")
+    assert code == 0, err
+    assert seen == [(8, 8)] and shapes == [(8, 8), (8, 8)]
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert s["classifier_size"] == 8 and "averaged down to 8x8" in s["classifier"]
+    assert np.load(tmp_path / "a" / "arrays.npz")["images"].shape[-1] == 16  # the samples themselves stay
+    seen.clear()
+    code, _, err = cli(*args, "--classifier-size", "16", "--out", tmp_path / "b")  # the model's own size: unchanged
+    assert code == 0 and seen == [(16, 16)]
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["classifier_size"] is None
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--dataset", "fake"], "has no labels"),
     (["--min-share", "0"], "min-share"),
     (["--attribute", "n_windows"], "rooms only"),
     (["--n", "0"], "--n must"),
+    (["--classifier-size", "4"], "at least 8 pixels"),
 ])
 def test_cli_bad_input(cli, digits_ckpt, tmp_path, extra, message):
     out = tmp_path / "never"
