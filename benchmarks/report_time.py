@@ -5,6 +5,7 @@ Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, cpu_se
 system CPU time, which does not grow when other jobs share the cores), sections, load average.
 
     python benchmarks/report_time.py [--ckpt CKPT] [--dataset NAME --data-root DIR] [--only LIST]
+                                     [--segmenter rooms]
                                      [--threads 2] [--keep DIR]
 """
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default=None, help="real data of every section (default: the model's)")
     ap.add_argument("--data-root", default=None, help="its folder")
     ap.add_argument("--only", default=None, help="sections (default: all)")
+    ap.add_argument("--segmenter", default=None,
+                    help="as gan-viz report --segmenter (e.g. rooms: force the parser on a model it does not fit, "
+                         "to time Figs. 6-7 there)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core goal)")
     ap.add_argument("--keep", default=None, metavar="DIR", help="write the report here instead of a temp folder")
     args = ap.parse_args(argv)
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         rec = build_report(ckpt, out, args.only, "cpu", 0, force=True, dataset=args.dataset,
-                           data_root=args.data_root)
+                           data_root=args.data_root, segmenter=args.segmenter)
         seconds = time.perf_counter() - t0
     for key, s in rec["sections"].items():
         print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s wall {s['cpu_seconds']:6.1f} s CPU", file=sys.stderr)
