@@ -2,7 +2,8 @@
 
 Goal (issue 9): <= 60 s wall and <= 2 GB peak memory on a 2-core CPU.
 Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, cpu_seconds (user +
-system CPU time, which does not grow when other jobs share the cores), sections, load average.
+system CPU time, which does not grow when other jobs share the cores), sections, each section's own
+peak memory (Linux), load average.
 
     python benchmarks/report_time.py [--ckpt CKPT] [--dataset NAME --data-root DIR] [--only LIST]
                                      [--segmenter rooms]
@@ -28,6 +29,42 @@ def peak_rss_mb() -> float:
     return max(self_kb, child_kb) / 1024
 
 
+def vm_hwm_mb() -> float | None:
+    """This process's peak resident memory since the last :func:`reset_hwm`, MB (Linux), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_hwm() -> bool:
+    """Reset the peak to the current resident memory (Linux ``clear_refs`` 5); False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def per_section_peaks(report_module) -> dict:
+    """Wrap the report's ``run_section`` so that each section's own peak resident memory is recorded."""
+    peaks, run_section = {}, report_module.run_section
+
+    def measured(s, *args, **kwargs):
+        ok = reset_hwm()
+        try:
+            return run_section(s, *args, **kwargs)
+        finally:
+            if ok and (mb := vm_hwm_mb()) is not None:
+                peaks[s.key] = round(mb, 1)
+
+    report_module.run_section = measured
+    return peaks
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ckpt", default=None, help="checkpoint (default: the bundled one)")
@@ -45,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from gan_viz.checkpoint import BUNDLED
+    from gan_viz.reports import report as report_module
     from gan_viz.reports.report import build_report
+
+    peaks = per_section_peaks(report_module)
 
     ckpt = Path(args.ckpt) if args.ckpt else BUNDLED
     with tempfile.TemporaryDirectory(prefix="report_time_") as tmp:
@@ -56,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                            data_root=args.data_root, segmenter=args.segmenter)
         seconds = time.perf_counter() - t0
     for key, s in rec["sections"].items():
-        print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s wall {s['cpu_seconds']:6.1f} s CPU", file=sys.stderr)
+        print(f"{key:<22} {s['status']:<7} {s['seconds']:6.1f} s wall {s['cpu_seconds']:6.1f} s CPU"
+              f"{'' if key not in peaks else f'  peak {peaks[key]:7.1f} MB'}", file=sys.stderr)
     print(f"{'html + pdf + card + gallery':<30} {seconds - rec['seconds_sections']:6.1f} s", file=sys.stderr)
     use = resource.getrusage(resource.RUSAGE_SELF)
     result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -64,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
               "seconds_sections": rec["seconds_sections"],
               "sections": {k: round(s["seconds"], 1) for k, s in rec["sections"].items()},
               "sections_cpu": {k: round(s["cpu_seconds"], 1) for k, s in rec["sections"].items()},
+              "sections_peak_rss_mb": peaks,  # each section's own peak (Linux; empty where it cannot be reset)
               "absent": {k: s["reason"] for k, s in rec["sections"].items() if s["status"] == "absent"},
               "checkpoint": str(ckpt), "threads": args.threads, "cpus": os.cpu_count(),
               "loadavg_1min_after": round(os.getloadavg()[0], 2), "goal": {"seconds": 60, "peak_rss_mb": 2048}}
