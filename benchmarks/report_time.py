@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'' if key not in peaks else f'  peak {peaks[key]:7.1f} MB'}", file=sys.stderr)
     print(f"{'html + pdf + card + gallery':<30} {seconds - rec['seconds_sections']:6.1f} s", file=sys.stderr)
     use = resource.getrusage(resource.RUSAGE_SELF)
-    result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+    peak = max([peak_rss_mb(), *peaks.values()])  # a reset also resets ru_maxrss: the sections' peaks count
+    result = {"seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
               "cpu_seconds": round(use.ru_utime + use.ru_stime, 1),  # load-independent: CPU time of this process
               "seconds_sections": rec["seconds_sections"],
               "sections": {k: round(s["seconds"], 1) for k, s in rec["sections"].items()},

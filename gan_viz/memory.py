@@ -105,3 +105,20 @@ def layer_bytes(net, layers, x, call=None) -> int:
     with torch.no_grad(), evaluating(net), capture(net, list(layers)) as acts:
         (call or net)(x)
         return sum(FLOAT * a[0].numel() for a in acts.values() if isinstance(a, torch.Tensor))
+
+
+def release() -> bool:
+    """Hand freed memory back to the OS: collect cycles, then (glibc) trim the allocator's free
+    pools, which otherwise keep a finished step's peak resident for the rest of the process
+    (the report's sections one after another: each started on the last one's high water).
+    Returns whether the allocator was trimmed (False off glibc)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0)) if name else False
+    except (OSError, AttributeError):
+        return False

@@ -34,6 +34,7 @@ from typing import Mapping
 from tqdm import tqdm
 
 from gan_viz.errors import UserError
+from gan_viz.memory import release
 
 from .keys import KEY_FILE, cache_key, cached, file_stamp, weights_digest
 from .sections import KEYS, SECTIONS, TAKES, Section
@@ -235,6 +236,7 @@ def run_all(sections: list[Section], root: Path, inputs: Inputs, force: bool = F
         for s in sections:
             bar.set_description(f"report: {s.key}")
             o = run_section(s, root, inputs, force, settings)
+            release()  # the next section starts from the resident memory it needs, not this one's peak
             bar.set_postfix_str(f"{s.key} {o.status} {o.seconds:.1f}s")
             bar.update(1)
             outcomes.append(o)

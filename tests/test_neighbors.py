@@ -119,6 +119,19 @@ def test_rendered_rooms_cache_equals_rendering(tmp_path, monkeypatch):
     np.testing.assert_array_equal(N.rendered_rooms(ds, progress=False), a)  # reused, same pixels
 
 
+def test_cached_rooms_read_by_chunks_equal_the_memory_map(tmp_path, monkeypatch):
+    """chunks_of over the cached rooms reads rows from the file (not the map); the pixels are the same."""
+    from gan_viz.data.rooms import RoomsDataset, to_tensor
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ds = RoomsDataset(32, "train", n=12)
+    a = N.rendered_rooms(ds, progress=False)
+    for pos in (np.arange(12), np.array([0, 3, 4, 9, 10, 11]), np.array([7])):
+        got = torch.cat([x for _, x in N.chunks_of(ds, pos, chunk=5)])
+        torch.testing.assert_close(got, to_tensor(np.asarray(a[pos]), 3), rtol=0, atol=0)
+    np.testing.assert_array_equal(N.read_rows(np.asarray(a), np.array([2, 5])), a[[2, 5]])  # in memory: indexed
+
+
 def test_streamed_search_equals_one_block():
     g = torch.Generator().manual_seed(5)
     train, held, fake = torch.randn(50, 1, 4, 4, generator=g), torch.randn(20, 1, 4, 4, generator=g), \

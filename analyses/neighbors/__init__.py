@@ -15,12 +15,12 @@ from .compute import CELLS, CHUNK, QUANTILE, NeighborsResult, SpaceResult, Train
 from .copying import MIN_CELL, CopyingResult, data_copying, kmeans, mann_whitney_z
 from .plot import plot_distances, plot_neighbors
 from .search import TopK, nearest, pixel_embedding, sq_dist, unit_rows
-from .stream import chunks_of, rendered_rooms
+from .stream import chunks_of, read_rows, rendered_rooms
 from .summary import (MIN_HELDOUT, MIN_SAMPLES, arrays_of, cannot_tell, caption, line, min_heldout, note_lines,
                       small_data, summary_of)
 
 __all__ = ["CELLS", "CHUNK", "QUANTILE", "NeighborsResult", "SpaceResult", "TrainStream", "compute_neighbors",
            "MIN_CELL", "CopyingResult", "data_copying", "kmeans", "mann_whitney_z", "plot_distances",
            "plot_neighbors", "TopK", "nearest", "pixel_embedding", "sq_dist", "unit_rows", "chunks_of",
-           "rendered_rooms", "MIN_HELDOUT", "MIN_SAMPLES", "arrays_of", "cannot_tell", "caption", "line", "min_heldout",
+           "read_rows", "rendered_rooms", "MIN_HELDOUT", "MIN_SAMPLES", "arrays_of", "cannot_tell", "caption", "line", "min_heldout",
            "note_lines", "small_data", "summary_of"]
