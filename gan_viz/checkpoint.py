@@ -267,13 +267,24 @@ def save_safetensors(path: str | Path, config: ModelConfig, G: nn.Module | None,
 
 # --- subjects -------------------------------------------------------------------------
 
+def fast_layout(net: nn.Module | None) -> nn.Module | None:
+    """A network gan-viz built (DCGAN, MLP), its 4-D weights in channels-last layout: oneDNN's fast
+    path on a CPU (a 64x64 DCGAN G's forward at batch 256 on one AVX2 thread: 1.88 -> 1.03 s; outputs
+    equal to float rounding). Only for analysis: training keeps the default layout, so that a resumed
+    run stays bit-identical."""
+    if net is None:
+        return None
+    return net.to(memory_format=torch.channels_last)
+
+
 def to_subject(ck: Checkpoint, sha256: str | None = None) -> "Subject":
     """The :class:`~gan_viz.subject.Subject` of an opened checkpoint (config, domain, provenance)."""
     from .subject import Provenance, Subject, file_sha256
 
     meta = {**ck.metadata, "step": ck.step, "epoch": ck.epoch}
     prov = Provenance(str(ck.path), ck.source, sha256 or file_sha256(ck.path), meta)
-    return Subject.from_config(ck.config, ck.G, ck.D, domain=ck.dataset, provenance=prov, step=ck.step,
+    G, D = (fast_layout(net) for net in (ck.G, ck.D))
+    return Subject.from_config(ck.config, G, D, domain=ck.dataset, provenance=prov, step=ck.step,
                                epoch=ck.epoch, train_config=ck.train_config, raw=ck.raw)
 
 

@@ -285,7 +285,9 @@ def generate_images(G: nn.Module | Callable, z: torch.Tensor, batch_size: int = 
     if net is not None:
         net.eval().to(device)
     try:
-        return torch.cat([G(z[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(z), batch_size)])
+        # contiguous: a channels-last network (gan_viz.checkpoint.fast_layout) returns channels-last images
+        return torch.cat([G(z[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(z), batch_size)]
+                         ).contiguous()
     finally:
         if net is not None:
             net.train(was)
