@@ -49,6 +49,9 @@ def add_arguments(p):
     p.add_argument("--g-ema", type=float, default=0.0, metavar="DECAY",
                    help="also keep a moving average of G's weights (e.g. 0.999); samples, quality figures and "
                         "the checkpoints' G use it, training is unchanged (default 0: off)")
+    p.add_argument("--d-real-label", type=float, default=1.0, metavar="TARGET",
+                   help="D's target on real images: 1 (the paper, default); 0.9 is one-sided label smoothing "
+                        "(Salimans et al. 2016), which keeps D from becoming certain")
     p.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
     p.add_argument("--sample-every", type=int, default=250, metavar="STEPS")
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS")
@@ -101,7 +104,7 @@ def _configs(args):
                        precision=args.precision, dataset_size=args.dataset_size,
                        data_cache_mb=args.data_cache_mb, data_cache_dir=args.data_cache_dir,
                        data_cache=not args.no_data_cache, bad_images=args.bad_images,
-                       heldout_share=args.heldout_share, g_ema=args.g_ema)
+                       heldout_share=args.heldout_share, g_ema=args.g_ema, d_real_label=args.d_real_label)
     return mcfg, tcfg
 
 

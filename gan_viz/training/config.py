@@ -41,6 +41,7 @@ class TrainConfig:
     bad_images: str = "stop"  # image files: "stop" at an unreadable one, or "skip" it
     heldout_share: float = 0.05  # a folder: this share of its images is held out, never trained on (0: none)
     g_ema: float = 0.0  # > 0: also keep a moving average of G's weights with this decay (the G samples use)
+    d_real_label: float = 1.0  # D's target on real images: < 1 is one-sided label smoothing (0.9 usual)
 
     def __post_init__(self):
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every"):
@@ -61,6 +62,9 @@ class TrainConfig:
             raise UserError(f"--heldout-share {self.heldout_share!r} must be in [0, 1); 0 trains on every image")
         if not isinstance(self.g_ema, (int, float)) or not 0 <= self.g_ema < 1:
             raise UserError(f"--g-ema {self.g_ema!r} must be in [0, 1) (0: no average; 0.999 is usual)")
+        if not isinstance(self.d_real_label, (int, float)) or not 0.5 < self.d_real_label <= 1:
+            raise UserError(f"--d-real-label {self.d_real_label!r} must be in (0.5, 1] (1: the paper; 0.9: one-sided "
+                            "label smoothing)")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.epochs is None and self.max_steps is None:

@@ -111,7 +111,7 @@ def autocast_for(precision: str, device: torch.device):
     return contextlib.nullcontext()
 
 
-def train_step(nets: Nets, x: torch.Tensor, z: torch.Tensor, amp) -> torch.Tensor:
+def train_step(nets: Nets, x: torch.Tensor, z: torch.Tensor, amp, real_label: float = 1.0) -> torch.Tensor:
     """One D step then one G step (non-saturating loss); returns detached
     (loss_D, loss_G, D(x), D(G(z))) as a (4,) tensor, without a host sync.
 
@@ -122,15 +122,19 @@ def train_step(nets: Nets, x: torch.Tensor, z: torch.Tensor, amp) -> torch.Tenso
     but D's weight gradients (which the PyTorch example computes, all-reduces under DDP
     and then throws away at the next ``zero_grad``) are never computed: about a twelfth
     of a step's arithmetic.
+
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016): D's target on real
+    images only; fakes keep 0 and G's target stays 1.
     """
     ones = torch.ones(x.shape[0], device=x.device)
+    real = ones if real_label == 1.0 else torch.full_like(ones, real_label)
     zeros = torch.zeros(x.shape[0], device=x.device)
     nets.opt_D.zero_grad(set_to_none=True)
     no_sync = getattr(nets.d_train, "no_sync", contextlib.nullcontext)
     with no_sync():
         with amp:
             lr = nets.d_train(x).float()
-            loss_real = F.binary_cross_entropy_with_logits(lr, ones)
+            loss_real = F.binary_cross_entropy_with_logits(lr, real)
         loss_real.backward()
     with amp:
         fake = nets.g_train(z)

@@ -293,7 +293,7 @@ class TrainingRun:
                 x = pre.get(self.batch_indices(self.step), nxt).to(self.device, non_blocking=True)
                 if self.mcfg.arch == "dcgan":
                     x = x.contiguous(memory_format=torch.channels_last)
-                acc += train_step(self.nets, x, self.noise(self.step), amp)
+                acc += train_step(self.nets, x, self.noise(self.step), amp, self.tcfg.d_real_label)
                 if self.ema is not None:
                     self.ema.update(self.nets.G)
                 self.step += 1
