@@ -84,11 +84,11 @@ def test_divergence_stops_and_keeps_last_good(tmp_path, monkeypatch):
     run.start_files([])
     real_step = run_mod.train_step
 
-    def poisoned(nets, x, z, amp):
+    def poisoned(nets, x, z, amp, *rest):
         if run.step == 5:
             with torch.no_grad():
                 next(nets.G.parameters()).fill_(float("nan"))
-        return real_step(nets, x, z, amp)
+        return real_step(nets, x, z, amp, *rest)
 
     monkeypatch.setattr(run_mod, "train_step", poisoned)
     with pytest.raises(Diverged, match="diverged at step 6"):
