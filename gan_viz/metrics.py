@@ -119,9 +119,18 @@ def _psd_sqrt(s: np.ndarray) -> np.ndarray:
 
 
 def frechet_from_moments(mu1, s1, mu2, s2) -> float:
-    """The Frechet distance by the symmetric form (eigh), from means (F,) and covariances (F, F)."""
-    r1 = _psd_sqrt(s1)
-    ev = np.linalg.eigvalsh(r1 @ s2 @ r1)
+    """The Frechet distance by the symmetric form, from means (F,) and covariances (F, F).
+
+    tr sqrt(S1 S2) is the sum of the square roots of the eigenvalues of L^T S2 L, where
+    S1 = L L^T (Cholesky: a sixth of the arithmetic of S1's eigendecomposition), or, where S1 is
+    singular, of S1^(1/2) S2 S1^(1/2) (eigh); both matrices are similar to S1 S2."""
+    try:
+        r1 = np.linalg.cholesky(s1)
+        m = r1.T @ s2 @ r1
+    except np.linalg.LinAlgError:  # positive semi-definite only (a feature constant over the set)
+        r1 = _psd_sqrt(s1)
+        m = r1 @ s2 @ r1
+    ev = np.linalg.eigvalsh(m)
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
 
 

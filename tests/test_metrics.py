@@ -27,6 +27,23 @@ def test_frechet_symmetric_form_equals_scipy_sqrtm():
     assert fd > 1 and moments == pytest.approx(fd, rel=1e-8)
 
 
+def test_frechet_from_moments_on_a_singular_covariance_equals_sqrtm():
+    """S1 singular (a constant feature, as an absent class fraction): the eigh fallback; both forms
+    agree with scipy's sqrtm path, and the Cholesky form with the eigh form where S1 is regular."""
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(400, 5)) @ rng.normal(size=(5, 5))
+    a[:, 2] = 0.3  # constant: S1 singular
+    b = rng.normal(size=(300, 5)) @ rng.normal(size=(5, 5))
+    fd = M.frechet_distance(a, b)
+    moments = M.frechet_from_moments(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert moments == pytest.approx(fd, rel=1e-8)
+    s1, s2 = np.cov(b, rowvar=False), np.cov(a, rowvar=False)  # regular S1 now: the Cholesky form
+    r1 = M._psd_sqrt(s1)
+    by_eigh = np.sqrt(np.clip(np.linalg.eigvalsh(r1 @ s2 @ r1), 0, None)).sum()
+    by_form = (np.trace(s1) + np.trace(s2) - M.frechet_from_moments(np.zeros(5), s1, np.zeros(5), s2)) / 2
+    assert by_form == pytest.approx(by_eigh, rel=1e-9)
+
+
 def test_frechet_refuses_too_few_images_for_the_dimension():
     rng = np.random.default_rng(0)
     with pytest.raises(UserError, match="needs more images than its 8 dimensions, and has 8"):
