@@ -39,6 +39,19 @@ def _model(ckpt: str | None):
     return build_discriminator(cfg).eval(), cfg, "fresh default DCGAN (bundled checkpoint not installed)", "rooms"
 
 
+def _as_shipped(D, layer, images, rows_f, pos, batch_size: int, device) -> tuple:
+    """(maps, seconds) of the batched maps on D as an analysis subject holds it: gan-viz's own D in
+    channels-last layout (gan_viz.checkpoint.fast_layout); captum's loop runs D as a checkpoint loads."""
+    from gan_viz.analyses.guided_backprop import guided_maps
+    from gan_viz.checkpoint import fast_layout
+
+    D_fast = fast_layout(copy.deepcopy(D))
+    guided_maps(D_fast, layer, images[:8], rows_f[:8], pos[:8], device=device, progress=False)  # warm-up
+    t0 = time.perf_counter()
+    maps = guided_maps(D_fast, layer, images, rows_f, pos, batch_size=batch_size, device=device)
+    return maps, time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ckpt", default=None)
@@ -79,15 +92,7 @@ def main() -> None:
     t0 = time.perf_counter()
     loop = guided_maps_per_filter(D, layer, images, rows_f, pos, device=a.device)
     loop_s = time.perf_counter() - t0
-    # as shipped: an analysis subject holds gan-viz's own D in channels-last layout
-    # (gan_viz.checkpoint.fast_layout); captum above runs D as a user's checkpoint loads
-    from gan_viz.checkpoint import fast_layout
-
-    D_fast = fast_layout(copy.deepcopy(D))
-    guided_maps(D_fast, layer, images[:8], rows_f[:8], pos[:8], device=a.device, progress=False)  # warm-up
-    t0 = time.perf_counter()
-    shipped = guided_maps(D_fast, layer, images, rows_f, pos, batch_size=a.batch_size, device=a.device)
-    shipped_s = time.perf_counter() - t0
+    shipped, shipped_s = _as_shipped(D, layer, images, rows_f, pos, a.batch_size, a.device)
 
     result = {
         "model": where, "layer": f"D.{layer}", "image_size": cfg.image_size, "filters": len(filters),
