@@ -15,6 +15,14 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     return x
 
 
+def area_resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """(N, C, H, W) ``images`` area-averaged to ``size`` x ``size`` where they are larger, else unchanged
+    (differentiable). The analyses that read samples at a smaller size than the model draws use this."""
+    if size is None or min(images.shape[-2:]) <= size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
+
+
 def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
     """Tile (N, H, W, 3) uint8 images into one (rows*(H+pad)+pad, ...) image."""
     n, h, w, c = images.shape

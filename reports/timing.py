@@ -21,6 +21,7 @@ def forget_seconds(S, options: Mapping, device: str = "cpu", segmenter: str | No
     measure this model (the section is then absent and costs nothing)."""
     import torch
 
+    from gan_viz.images import area_resize
     from gan_viz.instruments import absent_reason, resolve_instrument
 
     if not S.has_G or (segmenter is None and absent_reason(S) is not None):
@@ -31,7 +32,7 @@ def forget_seconds(S, options: Mapping, device: str = "cpu", segmenter: str | No
     prob = inst.concept_prob(inst.class_names.index("window"))
     size = options.get("opt_size")
     if size and size < S.image_shape[-1]:  # the section optimises on downsampled samples
-        read, prob = prob, lambda x: read(torch.nn.functional.interpolate(x, size=(size, size), mode="area"))
+        read, prob = prob, lambda x: read(area_resize(x, size))
     z = S.sample_z(32, torch.Generator().manual_seed(0))
     for _ in range(2):  # the second of two: the first pays one-off warm-up costs
         t = time.perf_counter()

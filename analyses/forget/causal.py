@@ -24,10 +24,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from gan_viz.hooks import edit, edit_layer
+from gan_viz.images import area_resize
 from gan_viz.layers import tail_after
 from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
@@ -115,13 +115,7 @@ def optimize_ablation(G, layer: str, z: torch.Tensor, concept_prob: ConceptProb,
 
 def _resized(concept_prob: ConceptProb, size: int) -> ConceptProb:
     """``concept_prob`` read on the images area-averaged to ``size`` x ``size`` (differentiable)."""
-
-    def prob(images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-2:] != (size, size):
-            images = F.interpolate(images, size=(size, size), mode="area")
-        return concept_prob(images)
-
-    return prob
+    return lambda images: concept_prob(area_resize(images, size))
 
 
 def parser_concept_prob(parser, class_id: int) -> ConceptProb:

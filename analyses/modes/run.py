@@ -17,6 +17,7 @@ from gan_viz import memory as _memory
 from gan_viz.analyses.registry import register
 from gan_viz.data.labelled import labelled_pair, used_notes
 from gan_viz.errors import UserError
+from gan_viz.images import area_resize
 
 from .classifier import train_classifier
 from .compute import MIN_SHARE, compute_modes
@@ -53,13 +54,6 @@ class Options:
                             "8 pixels")
 
 
-def shrink(images: torch.Tensor, size: int | None) -> torch.Tensor:
-    """``images`` area-averaged to ``size`` x ``size`` where they are larger (else unchanged)."""
-    if size is None or min(images.shape[-2:]) <= size:
-        return images
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
-
-
 NAME = "modes"
 
 
@@ -82,11 +76,11 @@ def run(ctx: "Context", o: Options) -> dict:
         S.require("G")  # says what is missing
     name, train, test, k = labelled_pair(S, ctx.data, ctx.data_root, o.n_train, o.n_test, ctx.seed, o.attribute)
     size = o.classifier_size if o.classifier_size and o.classifier_size < min(S.image_shape[-2:]) else None
-    clf = train_classifier(shrink(train.images, size), train.labels, k, o.epochs, ctx.seed)
+    clf = train_classifier(area_resize(train.images, size), train.labels, k, o.epochs, ctx.seed)
     z = S.sample_z(o.n, torch.Generator().manual_seed(ctx.seed))
     fake = S.images(z, o.batch_size, ctx.device)
     classes = train.classes if len(train.classes) == k else tuple(str(i) for i in range(k))
-    result = compute_modes(clf, shrink(fake, size), shrink(test.images, size), test.labels, classes, o.min_share)
+    result = compute_modes(clf, area_resize(fake, size), area_resize(test.images, size), test.labels, classes, o.min_share)
     ctx.out.mkdir(parents=True, exist_ok=True)
     figures = [p.name for p in save_figure(plot_histogram(result), ctx.out, "modes")]
     figures += [p.name for p in save_figure(plot_by_class(result, to_uint8(fake), o.per_class), ctx.out,
