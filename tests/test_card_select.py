@@ -110,6 +110,13 @@ def test_choose_refuses_when_nothing_meets_the_card(tmp_path, monkeypatch, parse
         card_select.choose(tmp_path, parser, Goals(), n=N, progress=False)
 
 
+def test_the_closest_checkpoint_fails_fewest_goals_then_has_the_lowest_frechet():
+    rows = [{"step": 4000, "fails": ["Frechet"], "frechet_parser": 33.2},
+            {"step": 4500, "fails": ["window", "Frechet"], "frechet_parser": 20.0},
+            {"step": 5000, "fails": ["Frechet"], "frechet_parser": 30.1}]
+    assert card_select.closest(rows)["step"] == 5000
+
+
 def test_export_run_option_refuses_a_folder_without_checkpoints(cli, tmp_path):
     code, _, err = cli("export", "--run", tmp_path, "--out", tmp_path / "m.pt")
     assert code == 2 and "no numbered checkpoints" in err and "Traceback" not in err

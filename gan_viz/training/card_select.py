@@ -69,6 +69,11 @@ def numbered_checkpoints(run: Path) -> list[tuple[int, Path]]:
     return found
 
 
+def closest(curve: list[dict]) -> dict:
+    """The row nearest the card: fewest failed goals, then the lowest Frechet distance."""
+    return min(curve, key=lambda r: (len(r["fails"]), r["frechet_parser"]))
+
+
 def choose(run: Path, parser, goals: Goals, n: int = 1000, min_step: int = 0, progress: bool = True) -> dict:
     """Measure every numbered checkpoint of ``run`` from ``min_step`` on, choose by the card.
 
@@ -111,7 +116,7 @@ def choose(run: Path, parser, goals: Goals, n: int = 1000, min_step: int = 0, pr
         if not fails:
             return {"curve": curve, "chosen": r["step"], "path": path, "selection": quality[r["step"]],
                     "fresh": fresh, "tried": tried}
-    best = min(curve, key=lambda r: len(r["fails"]))
+    best = closest(curve)
     raise UserError(f"no checkpoint of {run} meets the card on both the selection and fresh draws "
                     f"({len(candidates)} met it on the selection); closest: step {best['step']} "
                     f"({'; '.join(best['fails']) or 'failed on fresh draws'}); train longer (--resume) "
