@@ -181,22 +181,37 @@ class UnitCone(nn.Sequential):
         return x
 
 
-def cone_windows(images: torch.Tensor, start: torch.Tensor, n: int) -> tuple[torch.Tensor, tuple]:
+def _window_groups(start: torch.Tensor, n: int, size: Sequence[int]) -> list:
+    """Rows grouped by window: ``[(rows, image slice (y0, y1, x0, x1), window slice), ...]`` for each
+    distinct ``start`` (R, 2) of an ``n`` x ``n`` window on an image of ``size`` (H, W), clipped to
+    the image (a unit of an h x w map has at most h * w distinct windows: one copy per group)."""
+    h, w = (int(v) for v in size[-2:])
+    starts, inverse = torch.unique(start, dim=0, return_inverse=True)
+    groups = []
+    for g, (r0, c0) in enumerate(starts.tolist()):
+        y0, y1, x0, x1 = max(r0, 0), min(r0 + n, h), max(c0, 0), min(c0 + n, w)
+        if y1 > y0 and x1 > x0:  # else the window lies wholly outside the image: zeros
+            groups.append(((inverse == g).nonzero().squeeze(1), (y0, y1, x0, x1),
+                           (y0 - r0, y1 - r0, x0 - c0, x1 - c0)))
+    return groups
+
+
+def cone_windows(images: torch.Tensor, start: torch.Tensor, n: int) -> tuple[torch.Tensor, list]:
     """Each row's ``n`` x ``n`` window of ``images`` (R, C, H, W) from ``start`` (R, 2), zeros
-    outside the image; also the index that puts an (R, C, n, n) map back with :func:`place_windows`."""
-    pad = int(max(0, -int(start.min()), int(start.max()) + n - min(images.shape[-2:])))
-    xp = torch.nn.functional.pad(images, (pad, pad, pad, pad))
-    k = torch.arange(n)
-    r = (start[:, 0, None] + pad + k)[:, None, :, None]
-    c = (start[:, 1, None] + pad + k)[:, None, None, :]
-    index = (torch.arange(len(images))[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None], r, c)
-    return xp[index], (index, pad)
+    outside the image; also the groups that put an (R, C, n, n) map back with :func:`place_windows`."""
+    groups = _window_groups(start, n, images.shape)
+    windows = images.new_zeros((len(images), images.shape[1], n, n))
+    for rows, (y0, y1, x0, x1), (a0, a1, b0, b1) in groups:
+        windows[rows, :, a0:a1, b0:b1] = images[rows, :, y0:y1, x0:x1]
+    return windows, groups
 
 
-def place_windows(maps: torch.Tensor, where: tuple, shape: Sequence[int]) -> torch.Tensor:
-    """Inverse of :func:`cone_windows`: (R, C, n, n) window maps -> (R, C, H, W), zeros elsewhere."""
-    index, pad = where
-    h, w = shape[-2:]
-    out = maps.new_zeros((len(maps), shape[1], h + 2 * pad, w + 2 * pad))
-    out[index] = maps
-    return out[..., pad:pad + h, pad:pad + w]
+def place_windows(maps: torch.Tensor, where: list, shape: Sequence[int],
+                  out: torch.Tensor | None = None) -> torch.Tensor:
+    """Inverse of :func:`cone_windows`: (R, C, n, n) window maps -> (R, C, H, W), zeros elsewhere
+    (written into ``out``, an (R, C, H, W) tensor of zeros, where given)."""
+    if out is None:
+        out = maps.new_zeros((len(maps), shape[1], *shape[-2:]))
+    for rows, (y0, y1, x0, x1), (a0, a1, b0, b1) in where:
+        out[rows, :, y0:y1, x0:x1] = maps[rows, :, a0:a1, b0:b1].to(out.dtype)
+    return out

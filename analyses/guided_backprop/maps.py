@@ -72,7 +72,7 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
         chain = receptive_chain(net, layer) if cone else None
         unit = UnitCone(*chain, images.shape[-2:]) if chain else None
         attr = _attribution(unit if unit is not None else net, layer, rule)
-        batches = [torch.arange(s, min(len(images), s + batch_size)) for s in range(0, len(images), batch_size)]
+        batches = [slice(s, min(len(images), s + batch_size)) for s in range(0, len(images), batch_size)]
         for rows in tqdm(batches, desc=f"guided backprop ({rule})", unit="batch", leave=False, disable=not progress):
             f, pos = filters[rows], positions[rows]
             if unit is None:
@@ -80,8 +80,8 @@ def guided_maps(net: nn.Module, layer: str, images: torch.Tensor, filters: torch
                 continue
             x, where = cone_windows(images[rows], unit.input_start(pos), unit.window)
             zero = torch.zeros_like(f)
-            maps = _unit_maps(attr, x.to(device), f, zero, zero, (pos.to(device),)).float().cpu()
-            out[rows] = place_windows(maps, where, images.shape)
+            maps = _unit_maps(attr, x.to(device), f, zero, zero, (pos.to(device),)).cpu()
+            place_windows(maps, where, images.shape, out=out[rows])  # each window into its row of zeros
     return out
 
 
