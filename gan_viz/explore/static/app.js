@@ -62,16 +62,28 @@ async function api(path, opts = {}) {
   }
 }
 
-// A channel keeps only its latest request: older fetches are aborted, older answers ignored.
+// A channel sends one request at a time and keeps only the latest one waiting: requests made
+// while one is in flight replace each other, and answers older than the latest are ignored. One
+// at a time, because an aborted fetch may still reach the server after a newer one and, taking
+// the newer arrival ticket there, have the newest request dropped as superseded.
 function channel(path) {
-  let seq = 0, ctrl = null;
-  return async (body, quiet = false) => {
-    if (ctrl) ctrl.abort();
-    ctrl = new AbortController();
+  let seq = 0, running = false, waiting = null;
+  async function pump() {
+    running = true;
+    while (waiting) {
+      const job = waiting;
+      waiting = null;
+      const data = await api(path, { body: job.body, quiet: job.quiet }).catch(() => null);
+      job.resolve(data && data.seq === job.seq && job.seq === seq ? data : null);
+    }
+    running = false;
+  }
+  return (body, quiet = false) => new Promise((resolve) => {
     const mine = ++seq;
-    const data = await api(path, { body: { ...body, seq: mine }, signal: ctrl.signal, quiet });
-    return data && data.seq === mine && mine === seq ? data : null;
-  };
+    if (waiting) waiting.resolve(null);  // replaced before it was sent
+    waiting = { body: { ...body, seq: mine }, seq: mine, quiet, resolve };
+    if (!running) pump();
+  });
 }
 const editChannel = channel("/api/edit");
 const walkChannel = channel("/api/walk");
