@@ -37,7 +37,7 @@ FORMAT = "gan-viz/1"
 ASSETS = Path(__file__).resolve().parent / "assets"
 # The bundled rooms DCGANs, by name (``--ckpt rooms32``); DEFAULT is what every command opens without --ckpt.
 BUNDLED_MODELS = {"rooms32": ASSETS / "rooms_dcgan.pt", "rooms64": ASSETS / "rooms_dcgan64.pt"}
-DEFAULT = "rooms32"
+DEFAULT = "rooms64"
 BUNDLED = BUNDLED_MODELS[DEFAULT]
 
 

@@ -164,8 +164,9 @@ def test_generate_needs_generator(tmp_path, cli):
 def test_bundled_models_open_by_name(tmp_path, monkeypatch):
     from gan_viz import checkpoint as C
 
-    assert C.named(None) == C.BUNDLED and C.named("rooms32") == C.BUNDLED_MODELS["rooms32"]
-    assert C.load_checkpoint("rooms32").config == C.load_checkpoint(None).config
+    assert C.DEFAULT == "rooms64" and C.named(None) == C.BUNDLED == C.BUNDLED_MODELS["rooms64"]
+    assert C.load_checkpoint(None).config == C.load_checkpoint("rooms64").config
+    assert C.load_checkpoint(None).config.image_size == 64 and C.load_checkpoint("rooms32").config.image_size == 32
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rooms32").write_bytes(b"")  # a file of that name here wins over the bundled name
     assert C.named("rooms32") == Path("rooms32")
