@@ -85,6 +85,11 @@ def test_the_first_page_says_what_each_section_measured(report):
     assert glance.instrument_status({"instrument": {"name": "rooms-parser", "forced": True, "out_of_domain": True}}) \
         == "rooms-parser FORCED, OUTSIDE ITS DOMAIN"
     assert glance._fig7({}) is None  # a figure the summary lacks is left out, never guessed
+    f7 = {"analogy_success_3": 0.34, "analogy_success_1": 0.16, "analogy_success_random": 0.2,
+          "analogy_success_pixel": 0.24, "analogy": {"paper_claim_holds": True, "paper_claim_clear": False}}
+    assert glance._fig7(f7).endswith("holds by the point estimates only")  # as its verdict: cannot tell
+    f7["analogy"]["paper_claim_clear"] = True
+    assert glance._fig7(f7).endswith("the paper's claim holds")
     assert all("verdict" in r for r in rows)
     assert rows[2]["verdict"].startswith("holds")  # upsampling: both computations agree
     assert '<a href="#fig4_latent_walk">' in page[page.index('id="glance"'):page.index('id="fig4_latent_walk"')]
