@@ -1,7 +1,8 @@
 """The report's sections: which registered analysis each runs, with which fast settings, in paper order.
 
-The settings are chosen so the whole report takes about a minute on a 2-core CPU, each at or
-past its measured convergence point (see the analyses' option docs). ``TAKES`` lists the shared
+The settings are each at or past their measured convergence point (see the analyses' option docs).
+On 2 AVX2 cores the whole report takes about 250 s on the bundled 64x64 model (Fig. 6 78 s, directions
+43 s, Fig. 7 31 s, quality 23 s): G and the parser cost 4x per image what they cost at 32x32. ``TAKES`` lists the shared
 inputs each analysis's command takes, so a section's context and its printed command carry those
 and no others.
 """
