@@ -54,6 +54,28 @@ def test_batched_equals_whole(tiny):
     _same_labels(tiny.segment(x[3:4])[0], seg[3], whole[3:4], tol)
 
 
+def test_chunked_net_equals_one_forward(tiny):
+    # the verbs run the net on cache-sized chunks (8 images at 64x64): the same numbers as one
+    # forward over the whole batch, to float error; fractions count the label map's pixels
+    from gan_viz.instruments import RoomsParser
+    from gan_viz.parser import chunk_size, prepare
+
+    assert (chunk_size(64, 64), chunk_size(32, 32), chunk_size(128, 128), chunk_size(512, 512)) == (8, 32, 2, 1)
+    x = torch.rand(19, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        whole = tiny.net(prepare(x)[0])
+    tol = 1e-5 * whole.abs().max().item()
+    torch.testing.assert_close(tiny.logits(x), whole, rtol=0, atol=tol)
+    seg = tiny.segment(x)
+    _same_labels(seg, whole.argmax(1), whole, tol)
+    counts = torch.nn.functional.one_hot(seg.flatten(1), K).sum(1).float() / (64 * 64)
+    torch.testing.assert_close(tiny.class_fractions(x), counts, rtol=0, atol=1e-6)
+    prob = RoomsParser(tiny).concept_prob(2)(x)
+    torch.testing.assert_close(prob, whole.softmax(1)[:, 2].mean((1, 2)), rtol=0, atol=1e-5)
+    one = torch.cat([tiny.features(x[i:i + 1]) for i in range(len(x))])
+    torch.testing.assert_close(tiny.features(x), one, rtol=0, atol=1e-5)
+
+
 def test_input_not_mutated_and_eval_mode(tiny):
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     before = x.clone()

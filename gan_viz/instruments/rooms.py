@@ -47,14 +47,15 @@ class RoomsParser(Instrument):
 
     def concept_prob(self, class_id: int):
         """The parser's mean softmax probability of ``class_id`` per image (differentiable)."""
-        from ..parser import prepare
+        from ..parser import chunk_size, prepare
 
         parser = self.parser
 
         def prob(images: torch.Tensor) -> torch.Tensor:
             x, (h, w) = prepare(images)
-            logits = parser.net(x.to(parser.device))[..., :h, :w]  # (N, K, H, W)
-            return logits.softmax(1)[:, class_id].mean((1, 2))  # (N,)
+            step = chunk_size(*x.shape[-2:])  # as the parser's own verbs run: in cache-sized chunks
+            return torch.cat([parser.net(x[i:i + step].to(parser.device))[..., :h, :w].softmax(1)[:, class_id]
+                              .mean((1, 2)) for i in range(0, len(x), step)])  # (N,)
 
         return prob
 
