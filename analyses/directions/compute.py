@@ -177,7 +177,7 @@ def _judged(res: dict, names: list, vecs: np.ndarray, grid: np.ndarray, curves: 
     """Slopes, the random band, and naming + orientation of the unsupervised directions."""
     alphas = res["alphas"]
     sl = J.slopes(curves, alphas)  # (D + R, K)
-    both, band = J.random_band(sl[n:])
+    both, band = J.random_band(sl[n:], comparisons=n * len(classes))  # every direction on every class
     curves, sl, grid, vecs = curves.copy(), sl.copy(), grid.copy(), vecs.copy()
     for i in range(n):
         if names[i] is None:  # unsupervised: the judge names it and it is turned to raise that class

@@ -8,9 +8,11 @@ All pure: images come from a callable ``gen(z) -> images`` and class fractions f
 - :func:`slopes`: the least-squares slope of each curve over the alphas (D, K) (the slope at 0 of a
   curve symmetric in alpha).
 - :func:`random_band`: per class, the larger of the largest |slope| of the random directions and
-  their negatives and three standard deviations of those slopes: a direction's effect on a class is
-  above random when its |slope| exceeds the band. Walks are symmetric in alpha, so the curve of -r is
-  the curve of r reversed (the negatives are exact, not drawn).
+  their negatives and the |slope| a random direction exceeds with probability ``FAMILY_ALPHA / m``
+  (Student t on the R random slopes, m = the directions x classes judged): a direction's effect on a
+  class is above random when its |slope| exceeds the band, and on a G where no direction does anything
+  the chance that any of them is called above random stays under ``FAMILY_ALPHA``. Walks are symmetric
+  in alpha, so the curve of -r is the curve of r reversed (the negatives are exact, not drawn).
 - :func:`name_of`: the class a direction moves most, in multiples of that class's band.
 - :func:`entanglement`: each class's slope per unit slope of the direction's concept.
 - :func:`agreement`: cosines between directions, and the random-vs-random floor.
@@ -52,11 +54,31 @@ def slopes(curves: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     return np.einsum("a,...ak->...k", a, y) / float((a ** 2).sum())
 
 
-def random_band(random_slopes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+FAMILY_ALPHA = 0.05  # the chance that any direction of a run is called above random on a null G
+
+
+def band_multiple(n_random: int, comparisons: int, alpha: float = FAMILY_ALPHA) -> float:
+    """The band in standard deviations of the random slopes: the two-sided ``alpha / comparisons``
+    quantile of Student's t with ``n_random`` degrees of freedom (the slopes' mean is 0 by
+    construction, so each random direction gives one). E.g. 4.6 for 10 random directions and 16
+    directions x 3 classes, 5.6 for 6 random and 12 x 3; with a known sd and one comparison, 1.96."""
+    from scipy.stats import t
+
+    return float(t.ppf(1 - alpha / (2 * max(1, int(comparisons))), max(1, int(n_random))))
+
+
+def random_band(random_slopes: np.ndarray, comparisons: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(signed slopes of the randoms and their negatives (2R, K), band (K,)): per class the larger of
-    max |slope| and 3 standard deviations of the signed slopes (whose mean is 0 by construction)."""
+    max |slope| and :func:`band_multiple` (R, ``comparisons``) standard deviations of the signed slopes.
+
+    ``comparisons``: how many (direction, class) slopes are held against the band, naming included
+    (an unsupervised component is named after the class it moves most, a choice among K): with the
+    Bonferroni bound the band controls the chance of any false call among them, not of each one (at
+    3 sd, 3 of 4 hash generators, whose every direction is noise, had a direction above random).
+    """
     both = np.concatenate([random_slopes, -random_slopes])
-    return both, np.maximum(np.abs(both).max(0), 3 * both.std(0))
+    sd = np.sqrt((both ** 2).mean(0))  # about the known mean 0
+    return both, np.maximum(np.abs(both).max(0), band_multiple(len(random_slopes), comparisons) * sd)
 
 
 def name_of(slope: np.ndarray, band: np.ndarray) -> tuple[int, float]:

@@ -102,6 +102,9 @@ def summarize(r: DirectionsResult, concepts, judge_record: dict, judge_note: str
             "sefa_layer": r.sefa_layer, "components": s.components, "share": s.share, "val_share": s.val_share,
             "judged": r.slopes is not None, "judge": judge_record, "judge_note": judge_note,
             "random_band": None if r.band is None else dict(zip(r.class_names, map(float, r.band))),
+            "band_comparisons": None if r.band is None else len(r.keys) * len(r.class_names),
+            "band_sd": None if r.band is None else J.band_multiple(s.n_random, len(r.keys) * len(r.class_names)),
+            "band_family_alpha": J.FAMILY_ALPHA,
             "directions": direction_rows(r), "concepts": concept_rows(r, concepts),
             "ganspace_vs_sefa": unsupervised_agreement(r)}
 
@@ -112,8 +115,11 @@ def caption(s: dict) -> str:
               if s["judged"] else f"not judged: {s['judge_note']}")
     return (f"Directions in z found four ways ({', '.join(s['methods'])}), unit norm, walked from -{s['t']:g} to "
             f"+{s['t']:g}; {judged}. The random band of a class is the larger of the largest |slope| of "
-            f"{s['n_random']} random unit directions (and their negatives) and 3 standard deviations of those "
-            "slopes. Unsupervised components are named after the class they move most in multiples of its band."
+            f"{s['n_random']} random unit directions (and their negatives) and the |slope| a random direction "
+            f"exceeds with probability 5% / {s.get('band_comparisons', 'm')} (Student t on those slopes; "
+            f"{s.get('band_comparisons', 'm')} = directions x classes judged, so that on a generator where no "
+            "direction does anything the chance of any call above random is at most 5%). Unsupervised "
+            "components are named after the class they move most in multiples of its band."
             + (" Refused: " + "; ".join(f"{m}: {w}" for m, w in s["refused"].items()) if s["refused"] else ""))
 
 

@@ -119,7 +119,10 @@ def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | N
                   concept_id: int = -1, others: dict | None = None) -> Measured:
     """Class statistics of class maps (N, H, W); ``scene_changed`` against ``reference`` maps
     of the same z, over the pixels that were not ``concept_id`` there."""
-    f = torch.nn.functional.one_hot(seg.long().flatten(1), n_classes).double().mean(1).numpy()  # (N, K)
+    flat = seg.long().flatten(1)  # (N, H*W): each image's pixel counts per class, over its pixels
+    counts = torch.zeros(len(flat), n_classes, dtype=torch.float64).scatter_add_(
+        1, flat, torch.ones(flat.shape, dtype=torch.float64))
+    f = (counts / max(1, flat.shape[1])).numpy()  # (N, K)
     changed = 0.0
     if reference is not None:
         keep = reference != concept_id
