@@ -71,6 +71,57 @@ def test_edit_rule(tiny_cfg):
     assert torch.equal(plain["relu2"][:, 2:], acts["relu2"][:, 2:])
 
 
+def test_save_figure_pdf_by_a_child_and_its_failures(tmp_path, monkeypatch):
+    # the PDF is drawn by a forked child on Linux; a child that fails or hangs leaves no file behind
+    # and the PDF is drawn in this process instead: both files are always there and complete
+    import os
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_viz import io
+
+    def fig():
+        f = plt.figure(figsize=(2, 2))
+        f.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
+        return f
+
+    def complete(name):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        pdf = (tmp_path / f"{name}.pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF")
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+    io.save_figure(fig(), tmp_path, "plain")
+    complete("plain")
+    parent, real = os.getpid(), io._save_one
+
+    def child_fails(f, target, dpi):
+        if os.getpid() != parent:
+            raise OSError("disk full in the child")
+        real(f, target, dpi)
+
+    monkeypatch.setattr(io, "_save_one", child_fails)
+    io.save_figure(fig(), tmp_path, "failed")
+    complete("failed")
+
+    def child_hangs(f, target, dpi):
+        if os.getpid() != parent:
+            with io.atomic_path(target):
+                time.sleep(60)
+        real(f, target, dpi)
+
+    monkeypatch.setattr(io, "_save_one", child_hangs)
+    monkeypatch.setattr(io, "CHILD_GRACE", 0.5)
+    t0 = time.monotonic()
+    io.save_figure(fig(), tmp_path, "hung")
+    assert time.monotonic() - t0 < 20
+    complete("hung")
+
+
 def test_save_figure_lowers_the_dpi_of_a_huge_figure_only(tmp_path, monkeypatch):
     import matplotlib
 
