@@ -1,7 +1,7 @@
 """Run every analysis that applies to a model and collect its results for the report.
 
 Each section is one registered analysis (:mod:`gan_viz.analyses.registry`): its name, the
-small options chosen so that the whole report takes about a minute on a 2-core CPU
+small options chosen so that the whole report takes a few minutes on a 2-core CPU
 (the runner's option names, as its command's argparse dest names), and its caption.
 The report calls ``registry.run(name, ctx, **options)`` with one
 :class:`~gan_viz.analyses.registry.Context` per section: the same subject, seed, device,
@@ -288,7 +288,7 @@ def _title_and_intro(inputs: Inputs) -> tuple[str, str]:
     seg = _instrument_phrase(S, inputs.segmenter)
     intro = (f"Model {S.where} ({S.source}); {data}; concept instrument: {seg}. Each section ran its analysis "
              f"(the code of its gan-viz command) with the small settings shown under it (chosen for a report in "
-             f"about a minute on a 2-core CPU; rerun the command with its defaults for the full measurement). "
+             f"a few minutes on a 2-core CPU; rerun the command with its defaults for the full measurement). "
              f"Seed {inputs.seed}.")
     return title, intro
 
