@@ -61,6 +61,7 @@ def test_chunked_net_equals_one_forward(tiny):
     from gan_viz.parser import chunk_size, prepare
 
     assert (chunk_size(64, 64), chunk_size(32, 32), chunk_size(128, 128), chunk_size(512, 512)) == (8, 32, 2, 1)
+    assert chunk_size(32, 32, batch_size=5) == 5 and chunk_size(64, 64, "cuda", 100) == 100  # whole batches there
     x = torch.rand(19, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         whole = tiny.net(prepare(x)[0])

@@ -53,7 +53,7 @@ class RoomsParser(Instrument):
 
         def prob(images: torch.Tensor) -> torch.Tensor:
             x, (h, w) = prepare(images)
-            step = chunk_size(*x.shape[-2:])  # as the parser's own verbs run: in cache-sized chunks
+            step = chunk_size(*x.shape[-2:], parser.device)  # as the parser's verbs run (CPU: in cache-sized chunks)
             return torch.cat([parser.net(x[i:i + step].to(parser.device))[..., :h, :w].softmax(1)[:, class_id]
                               .mean((1, 2)) for i in range(0, len(x), step)])  # (N,)
 
