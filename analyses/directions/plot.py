@@ -15,7 +15,8 @@ PAD = 2
 
 def plot_effect_curves(r: DirectionsResult, concept: str, tag: str = ""):
     """One panel per method: the judged mean fraction of ``concept`` along its direction, beside the
-    envelope of the random directions and their negatives (shaded)."""
+    envelope of the random directions and their negatives (shaded) and the band's slopes (dashed: a
+    direction is above random when its slope is steeper)."""
     import matplotlib.pyplot as plt
 
     idx, c = members(r, concept), r.class_names.index(concept)
@@ -24,6 +25,10 @@ def plot_effect_curves(r: DirectionsResult, concept: str, tag: str = ""):
     fig, axes = plt.subplots(1, max(1, len(idx)), figsize=(2.6 * max(1, len(idx)), 2.8), sharey=True, squeeze=False)
     for ax, i in zip(axes[0], idx):
         ax.fill_between(r.alphas, env.min(0), env.max(0), color="0.85", label=f"{len(env)} random (+-)")
+        a = np.asarray(r.alphas, dtype=float) - np.mean(r.alphas)
+        for sign in (1, -1):
+            ax.plot(r.alphas, env.mean(0) + sign * r.band[c] * a, "--", color="0.45", lw=0.8,
+                    label="band slope" if sign > 0 else None)
         ax.plot(r.alphas, r.curves[i, :, c], "o-", color="C3", lw=1.5, label=r.keys[i])
         ax.set_title(f"{r.methods[i]}: slope {r.slopes[i, c]:+.3f}\n(band {r.band[c]:.3f})", fontsize=8)
         ax.set_xlabel("alpha (z + alpha v, |v| = 1)", fontsize=7)
