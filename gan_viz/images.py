@@ -23,6 +23,14 @@ def area_resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
     return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
 
 
+def class_fractions_of(seg: torch.Tensor, k: int, dtype=torch.float32) -> torch.Tensor:
+    """(N, H, W) integer label maps -> (N, K) share of each image's pixels in each of ``k`` classes
+    (counted by ``scatter_add``: no (N, H*W, K) one-hot array); an empty batch gives (0, K)."""
+    flat = seg.long().flatten(1)
+    counts = torch.zeros(len(flat), k, dtype=dtype).scatter_add_(1, flat, torch.ones(flat.shape, dtype=dtype))
+    return counts / max(1, flat.shape[1])
+
+
 def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
     """Tile (N, H, W, 3) uint8 images into one (rows*(H+pad)+pad, ...) image."""
     n, h, w, c = images.shape

@@ -153,11 +153,9 @@ class SceneParser:
 
     def class_fractions(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """(N, C, H, W) -> (N, K) float: the fraction of each image's pixels in each class."""
-        seg = self.segment(images, batch_size)  # (N, H, W)
-        k = len(self.classes)
-        flat = seg.flatten(1)
-        counts = torch.zeros(len(seg), k).scatter_add_(1, flat, torch.ones(flat.shape))  # (N, K) pixel counts
-        return counts / seg[0].numel() if len(seg) else counts
+        from .images import class_fractions_of
+
+        return class_fractions_of(self.segment(images, batch_size), len(self.classes))
 
     @torch.no_grad()
     def features(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -20,3 +20,16 @@ def test_area_resize_leaves_images_at_or_below_the_size_alone():
     assert area_resize(x, 8) is x
     assert area_resize(x, 16) is x  # never upsamples
     assert area_resize(x, None) is x
+
+
+def test_class_fractions_of_counts_every_pixel_once():
+    import torch
+
+    from gan_viz.images import class_fractions_of
+
+    seg = torch.randint(0, 5, (7, 9, 11))
+    want = torch.nn.functional.one_hot(seg.flatten(1), 6).double().mean(1)  # class 5 never drawn
+    got = class_fractions_of(seg, 6, torch.float64)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    assert got[:, 5].eq(0).all() and torch.allclose(got.sum(1), torch.ones(7, dtype=torch.float64))
+    assert class_fractions_of(seg[:0], 6).shape == (0, 6)

@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from gan_viz.errors import UserError
 from gan_viz.hooks import edit, edit_layer
+from gan_viz.images import class_fractions_of
 from gan_viz.layers import tail_after
 from gan_viz.sources import evaluating
 from gan_viz.subject import generate_images
@@ -119,10 +120,7 @@ def segment_stats(seg: torch.Tensor, n_classes: int, reference: torch.Tensor | N
                   concept_id: int = -1, others: dict | None = None) -> Measured:
     """Class statistics of class maps (N, H, W); ``scene_changed`` against ``reference`` maps
     of the same z, over the pixels that were not ``concept_id`` there."""
-    flat = seg.long().flatten(1)  # (N, H*W): each image's pixel counts per class, over its pixels
-    counts = torch.zeros(len(flat), n_classes, dtype=torch.float64).scatter_add_(
-        1, flat, torch.ones(flat.shape, dtype=torch.float64))
-    f = (counts / max(1, flat.shape[1])).numpy()  # (N, K)
+    f = class_fractions_of(seg, n_classes, torch.float64).numpy()  # (N, K)
     changed = 0.0
     if reference is not None:
         keep = reference != concept_id

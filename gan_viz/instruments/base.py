@@ -47,9 +47,9 @@ class Instrument:
 
     def class_fractions(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """(N, C, H, W) -> (N, K) float: the share of each image's pixels in each class."""
-        seg = self.segment(images, batch_size)  # (N, H, W)
-        counts = torch.nn.functional.one_hot(seg.flatten(1), len(self.class_names)).sum(1).float()  # (N, K)
-        return counts / seg[0].numel() if len(seg) else counts
+        from ..images import class_fractions_of
+
+        return class_fractions_of(self.segment(images, batch_size), len(self.class_names))
 
     def concept_prob(self, class_id: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """images -> (N,) differentiable mean probability of ``class_id``, or None (not differentiable)."""
