@@ -202,8 +202,9 @@ def _v_directions(s: dict) -> str | None:
     if not rows:
         return None
     above = [c for c, r in rows.items() if max(r["slope_over_band"].values()) > 1]
-    m, sd = s.get("band_comparisons"), s.get("band_sd")
-    band = (f"{sd:.1f} sd: 5% / {m} comparisons, and their largest" if m and sd else "3 sd and their largest")
+    m, sd, alpha = s.get("band_comparisons"), s.get("band_sd"), s.get("band_family_alpha")
+    band = (f"{sd:.1f} sd: {alpha:.0%} / {m} comparisons, and their largest" if m and sd and alpha
+            else "3 sd and their largest")
     rule = f"a direction moves its concept beyond every random direction of the same norm ({band})"
     return (f"holds for {', '.join(above)} ({rule})" if len(above) == len(rows) else
             f"holds for {', '.join(above) or 'none'} of {', '.join(rows)} ({rule})")

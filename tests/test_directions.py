@@ -122,6 +122,13 @@ def test_cli_on_the_bundled_model_writes_figures_summary_and_arrays(cli, tmp_pat
     assert a["window/interfacegan"].shape == (100,) and abs(np.linalg.norm(a["sefa/0"]) - 1) < 1e-5
     assert a["grid_images"].shape[:3] == (2 * 2 + 2 + 2 + 6, 2, 3)
     assert "window interfacegan" in text and "rooms-parser" in text
+    # the band: Bonferroni over every direction x class judged, at least the largest random |slope|
+    m = len(s["directions"]) * len(s["judge"]["class_names"])
+    assert s["band_comparisons"] == m and s["band_family_alpha"] == 0.05
+    assert abs(s["band_sd"] - DR.band_multiple(s["n_random"], m)) < 1e-9 and s["band_sd"] > 3
+    rs = a["random_slopes"]  # (2R, K): the randoms and their negatives
+    band = np.maximum(np.abs(rs).max(0), s["band_sd"] * np.sqrt((rs ** 2).mean(0)))
+    np.testing.assert_allclose(a["band"], band, rtol=1e-9)
 
 
 def test_same_seed_same_summary(cli, tmp_path):

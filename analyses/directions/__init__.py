@@ -21,14 +21,16 @@ Example:
 from .compute import METHODS, SUPERVISED, DirectionsResult, Settings, compute_directions
 from .find import (concept_groups, exemplar_direction, first_linear_map, ganspace_directions, sefa_directions,
                    svm_direction)
-from .judge import agreement, effect_curves, entanglement, name_of, random_band, random_floor, slopes
+from .judge import (FAMILY_ALPHA, agreement, band_multiple, effect_curves, entanglement, name_of, random_band,
+                    random_floor, slopes)
 from .run import DEFAULT_CONCEPTS, EVAL_SEED, FIND_SEED, NAME, Options
 from .summary import caption, concept_rows, direction_rows, lines, summarize
 
 __all__ = [
     "METHODS", "SUPERVISED", "DirectionsResult", "Settings", "compute_directions", "concept_groups",
     "exemplar_direction", "first_linear_map", "ganspace_directions", "sefa_directions", "svm_direction",
-    "agreement", "effect_curves", "entanglement", "name_of", "random_band", "random_floor", "slopes",
+    "FAMILY_ALPHA", "agreement", "band_multiple", "effect_curves", "entanglement", "name_of", "random_band",
+    "random_floor", "slopes",
     "DEFAULT_CONCEPTS", "EVAL_SEED", "FIND_SEED", "NAME", "Options", "caption", "concept_rows", "direction_rows",
     "lines", "summarize",
 ]

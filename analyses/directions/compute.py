@@ -75,6 +75,8 @@ class DirectionsResult:
     slopes: np.ndarray | None = None  # (D, K)
     random_slopes: np.ndarray | None = None  # (2R, K): the randoms and their negatives
     band: np.ndarray | None = None  # (K,)
+    band_comparisons: int | None = None  # (direction, class) slopes held against the band
+    band_sd: float | None = None  # the band's multiple of the random slopes' sd (judge.band_multiple)
 
 
 def _supervised(find_z, scores, classes, concepts, s: Settings) -> list:
@@ -177,7 +179,8 @@ def _judged(res: dict, names: list, vecs: np.ndarray, grid: np.ndarray, curves: 
     """Slopes, the random band, and naming + orientation of the unsupervised directions."""
     alphas = res["alphas"]
     sl = J.slopes(curves, alphas)  # (D + R, K)
-    both, band = J.random_band(sl[n:], comparisons=n * len(classes))  # every direction on every class
+    m = n * len(classes)  # every direction on every class
+    both, band = J.random_band(sl[n:], comparisons=m)
     curves, sl, grid, vecs = curves.copy(), sl.copy(), grid.copy(), vecs.copy()
     for i in range(n):
         if names[i] is None:  # unsupervised: the judge names it and it is turned to raise that class
@@ -187,4 +190,4 @@ def _judged(res: dict, names: list, vecs: np.ndarray, grid: np.ndarray, curves: 
                 vecs[i], sl[i], curves[i], grid[i] = -vecs[i], -sl[i], curves[i, ::-1], grid[i, :, ::-1]
     return DirectionsResult(concepts=tuple(names), vectors=vecs, grid=grid, class_names=tuple(classes),
                             curves=curves[:n], random_curves=curves[n:], slopes=sl[:n], random_slopes=both,
-                            band=band, **res)
+                            band=band, band_comparisons=m, band_sd=J.band_multiple(len(sl) - n, m), **res)

@@ -102,11 +102,20 @@ def summarize(r: DirectionsResult, concepts, judge_record: dict, judge_note: str
             "sefa_layer": r.sefa_layer, "components": s.components, "share": s.share, "val_share": s.val_share,
             "judged": r.slopes is not None, "judge": judge_record, "judge_note": judge_note,
             "random_band": None if r.band is None else dict(zip(r.class_names, map(float, r.band))),
-            "band_comparisons": None if r.band is None else len(r.keys) * len(r.class_names),
-            "band_sd": None if r.band is None else J.band_multiple(s.n_random, len(r.keys) * len(r.class_names)),
-            "band_family_alpha": J.FAMILY_ALPHA,
+            "band_comparisons": r.band_comparisons, "band_sd": r.band_sd, "band_family_alpha": J.FAMILY_ALPHA,
             "directions": direction_rows(r), "concepts": concept_rows(r, concepts),
             "ganspace_vs_sefa": unsupervised_agreement(r)}
+
+
+def band_rule(s: dict) -> str:
+    """The band's second term as ``s`` (a summary) records it (3 sd in summaries written before the
+    correction, which record no ``band_comparisons``)."""
+    m, sd, alpha = s.get("band_comparisons"), s.get("band_sd"), s.get("band_family_alpha")
+    if not (m and sd and alpha):
+        return "3 standard deviations of those slopes"
+    return (f"{sd:.1f} standard deviations of those slopes, the |slope| a random direction exceeds with "
+            f"probability {alpha:.0%} / {m} (Student t; {m} = directions x classes judged, so that on a generator "
+            f"where no direction does anything the chance of any call above random is at most {alpha:.0%})")
 
 
 def caption(s: dict) -> str:
@@ -115,10 +124,7 @@ def caption(s: dict) -> str:
               if s["judged"] else f"not judged: {s['judge_note']}")
     return (f"Directions in z found four ways ({', '.join(s['methods'])}), unit norm, walked from -{s['t']:g} to "
             f"+{s['t']:g}; {judged}. The random band of a class is the larger of the largest |slope| of "
-            f"{s['n_random']} random unit directions (and their negatives) and the |slope| a random direction "
-            f"exceeds with probability 5% / {s.get('band_comparisons', 'm')} (Student t on those slopes; "
-            f"{s.get('band_comparisons', 'm')} = directions x classes judged, so that on a generator where no "
-            "direction does anything the chance of any call above random is at most 5%). Unsupervised "
+            f"{s['n_random']} random unit directions (and their negatives) and {band_rule(s)}. Unsupervised "
             "components are named after the class they move most in multiples of its band."
             + (" Refused: " + "; ".join(f"{m}: {w}" for m, w in s["refused"].items()) if s["refused"] else ""))
 
