@@ -101,12 +101,14 @@ def test_save_figure_pdf_by_a_child_and_its_failures(tmp_path, monkeypatch):
 
     def child_fails(f, target, dpi):
         if os.getpid() != parent:
+            (tmp_path.parent / f"{tmp_path.name}_child_ran").touch()  # outside tmp_path: complete() checks it
             raise OSError("disk full in the child")
         real(f, target, dpi)
 
     monkeypatch.setattr(io, "_save_one", child_fails)
     io.save_figure(fig(), tmp_path, "failed")
     complete("failed")
+    assert (tmp_path.parent / f"{tmp_path.name}_child_ran").exists() == io.FORK_FIGURES  # a child drew on Linux
 
     def child_hangs(f, target, dpi):
         if os.getpid() != parent:
