@@ -5,15 +5,22 @@ Prints the per-section seconds, then one JSON line: seconds, peak_rss_mb, cpu_se
 system CPU time, which does not grow when other jobs share the cores), sections, each section's own
 peak memory (Linux), load average.
 
+``--floor`` also counts the multiply-adds of every convolution and linear layer the report runs
+(G, D, the parsers, any ``nn.Module``; a forward under autograd counts once more for its backward,
+the input gradient alone), times G and the scene parser on a full batch in the same run, and
+reports ``floor_seconds``: those multiply-adds at the faster of the two rates. No schedule of the
+same work can take less wall time on this CPU: it is the lower bound to set a time goal against.
+
     python benchmarks/report_time.py [--ckpt CKPT] [--dataset NAME --data-root DIR] [--only LIST]
                                      [--segmenter rooms]
-                                     [--threads 2] [--keep DIR]
+                                     [--threads 2] [--keep DIR] [--floor]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -65,6 +72,92 @@ def per_section_peaks(report_module) -> dict:
     return peaks
 
 
+def layer_macs(module, inputs, output) -> int:
+    """Multiply-adds of one call of a convolution, transposed convolution or linear layer (0 for others)."""
+    import torch.nn as nn
+
+    if not hasattr(output, "numel"):
+        return 0
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):  # each input element meets a kernel per output channel
+        x = inputs[0]
+        return x.numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    return 0
+
+
+class MacCounter:
+    """Counts :func:`layer_macs` of every module call in this process (a global forward hook), by section.
+
+    A call whose output requires grad counts once more (its backward's input gradient, the least a
+    backward computes), so the count stays a lower bound on the work."""
+
+    def __init__(self):
+        import torch.nn as nn
+
+        self.section, self.forward, self.backward = "setup", {}, {}
+        self._handle = nn.modules.module.register_module_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        n = layer_macs(module, inputs, output)
+        if n:
+            self.forward[self.section] = self.forward.get(self.section, 0) + n
+            if getattr(output, "requires_grad", False):
+                self.backward[self.section] = self.backward.get(self.section, 0) + n
+
+    def total(self, section: str | None = None) -> int:
+        keys = self.forward.keys() if section is None else [section]
+        return sum(self.forward.get(k, 0) + self.backward.get(k, 0) for k in keys)
+
+    def close(self) -> None:
+        self._handle.remove()
+
+    def wrap(self, report_module) -> None:
+        """Attribute the count to the report's sections (``run_section``)."""
+        run_section = report_module.run_section
+
+        def counted(s, *args, **kwargs):
+            self.section = s.key
+            try:
+                return run_section(s, *args, **kwargs)
+            finally:
+                self.section = "pages"
+
+        report_module.run_section = counted
+
+
+def best_rates(ckpt, batch: int = 256, repeats: int = 3) -> dict:
+    """Multiply-adds per second of G (``batch`` samples) and of the scene parser (on those images), best of
+    ``repeats`` timed runs after a warm-up, in this process: the rates the report's arithmetic can reach."""
+    import torch
+
+    from gan_viz.checkpoint import load_subject
+    from gan_viz.parser import load_parser
+
+    S = load_subject(ckpt)
+    parser = load_parser()
+    z = S.sample_z(batch, torch.Generator().manual_seed(0))
+    images = S.images(z)
+    counter = MacCounter()
+    rates = {}
+    try:
+        with torch.no_grad():  # the report's own verbs: S.images (G in batches) and parser.segment (in chunks)
+            for name, fn in (("G", lambda: S.images(z)), ("parser", lambda: parser.segment(images))):
+                fn()  # warm-up (oneDNN primitives, caches)
+                best = float("inf")
+                for _ in range(repeats):
+                    counter.forward.clear()
+                    t0 = time.perf_counter()
+                    fn()
+                    best = min(best, time.perf_counter() - t0)
+                rates[name] = counter.total() / best
+    finally:
+        counter.close()
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ckpt", default=None, help="checkpoint (default: the bundled one)")
@@ -76,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                          "to time Figs. 6-7 there)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core goal)")
     ap.add_argument("--keep", default=None, metavar="DIR", help="write the report here instead of a temp folder")
+    ap.add_argument("--floor", action="store_true",
+                    help="count the report's multiply-adds and time them at G's and the parser's best rates here")
     args = ap.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
@@ -86,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     from gan_viz.reports.report import build_report
 
     peaks = per_section_peaks(report_module)
+    counter = None
+    if args.floor:
+        counter = MacCounter()
+        counter.wrap(report_module)
 
     ckpt = Path(args.ckpt) if args.ckpt else BUNDLED
     with tempfile.TemporaryDirectory(prefix="report_time_") as tmp:
@@ -110,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
               "absent": {k: s["reason"] for k, s in rec["sections"].items() if s["status"] == "absent"},
               "checkpoint": str(ckpt), "threads": args.threads, "cpus": os.cpu_count(),
               "loadavg_1min_after": round(os.getloadavg()[0], 2), "goal": {"seconds": 60, "peak_rss_mb": 2048}}
+    if counter is not None:
+        counter.close()
+        rates = best_rates(ckpt)
+        rate = max(rates.values())
+        macs = {k: counter.total(k) for k in sorted(set(counter.forward) | set(counter.backward))}
+        for key, n in macs.items():
+            print(f"{key:<22} {n / 1e9:8.1f} G multiply-adds  >= {n / rate:6.1f} s", file=sys.stderr)
+        result["floor"] = {"macs": {k: int(v) for k, v in macs.items()}, "total_macs": int(counter.total()),
+                           "rates_macs_per_s": {k: round(v) for k, v in rates.items()},
+                           "section_floor_seconds": {k: round(v / rate, 1) for k, v in macs.items()}}
+        result["floor_seconds"] = round(counter.total() / rate, 1)
     print(json.dumps(result))
     return 0
 
