@@ -5,7 +5,9 @@ On 2 cores with AVX2 kernels (an AVX-512 EPYC, ``ATEN_CPU_CAPABILITY=avx2``) the
 125-155 s on the bundled 64x64 model (as the host's load varied) (Fig. 6 35 s, directions 22 s, Fig. 7 14 s, memorisation 14 s,
 quality 12 s) and 66 s on the 32x32 one: G and the parser cost 4x per image what they cost at 32x32,
 and both run near the CPU's peak (G 1.4 ms, the parser 2 ms per 64x64 image), so the time is the
-images each section measures, not overhead. ``TAKES`` lists the shared
+images each section measures, not overhead: ``benchmarks/report_time.py --floor`` counts 4.7 T
+multiply-adds in the report's convolutions at 64x64 (Fig. 6 1.75 T, directions 1.30 T, Fig. 7 1.02 T,
+quality 0.32 T), 61 s at the parser's best rate on those 2 cores before anything else is done. ``TAKES`` lists the shared
 inputs each analysis's command takes, so a section's context and its printed command carry those
 and no others.
 """
