@@ -104,9 +104,12 @@ def run(name: str, ctx: Context, **options: Any) -> dict:
         if ctx.subject is None:
             raise UserError(f"{name} needs a model")
         ctx.subject.require(net) if net == "D" or not ctx.subject.has_G else None
-    if a.options is not None:
-        return a.run(ctx, a.options(**options))
-    return a.run(ctx, **options)
+    from gan_viz.io import deferred_figures
+
+    with deferred_figures():  # its figures' PDFs are drawn beside its next work, complete when it returns
+        if a.options is not None:
+            return a.run(ctx, a.options(**options))
+        return a.run(ctx, **options)
 
 
 # analysis name -> module under analyses/ that registers it (imported lazily: the heavy

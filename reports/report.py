@@ -339,7 +339,7 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
         the record written to report.json (sections with status, seconds, reasons; settings).
     """
     from gan_viz.checkpoint import load_subject
-    from gan_viz.io import write_json
+    from gan_viz.io import deferred_figures, write_json
 
     from . import extras
     from .html import block_of, write_html
@@ -363,10 +363,11 @@ def build_report(subject, out: Path, only: str | None = None, device: str = "cpu
     for o, b in zip(outcomes, blocks):
         if o.section.key == "upsampling" and o.ok:  # the notes' mechanics, said against this model's own G
             b.caption = f"{b.caption} {extras.upsampling_note(S)}".strip()
-    blocks.append(extras.card_block(S, out))
-    audit = next((o for o in outcomes if o.section.key == "filter_audit"), None)
-    if audit is not None:
-        blocks.append(extras.gallery_block(S, audit, out, inputs))
+    with deferred_figures():  # the card's PDFs are drawn beside the gallery's work
+        blocks.append(extras.card_block(S, out))
+        audit = next((o for o in outcomes if o.section.key == "filter_audit"), None)
+        if audit is not None:
+            blocks.append(extras.gallery_block(S, audit, out, inputs))
     title, intro = _title_and_intro(inputs)
     from . import glance
 

@@ -3,7 +3,7 @@
 The settings are each at or past their measured convergence point (see the analyses' option docs).
 On 2 cores with AVX2 kernels (an AVX-512 EPYC, ``ATEN_CPU_CAPABILITY=avx2``) the whole report takes
 125-155 s on the bundled 64x64 model (as the host's load varied) (Fig. 6 35 s, directions 22 s, Fig. 7 14 s, memorisation 14 s,
-quality 12 s) and 66 s on the 32x32 one: G and the parser cost 4x per image what they cost at 32x32,
+quality 12 s) and 58-61 s on the 32x32 one: G and the parser cost 4x per image what they cost at 32x32,
 and both run near the CPU's peak (G 1.4 ms, the parser 2 ms per 64x64 image), so the time is the
 images each section measures, not overhead: ``benchmarks/report_time.py --floor`` counts 4.7 T
 multiply-adds in the report's convolutions at 64x64 (Fig. 6 1.75 T, directions 1.30 T, Fig. 7 1.02 T,

@@ -124,6 +124,76 @@ def test_save_figure_pdf_by_a_child_and_its_failures(tmp_path, monkeypatch):
     complete("hung")
 
 
+def test_deferred_figures_return_before_the_pdf_and_complete_every_pdf_at_the_end(tmp_path, monkeypatch):
+    # inside deferred_figures save_figure does not wait for the PDF's child: here the child draws only once the
+    # parent has gone on past save_figure (a flag file); blocks nest, each finishes its own; a failed child's
+    # PDF is drawn by the parent at the end; at most MAX_PENDING figures wait
+    import os
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_viz import io
+
+    def fig():
+        f = plt.figure(figsize=(2, 2))
+        f.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
+        return f
+
+    def complete(name):
+        pdf = (tmp_path / f"{name}.pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF")
+
+    parent, real, go = os.getpid(), io._save_one, tmp_path.parent / f"{tmp_path.name}_go"
+
+    def child_waits_for_the_parent(f, target, dpi):
+        if os.getpid() != parent:
+            deadline = time.monotonic() + 10
+            while not go.exists():
+                if time.monotonic() > deadline:
+                    raise OSError("the parent waited for this child inside save_figure")
+                time.sleep(0.01)
+            (tmp_path.parent / f"{tmp_path.name}_{target.stem}_by_child").touch()
+        real(f, target, dpi)
+
+    monkeypatch.setattr(io, "_save_one", child_waits_for_the_parent)
+    go.touch()  # outside a block the parent waits: let the child draw at once
+    io.save_figure(fig(), tmp_path, "plain")
+    complete("plain")
+    go.unlink()
+    with io.deferred_figures():
+        with io.deferred_figures():
+            io.save_figure(fig(), tmp_path, "inner")
+            assert (tmp_path / "inner.png").exists() and not (tmp_path / "inner.pdf").exists()
+            go.touch()  # the parent is past save_figure: only now may the child draw
+        complete("inner")  # the inner block finished its own figure
+        go.unlink()
+        monkeypatch.setattr(io, "MAX_PENDING", 1)
+        io.save_figure(fig(), tmp_path, "first")  # its child waits: the parent went on
+        go.touch()
+        io.save_figure(fig(), tmp_path, "second")  # two pending > 1: the oldest is finished here
+        complete("first")
+        io.save_figure(fig(), tmp_path, "third")
+    for name in ("inner", "first", "second", "third"):
+        complete(name)
+        assert (tmp_path.parent / f"{tmp_path.name}_{name}_by_child").exists() == io.FORK_FIGURES
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    assert not io._blocks() and not plt.get_fignums()  # every figure closed
+
+    def child_fails(f, target, dpi):
+        if os.getpid() != parent:
+            raise OSError("disk full in the child")
+        real(f, target, dpi)
+
+    monkeypatch.setattr(io, "_save_one", child_fails)
+    with io.deferred_figures():
+        io.save_figure(fig(), tmp_path, "failed")
+    complete("failed")
+
+
 def test_save_figure_lowers_the_dpi_of_a_huge_figure_only(tmp_path, monkeypatch):
     import matplotlib
 
