@@ -9,8 +9,10 @@ peak memory (Linux), load average.
 (G, D, the parsers, any ``nn.Module``; a forward under autograd counts once more for its backward,
 the input gradient alone), times G and the scene parser on a full batch in the same run, and
 reports ``floor_seconds``: those multiply-adds at the fastest of the rates (each measured before and
-after the report). No schedule of the same work can take less wall time on this CPU: it is the
-lower bound to set a time goal against (issue 27: 60 s at 64x64 is below it on 2 AVX2 cores).
+after the report). Unless some layer runs faster than G and the parser do at their best (D's and
+the backward's convolutions are of the same kinds and sizes), no schedule of the same work takes less
+wall time on this CPU: it is the lower bound to set a time goal against (issue 27: 60 s at 64x64 is below it on 2 AVX2
+cores).
 
     python benchmarks/report_time.py [--ckpt CKPT] [--dataset NAME --data-root DIR] [--only LIST]
                                      [--segmenter rooms]
@@ -159,6 +161,20 @@ def best_rates(ckpt, batch: int = 256, repeats: int = 3) -> dict:
     return rates
 
 
+def floor_of(counter: MacCounter, *rate_runs: dict) -> dict:
+    """``floor`` (per-section multiply-adds, the rates, per-section seconds) and ``floor_seconds``: the
+    counted multiply-adds at the fastest rate of ``rate_runs`` (:func:`best_rates`, before and after)."""
+    rates = {k: max(r[k] for r in rate_runs) for k in rate_runs[0]}
+    rate = max(rates.values())
+    macs = {k: counter.total(k) for k in sorted(counter.forward)}  # backward is only counted beside a forward
+    for key, n in macs.items():
+        print(f"{key:<22} {n / 1e9:8.1f} G multiply-adds  >= {n / rate:6.1f} s", file=sys.stderr)
+    return {"floor": {"macs": macs, "total_macs": counter.total(),
+                      "rates_macs_per_s": {k: round(v) for k, v in rates.items()},
+                      "section_floor_seconds": {k: round(v / rate, 1) for k, v in macs.items()}},
+            "floor_seconds": round(counter.total() / rate, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ckpt", default=None, help="checkpoint (default: the bundled one)")
@@ -213,15 +229,7 @@ def main(argv: list[str] | None = None) -> int:
               "loadavg_1min_after": round(os.getloadavg()[0], 2), "goal": {"seconds": 60, "peak_rss_mb": 2048}}
     if counter is not None:
         counter.close()
-        rates = {k: max(v, rates_before[k]) for k, v in best_rates(ckpt).items()}
-        rate = max(rates.values())
-        macs = {k: counter.total(k) for k in sorted(set(counter.forward) | set(counter.backward))}
-        for key, n in macs.items():
-            print(f"{key:<22} {n / 1e9:8.1f} G multiply-adds  >= {n / rate:6.1f} s", file=sys.stderr)
-        result["floor"] = {"macs": {k: int(v) for k, v in macs.items()}, "total_macs": int(counter.total()),
-                           "rates_macs_per_s": {k: round(v) for k, v in rates.items()},
-                           "section_floor_seconds": {k: round(v / rate, 1) for k, v in macs.items()}}
-        result["floor_seconds"] = round(counter.total() / rate, 1)
+        result.update(floor_of(counter, rates_before, best_rates(ckpt)))
     print(json.dumps(result))
     return 0
 

@@ -116,27 +116,22 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, dpi: int = 150) -> l
     w, h = fig.get_size_inches()
     dpi = max(1, min(dpi, int((MAX_FIGURE_PIXELS / (w * h)) ** 0.5)))
     png, pdf = (Path(out_dir) / f"{name}.{ext}" for ext in ("png", "pdf"))
-    child, pending = None, None
+    child = _fork_save(fig, pdf, dpi)
+    t0 = time.monotonic()
     try:
-        child = _fork_save(fig, pdf, dpi)
-        t0 = time.monotonic()
-        try:
-            _save_one(fig, png, dpi)
-        except BaseException:
-            if child is not None:
-                _reaped(child, pdf, CHILD_GRACE)
-            raise
-        pending = _Pending(child, fig, pdf, dpi, time.monotonic() - t0)
-        blocks = _blocks()
-        if child is not None and blocks:
-            blocks[-1].append(pending)
-            if len(blocks[-1]) > MAX_PENDING:
-                _finish(blocks[-1].pop(0))
-            return [png, pdf]
-        _finish(pending)
-    finally:
-        if pending is None:  # the PNG failed: nothing is pending
-            plt.close(fig)
+        _save_one(fig, png, dpi)
+    except BaseException:
+        if child is not None:
+            _reaped(child, pdf, CHILD_GRACE)
+        plt.close(fig)
+        raise
+    pending, blocks = _Pending(child, fig, pdf, dpi, time.monotonic() - t0), _blocks()
+    if child is None or not blocks:
+        _finish(pending)  # waits for the child (if any), draws the PDF here where it did not, closes fig
+    else:
+        blocks[-1].append(pending)
+        if len(blocks[-1]) > MAX_PENDING:
+            _finish(blocks[-1].pop(0))
     return [png, pdf]
 
 

@@ -71,29 +71,38 @@ def test_edit_rule(tiny_cfg):
     assert torch.equal(plain["relu2"][:, 2:], acts["relu2"][:, 2:])
 
 
+def _small_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = plt.figure(figsize=(2, 2))
+    f.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
+    return f
+
+
+def _assert_saved(folder, name, others_pending: bool = False):
+    """``name``.png and .pdf in ``folder`` are complete files; no temporary is left unless other figures'
+    PDFs may still be drawing (``others_pending``)."""
+    assert (folder / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = (folder / f"{name}.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF")
+    assert others_pending or not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_save_figure_pdf_by_a_child_and_its_failures(tmp_path, monkeypatch):
     # the PDF is drawn by a forked child on Linux; a child that fails or hangs leaves no file behind
     # and the PDF is drawn in this process instead: both files are always there and complete
     import os
     import time
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from gan_viz import io
 
-    def fig():
-        f = plt.figure(figsize=(2, 2))
-        f.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
-        return f
+    fig = _small_figure
 
     def complete(name):
-        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        pdf = (tmp_path / f"{name}.pdf").read_bytes()
-        assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF")
-        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+        _assert_saved(tmp_path, name)
 
     io.save_figure(fig(), tmp_path, "plain")
     complete("plain")
@@ -131,21 +140,14 @@ def test_deferred_figures_return_before_the_pdf_and_complete_every_pdf_at_the_en
     import os
     import time
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from gan_viz import io
 
-    def fig():
-        f = plt.figure(figsize=(2, 2))
-        f.add_axes((0, 0, 1, 1)).imshow([[0, 1], [1, 0]])
-        return f
+    fig = _small_figure
 
     def complete(name):
-        pdf = (tmp_path / f"{name}.pdf").read_bytes()
-        assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF")
+        _assert_saved(tmp_path, name, others_pending=True)  # the end checks that no temporary is left
 
     parent, real, go = os.getpid(), io._save_one, tmp_path.parent / f"{tmp_path.name}_go"
     open_before = set(plt.get_fignums())  # figures other tests left open
